@@ -1,0 +1,121 @@
+# librpo: build, test, install. Run `make help` for the targets.
+#
+# Everything built goes to $(BUILD) (default build/), which git ignores.
+# The version is read from include/rpo.h, where it is written once.
+
+CC      ?= cc
+BUILD   ?= build
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DESTDIR ?=
+
+version_part = $(shell sed -n 's/^\#define RPO_VERSION_$(1) \([0-9]*\)$$/\1/p' include/rpo.h)
+MAJOR   := $(call version_part,MAJOR)
+MINOR   := $(call version_part,MINOR)
+PATCH   := $(call version_part,PATCH)
+VERSION := $(MAJOR).$(MINOR).$(PATCH)
+
+SONAME  := librpo.so.$(MAJOR)
+SHLIB   := librpo.so.$(VERSION)
+
+STD      ?= -std=c99
+OPT      ?= -O2
+WARNINGS := -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion \
+            -Wstrict-prototypes -Wmissing-prototypes -Wdouble-promotion \
+            -Wcast-qual -Wundef -Wvla
+# CI sets WERROR=1: warnings are errors there, with gcc and with clang.
+ifeq ($(WERROR),1)
+WARNINGS += -Werror
+endif
+CFLAGS   ?= $(OPT) -g
+ALL_CFLAGS = $(STD) $(WARNINGS) $(CFLAGS) -D_POSIX_C_SOURCE=200809L
+LIB_CFLAGS = $(ALL_CFLAGS) -fPIC -fvisibility=hidden -Iinclude
+LDLIBS  += -lm
+
+LIB_SRC := $(wildcard lib/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_HDR := include/rpo.h $(wildcard lib/*.h)
+
+.PHONY: all lib demo check test install uninstall clean help compilers
+.DEFAULT_GOAL := all
+
+all: lib
+lib: $(BUILD)/librpo.a $(BUILD)/$(SHLIB) $(BUILD)/$(SONAME) $(BUILD)/librpo.so
+
+$(BUILD)/lib/%.o: lib/%.c $(LIB_HDR) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -c $< -o $@
+
+$(BUILD)/librpo.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/$(SHLIB): $(LIB_OBJ) lib/rpo.map
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=lib/rpo.map \
+	    -Wl,-z,defs -Wl,-z,relro -Wl,-z,now $(LDFLAGS) -o $@ $(LIB_OBJ) $(LDLIBS)
+
+$(BUILD)/$(SONAME): $(BUILD)/$(SHLIB)
+	ln -sf $(SHLIB) $@
+$(BUILD)/librpo.so: $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $@
+
+# Programs linked against the shared library of this tree, found at run time
+# through an rpath relative to the program.
+PROG_CFLAGS = $(ALL_CFLAGS) -Iinclude
+PROG_LDFLAGS = -L$(BUILD) -Wl,-rpath,'$$ORIGIN/..' $(LDFLAGS)
+
+# ---------------------------------------------------------------- demo
+$(BUILD)/examples/%: examples/%.c include/rpo.h lib
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) -o $@ $< $(PROG_LDFLAGS) -lrpo $(LDLIBS)
+
+demo: $(BUILD)/examples/demo
+	$(BUILD)/examples/demo
+
+# Programs the -Werror builds of `make check` compile besides the library.
+WERROR_TARGETS = $(BUILD)/examples/demo $(TEST_BINS)
+
+# ---------------------------------------------------------------- tests
+# Each concern adds its own targets to CHECK_TARGETS in its own .mk file;
+# `make check` installs what they need (tests/deps.sh), then runs them all.
+CHECK_TARGETS :=
+include tests/tests.mk
+
+.PHONY: check-deps
+check-deps:
+	@sh tests/deps.sh
+
+check: check-deps
+	@$(MAKE) --no-print-directory $(CHECK_TARGETS)
+	@echo "make check: every suite passed ($(CHECK_TARGETS))"
+
+# ---------------------------------------------------------------- install
+install: lib
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 include/rpo.h $(DESTDIR)$(INCLUDEDIR)/rpo.h
+	install -m 644 $(BUILD)/librpo.a $(DESTDIR)$(LIBDIR)/librpo.a
+	install -m 755 $(BUILD)/$(SHLIB) $(DESTDIR)$(LIBDIR)/$(SHLIB)
+	ln -sf $(SHLIB) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/librpo.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    rpo.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/rpo.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/rpo.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/rpo.h
+	rm -f $(DESTDIR)$(LIBDIR)/librpo.a $(DESTDIR)$(LIBDIR)/$(SHLIB)
+	rm -f $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/librpo.so
+	rm -f $(DESTDIR)$(PKGCONFIGDIR)/rpo.pc
+
+clean:
+	rm -rf $(BUILD)
+
+help:
+	@echo "make            build $(BUILD)/librpo.a and $(BUILD)/$(SHLIB)"
+	@echo "make demo       run the library on a built-in example batch"
+	@echo "make check      install test dependencies if root, build and run every test"
+	@echo "make install    PREFIX=$(PREFIX) DESTDIR=; make uninstall undoes it"
+	@echo "make clean      remove $(BUILD)"

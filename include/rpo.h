@@ -1,0 +1,263 @@
+/*
+ * librpo: Relative Preference Optimization loss and gradients.
+ *
+ * RPO here is Relative Preference Optimization (Yin, Wang, Gu, Huang, Chen,
+ * Zhou, 2024, arXiv 2402.10958), not "iterative reasoning preference
+ * optimization" (DPO + NLL) nor reward-aware preference optimization, which
+ * share the acronym.
+ *
+ * What it computes. A batch holds M chosen responses and N rejected ones, each
+ * given as a per-sequence log-probability under the policy being trained and
+ * under the frozen reference model. With the log-ratios
+ *
+ *     a_i = policy_chosen[i]   - ref_chosen[i]         i < M
+ *     b_j = policy_rejected[j] - ref_rejected[j]       j < N
+ *     z_ij = a_i - b_j                                 the M x N contrast matrix
+ *
+ * the loss weighs every chosen response against every rejected one:
+ *
+ *     loss placement : L = (1/M) sum_i   sum_j   W_ij * softplus(-beta * z_ij)
+ *     logit placement: L = (1/M) sum_i (1/N) sum_j softplus(-beta * W_ij * z_ij)
+ *
+ * where each row of the weight matrix W sums to 1 and is uniform, emphasises
+ * the diagonal (the true pairs of paired data), or is a softmax over the
+ * cosine distance of the two prompts' embeddings. Diagonal emphasis with
+ * alpha = 1 is exactly DPO. librpo returns L, dL/d policy_chosen,
+ * dL/d policy_rejected, the weight matrix and metrics; the caller
+ * back-propagates the gradients through its own model. docs/math.md derives
+ * everything; docs/api.md is the reference for every function.
+ *
+ * Conventions for every function below:
+ *   - Arrays are row-major and contiguous; an (M, D) matrix is M rows of D.
+ *   - The return value is a status: RPO_OK (0) or a negative RPO_ERR_* code.
+ *   - On any error nothing is written to any output, and the context's
+ *     settings and last metrics are unchanged.
+ *   - Outputs may alias inputs (the results are written only at the end).
+ *   - Nothing prints, aborts, exits or keeps global mutable state. Distinct
+ *     contexts may be used from distinct threads at once; one context is used
+ *     by one thread at a time.
+ *
+ * The header depends on <stddef.h> and <stdint.h> only and is C99.
+ */
+#ifndef RPO_H
+#define RPO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Version: written here once; the Makefile and rpo.pc read it from here.   */
+
+#define RPO_VERSION_MAJOR 1
+#define RPO_VERSION_MINOR 0
+#define RPO_VERSION_PATCH 0
+#define RPO_VERSION_NUMBER \
+    (RPO_VERSION_MAJOR * 10000 + RPO_VERSION_MINOR * 100 + RPO_VERSION_PATCH)
+#define RPO_VERSION_STRINGIFY_(x) #x
+#define RPO_VERSION_STRINGIFY(x) RPO_VERSION_STRINGIFY_(x)
+#define RPO_VERSION_STRING                      \
+    RPO_VERSION_STRINGIFY(RPO_VERSION_MAJOR) "." \
+    RPO_VERSION_STRINGIFY(RPO_VERSION_MINOR) "." \
+    RPO_VERSION_STRINGIFY(RPO_VERSION_PATCH)
+
+/* Symbols are exported from the shared library only through RPO_API and the
+ * version script lib/rpo.map; everything else is hidden. */
+#if defined(_WIN32) && defined(RPO_BUILDING_DLL)
+#  define RPO_API __declspec(dllexport)
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#  define RPO_API __attribute__((visibility("default")))
+#else
+#  define RPO_API
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Status codes: explicit values, never renumbered or reused.               */
+
+#define RPO_OK                 0
+#define RPO_ERR_NULL_POINTER  (-1) /* a required pointer is NULL               */
+#define RPO_ERR_SIZE          (-2) /* inconsistent sizes, or a size product
+                                      that overflows size_t                    */
+#define RPO_ERR_PARAM         (-3) /* unknown setting, or value out of range   */
+#define RPO_ERR_NONFINITE     (-4) /* NaN or infinity in an input that is read */
+#define RPO_ERR_NOMEM         (-5) /* scratch memory could not be allocated    */
+#define RPO_ERR_UNSUPPORTED   (-6) /* a valid request this build cannot serve  */
+#define RPO_ERR_RANGE         (-7) /* finite inputs whose result does not fit
+                                      the output type (it would be inf or NaN) */
+
+/* ------------------------------------------------------------------------ */
+/* Settings: rpo_ctx_set / rpo_ctx_get keys. Values are doubles; an
+ * enumeration passes its integer value. rpo_param_bounds gives each range. */
+
+#define RPO_PARAM_WEIGHTING  1 /* RPO_WEIGHTING_*; default EMBEDDING          */
+#define RPO_PARAM_BETA       2 /* beta > 0, finite;      default 0.1          */
+#define RPO_PARAM_TAU        3 /* tau > 0, finite;       default 0.5          */
+#define RPO_PARAM_ALPHA      4 /* alpha in [0, 1];       default 0.8          */
+#define RPO_PARAM_PLACEMENT  5 /* RPO_PLACEMENT_*;       default AUTO         */
+#define RPO_PARAM_REDUCTION  6 /* RPO_REDUCTION_*;       default MEAN         */
+
+/* Weightings: how the M x N contrast matrix is weighted (rows sum to 1). */
+#define RPO_WEIGHTING_UNIFORM    0 /* W_ij = 1/N                              */
+#define RPO_WEIGHTING_DIAGONAL   1 /* W_ii = alpha, W_ij = (1-alpha)/(N-1);
+                                      paired data only (M == N)               */
+#define RPO_WEIGHTING_EMBEDDING  2 /* W_ij = softmax_j((cos(e_i, f_j) - 1)/tau) */
+
+/* Placements: where W enters the loss. AUTO is the reference
+ * implementation's choice: LOGIT for EMBEDDING, LOSS for the others. */
+#define RPO_PLACEMENT_AUTO   0
+#define RPO_PLACEMENT_LOGIT  1 /* softplus(-beta * W_ij * z_ij), mean over j  */
+#define RPO_PLACEMENT_LOSS   2 /* W_ij * softplus(-beta * z_ij), sum over j   */
+
+/* Reductions over the M rows. SUM is M times MEAN, for trainers that
+ * normalise across micro-batches or ranks themselves. */
+#define RPO_REDUCTION_MEAN  0
+#define RPO_REDUCTION_SUM   1
+
+/* Metrics of the last successful rpo_loss_* / rpo_loss_weighted_* call,
+ * read with rpo_ctx_stat. They are weighted by W, so they describe what the
+ * loss optimises; for DIAGONAL with alpha = 1 they are DPO's usual ones. */
+#define RPO_STAT_LOSS             1 /* the loss returned (after reduction)    */
+#define RPO_STAT_REWARD_CHOSEN    2 /* mean_i beta * a_i                      */
+#define RPO_STAT_REWARD_REJECTED  3 /* mean_j beta * b_j                      */
+#define RPO_STAT_MARGIN           4 /* (1/M) sum_ij W_ij * beta * z_ij        */
+#define RPO_STAT_ACCURACY         5 /* (1/M) sum_ij W_ij * [z_ij > 0]         */
+
+/* ------------------------------------------------------------------------ */
+/* Context: settings, scratch memory that grows on demand and is reused
+ * across calls, and the metrics of the last call. Opaque.                  */
+
+typedef struct rpo_ctx rpo_ctx;
+
+/* A new context with the default settings, or NULL when out of memory.
+ * Allocates no scratch yet: that happens on the first call that needs it. */
+RPO_API rpo_ctx *rpo_ctx_create(void);
+
+/* Frees the context and its scratch. NULL is a no-op. */
+RPO_API void rpo_ctx_free(rpo_ctx *ctx);
+
+/* Sets one setting. RPO_ERR_NULL_POINTER for a NULL ctx; RPO_ERR_PARAM for
+ * an unknown key, a value outside rpo_param_bounds, NaN, or a non-integer
+ * value for an enumerated key; the old value is then kept. */
+RPO_API int rpo_ctx_set(rpo_ctx *ctx, int param, double value);
+
+/* Reads one setting into *value. RPO_ERR_NULL_POINTER for a NULL ctx or
+ * value; RPO_ERR_PARAM for an unknown key (then *value is not written). */
+RPO_API int rpo_ctx_get(const rpo_ctx *ctx, int param, double *value);
+
+/* The inclusive range [*lo, *hi] of a setting ("> 0" gives the smallest
+ * positive double as lo). RPO_ERR_NULL_POINTER when lo or hi is NULL,
+ * RPO_ERR_PARAM for an unknown key; nothing is written then. */
+RPO_API int rpo_param_bounds(int param, double *lo, double *hi);
+
+/* Reads one metric (RPO_STAT_*) of the last successful loss call into
+ * *value; all are 0 before the first. RPO_ERR_NULL_POINTER for a NULL ctx
+ * or value, RPO_ERR_PARAM for an unknown stat. */
+RPO_API int rpo_ctx_stat(const rpo_ctx *ctx, int stat, double *value);
+
+/* ------------------------------------------------------------------------ */
+/* The loss and its gradients.
+ *
+ *   policy_chosen   (M)     policy log-probs of the chosen responses
+ *   ref_chosen      (M)     reference log-probs; NULL = reference-free (0)
+ *   policy_rejected (N)     policy log-probs of the rejected responses
+ *   ref_rejected    (N)     reference log-probs; NULL = reference-free (0)
+ *   chosen_emb      (M, D)  prompt embeddings of the chosen side; read only
+ *                           by EMBEDDING weighting (then required, D > 0)
+ *   rejected_emb    (N, D)  rejected side; NULL or == chosen_emb means the
+ *                           data is paired and then M must equal N
+ *   loss            (1)     out: the loss; NULL = not computed
+ *   grad_chosen     (M)     out: dL/d policy_chosen;   NULL = not computed
+ *   grad_rejected   (N)     out: dL/d policy_rejected; NULL = not computed
+ *
+ * The gradients with respect to the reference log-probs are the negatives
+ * of these. M == 0 or N == 0 succeeds with loss 0 and zero gradients (an
+ * unpaired micro-batch may lack one side); a pointer to an empty array may
+ * then be NULL. Errors, checked in this order before anything is written:
+ *   RPO_ERR_NULL_POINTER  ctx, or an input needed for a non-empty side
+ *   RPO_ERR_SIZE          DIAGONAL or paired embeddings with M != N,
+ *                         EMBEDDING with D == 0, a size product overflowing
+ *   RPO_ERR_NOMEM         scratch could not grow (the old scratch is kept)
+ *   RPO_ERR_NONFINITE     NaN or infinity in any input read
+ *   RPO_ERR_RANGE         a result would be infinite or NaN in the output
+ *                         type (e.g. float32 overflow of a huge loss)
+ * The float32 entry points compute internally in double and round once.
+ * Neither allocates nor builds anything of size M x N: the contrast matrix
+ * is streamed by row blocks through scratch held in the context. */
+RPO_API int rpo_loss_f32(rpo_ctx *ctx,
+                         size_t m, const float *policy_chosen,
+                         const float *ref_chosen,
+                         size_t n, const float *policy_rejected,
+                         const float *ref_rejected,
+                         size_t d, const float *chosen_emb,
+                         const float *rejected_emb,
+                         float *loss, float *grad_chosen, float *grad_rejected);
+
+RPO_API int rpo_loss_f64(rpo_ctx *ctx,
+                         size_t m, const double *policy_chosen,
+                         const double *ref_chosen,
+                         size_t n, const double *policy_rejected,
+                         const double *ref_rejected,
+                         size_t d, const double *chosen_emb,
+                         const double *rejected_emb,
+                         double *loss, double *grad_chosen,
+                         double *grad_rejected);
+
+/* The weight matrix W the context's weighting gives, written to
+ * weights (M, N) row-major; every row sums to 1. Embedding arguments as for
+ * rpo_loss_*. M == 0 or N == 0 succeeds and writes nothing. Errors as for
+ * rpo_loss_* (weights NULL with M, N > 0 is RPO_ERR_NULL_POINTER). */
+RPO_API int rpo_weights_f32(rpo_ctx *ctx, size_t m, size_t n, size_t d,
+                            const float *chosen_emb, const float *rejected_emb,
+                            float *weights);
+
+RPO_API int rpo_weights_f64(rpo_ctx *ctx, size_t m, size_t n, size_t d,
+                            const double *chosen_emb,
+                            const double *rejected_emb, double *weights);
+
+/* The loss over the caller's own weight matrix weights (M, N), row-major,
+ * any finite values (rows need not sum to 1). Placement AUTO resolves by the
+ * context's weighting as in rpo_loss_*, so feeding rpo_weights_* output here
+ * reproduces rpo_loss_*. The weights are constants: no gradient flows to
+ * them. Other arguments, metrics and errors as for rpo_loss_*; weights NULL
+ * with M, N > 0 is RPO_ERR_NULL_POINTER, a non-finite weight
+ * RPO_ERR_NONFINITE. */
+RPO_API int rpo_loss_weighted_f32(rpo_ctx *ctx,
+                                  size_t m, const float *policy_chosen,
+                                  const float *ref_chosen,
+                                  size_t n, const float *policy_rejected,
+                                  const float *ref_rejected,
+                                  const float *weights,
+                                  float *loss, float *grad_chosen,
+                                  float *grad_rejected);
+
+RPO_API int rpo_loss_weighted_f64(rpo_ctx *ctx,
+                                  size_t m, const double *policy_chosen,
+                                  const double *ref_chosen,
+                                  size_t n, const double *policy_rejected,
+                                  const double *ref_rejected,
+                                  const double *weights,
+                                  double *loss, double *grad_chosen,
+                                  double *grad_rejected);
+
+/* ------------------------------------------------------------------------ */
+/* Versions and messages.                                                   */
+
+/* RPO_VERSION_NUMBER of the library actually loaded; compare it with the
+ * header's to detect a mismatch at run time. */
+RPO_API unsigned rpo_version_number(void);
+
+/* RPO_VERSION_STRING of the library actually loaded ("1.0.0"). */
+RPO_API const char *rpo_version_string(void);
+
+/* A static English description of a status code; never NULL, also for
+ * unknown codes. */
+RPO_API const char *rpo_status_string(int status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RPO_H */

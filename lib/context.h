@@ -1,0 +1,77 @@
+/*
+ * The context: settings, last metrics and scratch memory.
+ *
+ * Settings live in a table indexed by their public key (RPO_PARAM_*), so a
+ * new setting is one row in context.c's table and one header macro; no
+ * signature changes.
+ */
+#ifndef RPO_CONTEXT_H
+#define RPO_CONTEXT_H
+
+#include <stddef.h>
+
+#include "rpo.h"
+
+/* One past the largest RPO_PARAM_* key. */
+#define RPO_PARAM_END 7
+
+/* Metrics of the last successful loss call (RPO_STAT_*). */
+typedef struct rpo_metrics {
+    double loss;
+    double reward_chosen;
+    double reward_rejected;
+    double margin;
+    double accuracy;
+} rpo_metrics;
+
+struct rpo_ctx {
+    double param[RPO_PARAM_END];  /* indexed by RPO_PARAM_*; [0] unused */
+    rpo_metrics last;
+    void *scratch_block;          /* as returned by malloc                 */
+    unsigned char *scratch;       /* scratch_block aligned to RPO_ALIGN    */
+    size_t scratch_bytes;         /* usable bytes at scratch               */
+};
+
+/* Alignment of every scratch region: one cache line, enough for AVX-512. */
+#define RPO_ALIGN 64
+
+/* Typed readers of the settings, so the engine never sees raw keys. */
+static inline int rpo_weighting(const rpo_ctx *ctx)
+{
+    return (int)ctx->param[RPO_PARAM_WEIGHTING];
+}
+static inline int rpo_reduction(const rpo_ctx *ctx)
+{
+    return (int)ctx->param[RPO_PARAM_REDUCTION];
+}
+
+/* The placement AUTO resolves to: the reference implementation puts
+ * embedding weights inside the logit and the others on the loss. */
+int rpo_resolved_placement(const rpo_ctx *ctx);
+
+/*
+ * Scratch. A call first sums the sizes of the regions it needs with
+ * rpo_scratch_add (which reports size_t overflow), then reserves them all
+ * at once with rpo_scratch_reserve, so a failing call never leaves the
+ * context half-grown: on RPO_ERR_NOMEM the old scratch stays as it was.
+ */
+typedef struct rpo_scratch_plan {
+    size_t bytes;   /* running total, each region rounded up to RPO_ALIGN */
+    int overflow;   /* set once any size computation overflowed size_t    */
+} rpo_scratch_plan;
+
+/* Adds a region of count elements of elem_size bytes to the plan and
+ * returns its offset. */
+size_t rpo_scratch_add(rpo_scratch_plan *plan, size_t count, size_t elem_size);
+
+/* Makes ctx's scratch at least plan->bytes long. RPO_OK, RPO_ERR_SIZE when
+ * the plan overflowed, or RPO_ERR_NOMEM. */
+int rpo_scratch_reserve(rpo_ctx *ctx, const rpo_scratch_plan *plan);
+
+/* The region at offset (from rpo_scratch_add) after a successful reserve. */
+static inline void *rpo_scratch_at(const rpo_ctx *ctx, size_t offset)
+{
+    return ctx->scratch + offset;
+}
+
+#endif /* RPO_CONTEXT_H */

@@ -1,0 +1,41 @@
+/*
+ * The contrast kernel: losses, gradient contributions and metric sums for a
+ * block of rows of the M x N contrast matrix z_ij = a_i - b_j, given the
+ * block's weights. Forward and backward sit side by side in one pass, so
+ * each pair costs one exp and (only when the loss is wanted) one log1p.
+ */
+#ifndef RPO_CONTRAST_H
+#define RPO_CONTRAST_H
+
+#include <stddef.h>
+
+typedef struct rpo_contrast {
+    size_t n;           /* columns                                       */
+    const double *a;    /* (M) chosen log-ratios                         */
+    const double *b;    /* (N) rejected log-ratios                       */
+    double beta;
+    int logit;          /* 1: logit placement, 0: loss placement         */
+    int want_loss;      /* 0: skip softplus (gradient-only call)         */
+    int want_grad;      /* 0: skip sigmoid and gradient accumulation     */
+} rpo_contrast;
+
+/* Unscaled sums over the rows processed so far. With p_ij the pair loss
+ * (loss placement W_ij softplus(-beta z_ij), logit placement
+ * softplus(-beta W_ij z_ij)) and s_ij = W_ij sigmoid(-u_ij):
+ *   loss     = sum p_ij        margin   = sum W_ij z_ij
+ *   accuracy = sum W_ij [z_ij > 0]                                        */
+typedef struct rpo_sums {
+    double loss;
+    double margin;
+    double accuracy;
+} rpo_sums;
+
+/* Processes rows i0 .. i0 + rows - 1 with their weights w (rows, n):
+ * adds to *sums, writes row_g[r] = sum_j s_ij (when want_grad) and adds
+ * s_ij to col_g[j] (when want_grad). The driver applies -beta and the
+ * reduction's scale afterwards. */
+void rpo_contrast_rows(const rpo_contrast *c, size_t i0, size_t rows,
+                       const double *w, rpo_sums *sums, double *row_g,
+                       double *col_g);
+
+#endif /* RPO_CONTRAST_H */

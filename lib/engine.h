@@ -1,0 +1,39 @@
+/*
+ * The driver behind every public entry point: it checks a call, plans and
+ * reserves scratch, widens the inputs to double, streams the contrast matrix
+ * by row blocks through weights.c and contrast.c, scales, checks and
+ * finally writes the outputs. Nothing is written to the caller's outputs
+ * or to the context's metrics before every check has passed.
+ */
+#ifndef RPO_ENGINE_H
+#define RPO_ENGINE_H
+
+#include <stddef.h>
+
+#include "arrays.h"
+#include "context.h"
+
+typedef enum rpo_call_kind {
+    RPO_CALL_LOSS,           /* rpo_loss_*: weights from the context      */
+    RPO_CALL_LOSS_WEIGHTED,  /* rpo_loss_weighted_*: the caller's weights */
+    RPO_CALL_WEIGHTS         /* rpo_weights_*: the weight matrix only     */
+} rpo_call_kind;
+
+/* One public call, its arrays tagged with their element type. Arrays a
+ * call kind does not use are left with data == NULL. */
+typedef struct rpo_call {
+    rpo_call_kind kind;
+    size_t m, n, d;
+    rpo_in policy_chosen, ref_chosen;        /* (M), ref may be absent    */
+    rpo_in policy_rejected, ref_rejected;    /* (N), ref may be absent    */
+    rpo_in chosen_emb, rejected_emb;         /* (M, D), (N, D)            */
+    rpo_in weights_in;                       /* (M, N) LOSS_WEIGHTED      */
+    rpo_out loss, grad_chosen, grad_rejected;/* (1), (M), (N)             */
+    rpo_out weights_out;                     /* (M, N) WEIGHTS            */
+} rpo_call;
+
+/* Runs the call. Returns RPO_OK or the first error, in the order the header
+ * documents: NULL pointer, size, memory, non-finite input, range. */
+int rpo_run(rpo_ctx *ctx, const rpo_call *call);
+
+#endif /* RPO_ENGINE_H */

@@ -1,0 +1,66 @@
+/* NULL-pointer and size rules of the API (header, "Errors"). */
+#include <stdint.h>
+
+#include "rpo.h"
+#include "validate.h"
+
+int rpo_call_is_paired(const rpo_call *call)
+{
+    return call->rejected_emb.data == NULL ||
+           call->rejected_emb.data == call->chosen_emb.data;
+}
+
+/* 1 when x * y overflows size_t. */
+static int mul_overflows(size_t x, size_t y)
+{
+    return x != 0 && y > SIZE_MAX / x;
+}
+
+static int check_pointers(const rpo_call *call, int weighting, int empty)
+{
+    /* A side's log-probs are needed only when the side is not empty; the
+     * other arrays only when there is a contrast to compute. */
+    if (call->kind != RPO_CALL_WEIGHTS) {
+        if (call->m > 0 && call->policy_chosen.data == NULL)
+            return RPO_ERR_NULL_POINTER;
+        if (call->n > 0 && call->policy_rejected.data == NULL)
+            return RPO_ERR_NULL_POINTER;
+    }
+    if (empty)
+        return RPO_OK;
+    if (call->kind == RPO_CALL_LOSS_WEIGHTED && call->weights_in.data == NULL)
+        return RPO_ERR_NULL_POINTER;
+    if (call->kind == RPO_CALL_WEIGHTS && call->weights_out.data == NULL)
+        return RPO_ERR_NULL_POINTER;
+    if (call->kind != RPO_CALL_LOSS_WEIGHTED &&
+        weighting == RPO_WEIGHTING_EMBEDDING && call->chosen_emb.data == NULL)
+        return RPO_ERR_NULL_POINTER;
+    return RPO_OK;
+}
+
+static int check_sizes(const rpo_call *call, int weighting, int empty)
+{
+    const size_t m = call->m, n = call->n, d = call->d;
+    if (mul_overflows(m, n))
+        return RPO_ERR_SIZE;
+    if (empty || call->kind == RPO_CALL_LOSS_WEIGHTED)
+        return RPO_OK;
+    if (weighting == RPO_WEIGHTING_DIAGONAL && m != n)
+        return RPO_ERR_SIZE;
+    if (weighting == RPO_WEIGHTING_EMBEDDING) {
+        if (d == 0 || mul_overflows(m, d) || mul_overflows(n, d))
+            return RPO_ERR_SIZE;
+        if (rpo_call_is_paired(call) && m != n)
+            return RPO_ERR_SIZE;
+    }
+    return RPO_OK;
+}
+
+int rpo_validate_call(const rpo_call *call, int weighting)
+{
+    const int empty = call->m == 0 || call->n == 0;
+    int status = check_pointers(call, weighting, empty);
+    if (status == RPO_OK)
+        status = check_sizes(call, weighting, empty);
+    return status;
+}

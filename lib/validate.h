@@ -1,0 +1,17 @@
+/*
+ * Argument checks that need no memory and read no array: NULL pointers and
+ * sizes. Finiteness is checked while the inputs are widened to double.
+ */
+#ifndef RPO_VALIDATE_H
+#define RPO_VALIDATE_H
+
+#include "engine.h"
+
+/* 1 when the call's rejected embeddings are the chosen ones (paired). */
+int rpo_call_is_paired(const rpo_call *call);
+
+/* RPO_OK, RPO_ERR_NULL_POINTER or RPO_ERR_SIZE (in that precedence) for a
+ * call whose weighting is `weighting` (the context's, for every kind). */
+int rpo_validate_call(const rpo_call *call, int weighting);
+
+#endif /* RPO_VALIDATE_H */

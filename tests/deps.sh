@@ -1,0 +1,27 @@
+#!/bin/sh
+# The packages `make check` needs. As root on Debian, installs the missing
+# ones with apt-get (and says so); otherwise prints what to install and fails.
+set -u
+
+# package:probe pairs; the probe is a shell test that passes when present.
+missing=""
+need() { # need PACKAGE PROBE...
+    pkg=$1; shift
+    if ! "$@" >/dev/null 2>&1; then missing="$missing $pkg"; fi
+}
+
+need libcmocka-dev pkg-config --exists cmocka
+need pkg-config    command -v pkg-config
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "make check: installing the test dependencies with apt-get:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends $missing \
+        || { echo "make check: apt-get install failed:$missing" >&2; exit 1; }
+    exit 0
+fi
+echo "make check: missing test dependencies:$missing" >&2
+echo "install them with:  sudo apt-get install$missing" >&2
+exit 1

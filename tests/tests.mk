@@ -1,0 +1,45 @@
+# The C test suites (cmocka). Included by the top Makefile.
+#
+# `make check` first makes sure the test dependencies are present
+# (tests/deps.sh: installs them with apt-get when run as root, otherwise
+# says what to install), then builds and runs every suite from the project
+# root, where ../shared/conformance/vectors.txt is found.
+
+CMOCKA_CFLAGS = $(shell pkg-config --cflags cmocka 2>/dev/null)
+CMOCKA_LIBS   = $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+TEST_NAMES  := $(patsubst tests/test_%.c,%,$(wildcard tests/test_*.c))
+TEST_BINS   := $(TEST_NAMES:%=$(BUILD)/tests/test_%)
+TEST_COMMON := $(BUILD)/tests/vectors.o
+TEST_CFLAGS  = $(PROG_CFLAGS) -Itests $(CMOCKA_CFLAGS)
+
+$(BUILD)/tests/vectors.o: tests/vectors.c tests/vectors.h include/rpo.h
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/test_%: tests/test_%.c tests/testutil.h $(TEST_COMMON) lib
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(TEST_COMMON) $(PROG_LDFLAGS) -lrpo \
+	    $(CMOCKA_LIBS) $(LDLIBS)
+
+.PHONY: check-c check-warnings
+CHECK_TARGETS += check-c check-warnings
+
+# Runs every suite even when one fails, then fails if any did.
+check-c: $(TEST_BINS)
+	@failed=""; for t in $(TEST_BINS); do \
+	    echo "== $$t"; $$t || failed="$$failed $$t"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi
+
+# The library, tests and examples must build without a warning under gcc
+# and clang, in C99 and C11; each combination builds in its own folder.
+WARN_COMPILERS ?= gcc clang
+WARN_STDS ?= c99 c11
+check-warnings:
+	@for cc in $(WARN_COMPILERS); do for std in $(WARN_STDS); do \
+	    echo "== -Werror build: $$cc -std=$$std"; \
+	    $(MAKE) --no-print-directory -s CC=$$cc STD=-std=$$std WERROR=1 \
+	        BUILD=$(BUILD)/werror-$$cc-$$std lib $(WERROR_TARGETS:$(BUILD)/%=$(BUILD)/werror-$$cc-$$std/%) \
+	        >/dev/null || exit 1; \
+	done; done
