@@ -82,6 +82,7 @@ WERROR_TARGETS = $(BUILD)/examples/demo $(TEST_BINS)
 # `make check` installs what they need (tests/deps.sh), then runs them all.
 CHECK_TARGETS :=
 include tests/tests.mk
+include tests/install.mk
 
 .PHONY: check-deps
 check-deps:

@@ -10,10 +10,10 @@ CMOCKA_LIBS   = $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 TEST_NAMES  := $(patsubst tests/test_%.c,%,$(wildcard tests/test_*.c))
 TEST_BINS   := $(TEST_NAMES:%=$(BUILD)/tests/test_%)
-TEST_COMMON := $(BUILD)/tests/vectors.o
+TEST_COMMON := $(BUILD)/tests/vectors.o $(BUILD)/tests/reference.o
 TEST_CFLAGS  = $(PROG_CFLAGS) -Itests $(CMOCKA_CFLAGS)
 
-$(BUILD)/tests/vectors.o: tests/vectors.c tests/vectors.h include/rpo.h
+$(BUILD)/tests/%.o: tests/%.c tests/%.h include/rpo.h
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -c $< -o $@
 

@@ -1,0 +1,6 @@
+# `make install` / `make uninstall` exercised end to end (tests/install_test.sh).
+.PHONY: check-install
+CHECK_TARGETS += check-install
+
+check-install: lib
+	@sh tests/install_test.sh $(BUILD)
