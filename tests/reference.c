@@ -4,6 +4,9 @@
 #include "reference.h"
 #include "rpo.h"
 
+/* Widening is deliberate here; spelled out for -Wdouble-promotion. */
+#define LD(x) ((long double)(x))
+
 static long double softplus(long double x) /* log(1 + e^x), stable */
 {
     return x > 0 ? x + log1pl(expl(-x)) : log1pl(expl(x));
@@ -18,12 +21,12 @@ static void normalise(const double *x, size_t d, long double *out)
 {
     long double ss = 0;
     for (size_t k = 0; k < d; k++)
-        ss += (long double)x[k] * x[k];
+        ss += LD(x[k]) * LD(x[k]);
     long double norm = sqrtl(ss);
     if (norm < 1e-12L)
         norm = 1e-12L;
     for (size_t k = 0; k < d; k++)
-        out[k] = x[k] / norm;
+        out[k] = LD(x[k]) / norm;
 }
 
 static void weights_of(const ref_problem *p, long double *W)
@@ -33,25 +36,25 @@ static void weights_of(const ref_problem *p, long double *W)
         long double *row = W + i * n;
         if (p->w != NULL) {
             for (size_t j = 0; j < n; j++)
-                row[j] = p->w[i * n + j];
+                row[j] = LD(p->w[i * n + j]);
         } else if (p->weighting == RPO_WEIGHTING_UNIFORM) {
             for (size_t j = 0; j < n; j++)
-                row[j] = 1.0L / n;
+                row[j] = 1.0L / LD(n);
         } else if (p->weighting == RPO_WEIGHTING_DIAGONAL) {
             for (size_t j = 0; j < n; j++)
                 row[j] = n == 1 ? 1.0L
                        : j == i ? (long double)p->alpha
-                                : (1.0L - p->alpha) / (long double)(n - 1);
+                                : (1.0L - LD(p->alpha)) / LD(n - 1);
         } else {
             const double *re = p->re != NULL ? p->re : p->ce;
-            long double e[4096], f[4096], top = -INFINITY, sum = 0;
+            long double e[4096], f[4096], top = -LD(INFINITY), sum = 0;
             normalise(p->ce + i * d, d, e);
             for (size_t j = 0; j < n; j++) {
                 normalise(re + j * d, d, f);
                 long double cos = 0;
                 for (size_t k = 0; k < d; k++)
                     cos += e[k] * f[k];
-                row[j] = -(1.0L - cos) / p->tau;   /* -dist / tau */
+                row[j] = -(1.0L - cos) / LD(p->tau);   /* -dist / tau */
                 top = row[j] > top ? row[j] : top;
             }
             for (size_t j = 0; j < n; j++)
@@ -69,18 +72,18 @@ void ref_compute(const ref_problem *p, ref_result *r)
                 (p->placement == RPO_PLACEMENT_AUTO &&
                  p->weighting == RPO_WEIGHTING_EMBEDDING);
     long double rows = p->reduction == RPO_REDUCTION_SUM ? 1.0L : (long double)m;
-    long double beta = p->beta;
+    long double beta = LD(p->beta);
     weights_of(p, r->weights);
     r->loss = r->margin = r->accuracy = 0;
     r->reward_chosen = r->reward_rejected = 0;
     for (size_t j = 0; j < n; j++)
         r->grad_rejected[j] = 0;
     for (size_t i = 0; i < m; i++) {
-        long double a = (long double)p->pc[i] - (p->rc ? p->rc[i] : 0.0);
+        long double a = LD(p->pc[i]) - LD(p->rc ? p->rc[i] : 0.0);
         r->grad_chosen[i] = 0;
         r->reward_chosen += beta * a / m;
         for (size_t j = 0; j < n; j++) {
-            long double b = (long double)p->pr[j] - (p->rr ? p->rr[j] : 0.0);
+            long double b = LD(p->pr[j]) - LD(p->rr ? p->rr[j] : 0.0);
             long double z = a - b, W = r->weights[i * n + j], g;
             if (logit) {
                 r->loss += softplus(-beta * W * z) / (rows * n);
@@ -96,5 +99,5 @@ void ref_compute(const ref_problem *p, ref_result *r)
         }
     }
     for (size_t j = 0; j < n; j++)
-        r->reward_rejected += beta * ((long double)p->pr[j] - (p->rr ? p->rr[j] : 0.0)) / n;
+        r->reward_rejected += beta * (LD(p->pr[j]) - LD(p->rr ? p->rr[j] : 0.0)) / LD(n);
 }

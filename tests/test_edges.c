@@ -179,7 +179,7 @@ static void test_context_reuse_across_sizes(void **state)
 /* -log sigmoid(x), in long double, for the independent expectations. */
 static double softplus_neg(double x)
 {
-    long double v = x;
+    long double v = (long double)x;
     return (double)(v > 0 ? log1pl(expl(-v)) : -v + log1pl(expl(v)));
 }
 

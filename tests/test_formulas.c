@@ -143,7 +143,7 @@ static void run_problem(rpo_ctx *ctx, arrays *A, shape s, int wt, int pl,
     for (size_t i = 0; i < m; i++) {          /* rows sum to 1 */
         long double sum = 0;
         for (size_t j = 0; j < n; j++)
-            sum += A->w[i * n + j];
+            sum += (long double)A->w[i * n + j];
         assert_true(fabsl(sum - 1.0L) <= 1e-12L);
     }
 

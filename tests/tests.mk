@@ -12,6 +12,7 @@ TEST_NAMES  := $(patsubst tests/test_%.c,%,$(wildcard tests/test_*.c))
 TEST_BINS   := $(TEST_NAMES:%=$(BUILD)/tests/test_%)
 TEST_COMMON := $(BUILD)/tests/vectors.o $(BUILD)/tests/reference.o
 TEST_CFLAGS  = $(PROG_CFLAGS) -Itests $(CMOCKA_CFLAGS)
+.SECONDARY: $(TEST_COMMON)
 
 $(BUILD)/tests/%.o: tests/%.c tests/%.h include/rpo.h
 	@mkdir -p $(@D)
