@@ -83,6 +83,7 @@ WERROR_TARGETS = $(BUILD)/examples/demo $(TEST_BINS)
 CHECK_TARGETS :=
 include tests/tests.mk
 include tests/install.mk
+include examples/python/python.mk
 
 .PHONY: check-deps
 check-deps:

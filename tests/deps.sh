@@ -12,6 +12,9 @@ need() { # need PACKAGE PROBE...
 
 need libcmocka-dev pkg-config --exists cmocka
 need pkg-config    command -v pkg-config
+# The Python suites run under Debian's interpreter, not whichever is on PATH.
+need python3-numpy /usr/bin/python3 -c 'import numpy'
+need python3-torch /usr/bin/python3 -c 'import torch'
 
 [ -z "$missing" ] && exit 0
 

@@ -1,0 +1,36 @@
+"""rpo: Python bindings of librpo, Relative Preference Optimization
+(Yin et al. 2024, arXiv 2402.10958), over ctypes: no compile step.
+
+    import numpy as np, rpo
+    ctx = rpo.Context(beta=0.1, weighting="embedding")
+    r = ctx.loss(policy_chosen, policy_rejected, ref_chosen, ref_rejected,
+                 chosen_emb)
+    r.loss, r.grad_chosen, r.grad_rejected, r.metrics
+
+The library is found by rpo.load_library's search order: an explicit path,
+the RPO_LIBRARY environment variable, the build folder of this source tree,
+the system's loader. rpo.torch holds the PyTorch loss module (imported on
+demand, so NumPy users never load torch).
+"""
+
+from ._library import (ABI_MAJOR, ENV_VAR, SONAME, Library,
+                       LibraryNotFoundError, candidates, default_library,
+                       load_library)
+from .context import SETTINGS, Context, LossResult, Metrics, Setting
+from .errors import (NonFiniteError, NullPointerError, OutOfMemoryError,
+                     ParamError, RangeError, RPOError, SizeError,
+                     UnsupportedError)
+
+
+def version():
+    """The version string of the library the default search loads."""
+    return default_library().version
+
+
+__all__ = [
+    "ABI_MAJOR", "ENV_VAR", "SONAME", "Library", "LibraryNotFoundError",
+    "candidates", "default_library", "load_library", "version",
+    "SETTINGS", "Setting", "Context", "LossResult", "Metrics",
+    "RPOError", "NullPointerError", "SizeError", "ParamError",
+    "NonFiniteError", "OutOfMemoryError", "UnsupportedError", "RangeError",
+]

@@ -1,0 +1,184 @@
+"""Finding, loading and describing the shared library.
+
+The search order is the documented one: an explicit path, the RPO_LIBRARY
+environment variable, the build folder of the source tree this package sits
+in, then the system's dynamic loader (by SONAME). Every candidate that fails
+is remembered, so a failed search says what it tried and why each failed;
+when a candidate the user named (explicit path or RPO_LIBRARY) fails and a
+later one loads, a warning says so, because silently loading a different
+library than the one asked for would be a trap.
+"""
+
+import ctypes
+import os
+import pathlib
+import threading
+import warnings
+
+from . import errors
+
+ABI_MAJOR = 1
+SONAME = "librpo.so.%d" % ABI_MAJOR
+ENV_VAR = "RPO_LIBRARY"
+
+# examples/python/rpo/_library.py -> the project root is three folders up.
+_PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[3]
+
+_p = ctypes.c_void_p      # every array, and the context pointer
+_size = ctypes.c_size_t
+_int = ctypes.c_int
+_dbl = ctypes.c_double
+_pdbl = ctypes.POINTER(ctypes.c_double)
+
+_LOSS_ARGS = [_p, _size, _p, _p, _size, _p, _p, _size, _p, _p, _p, _p, _p]
+_WEIGHTS_ARGS = [_p, _size, _size, _size, _p, _p, _p]
+_LOSS_WEIGHTED_ARGS = [_p, _size, _p, _p, _size, _p, _p, _p, _p, _p, _p]
+
+# name: (restype, argtypes). Entry points of later minor versions are bound
+# when the loaded library has them; calling a missing one raises
+# UnsupportedError.
+PROTOTYPES = {
+    "rpo_ctx_create": (_p, []),
+    "rpo_ctx_free": (None, [_p]),
+    "rpo_ctx_set": (_int, [_p, _int, _dbl]),
+    "rpo_ctx_get": (_int, [_p, _int, _pdbl]),
+    "rpo_param_bounds": (_int, [_int, _pdbl, _pdbl]),
+    "rpo_ctx_stat": (_int, [_p, _int, _pdbl]),
+    "rpo_loss_f32": (_int, _LOSS_ARGS),
+    "rpo_loss_f64": (_int, _LOSS_ARGS),
+    "rpo_weights_f32": (_int, _WEIGHTS_ARGS),
+    "rpo_weights_f64": (_int, _WEIGHTS_ARGS),
+    "rpo_loss_weighted_f32": (_int, _LOSS_WEIGHTED_ARGS),
+    "rpo_loss_weighted_f64": (_int, _LOSS_WEIGHTED_ARGS),
+    "rpo_version_number": (ctypes.c_uint, []),
+    "rpo_version_string": (ctypes.c_char_p, []),
+    "rpo_status_string": (ctypes.c_char_p, [_int]),
+}
+
+
+class LibraryNotFoundError(OSError):
+    """No candidate loaded; `attempts` lists (source, path, reason)."""
+
+    def __init__(self, attempts):
+        self.attempts = attempts
+        lines = ["librpo could not be loaded; tried, in order:"]
+        lines += ["  %s: %s: %s" % a for a in attempts]
+        lines.append("build it with `make`, or set %s to the path of %s"
+                     % (ENV_VAR, SONAME))
+        super().__init__("\n".join(lines))
+
+
+class Library:
+    """One loaded librpo: its ctypes handle with typed entry points, where it
+    came from (`source`, `path`) and its version."""
+
+    def __init__(self, path, source="explicit path"):
+        self.path = str(path)
+        self.source = source
+        self._cdll = ctypes.CDLL(self.path)
+        self._functions = {}
+        for name, (restype, argtypes) in PROTOTYPES.items():
+            try:
+                fn = getattr(self._cdll, name)
+            except AttributeError:
+                continue
+            fn.restype = restype
+            fn.argtypes = argtypes
+            self._functions[name] = fn
+        if "rpo_version_number" not in self._functions:
+            raise OSError("%s does not export rpo_version_number: not librpo"
+                          % self.path)
+        self.version_number = int(self._functions["rpo_version_number"]())
+        self.version = self._functions["rpo_version_string"]().decode()
+        if self.version_number // 10000 != ABI_MAJOR:
+            raise OSError("%s is librpo %s; this package needs major version %d"
+                          % (self.path, self.version, ABI_MAJOR))
+
+    def __repr__(self):
+        return "<librpo %s from %s (%s)>" % (self.version, self.path, self.source)
+
+    def has(self, name):
+        """True when the loaded library exports entry point `name`."""
+        return name in self._functions
+
+    def function(self, name):
+        """The typed ctypes function `name`; UnsupportedError when the loaded
+        library is too old to have it."""
+        fn = self._functions.get(name)
+        if fn is None:
+            raise errors.UnsupportedError(
+                errors.ERR_UNSUPPORTED,
+                self.status_string(errors.ERR_UNSUPPORTED),
+                "librpo %s at %s has no %s" % (self.version, self.path, name))
+        return fn
+
+    def status_string(self, status):
+        return self._functions["rpo_status_string"](status).decode()
+
+    def error(self, status, detail=None):
+        """The exception for a failing status, with the library's message."""
+        return errors.error_for(status, self.status_string(status), detail)
+
+    def call(self, name, *args, detail=None):
+        """Calls entry point `name`; raises the status's exception on
+        failure."""
+        status = self.function(name)(*args)
+        if status != errors.OK:
+            raise self.error(status, detail)
+
+
+def candidates(path=None):
+    """The (source, path) pairs the search tries, in order."""
+    found = []
+    if path is not None:
+        found.append(("explicit path", os.fspath(path)))
+    env = os.environ.get(ENV_VAR)
+    if env:
+        found.append((ENV_VAR, env))
+    found.append(("build folder", str(_PROJECT_ROOT / "build" / SONAME)))
+    found.append(("system", SONAME))
+    return found
+
+
+_lock = threading.Lock()
+_default = None
+
+
+def load_library(path=None):
+    """Loads librpo by the search order (see the module's comment) and
+    returns a Library. Raises LibraryNotFoundError listing every attempt."""
+    attempts = []
+    for source, candidate in candidates(path):
+        if source == "build folder" and not os.path.exists(candidate):
+            attempts.append((source, candidate, "no such file"))
+            continue
+        try:
+            lib = Library(candidate, source)
+        except OSError as exc:
+            attempts.append((source, candidate, str(exc)))
+            continue
+        named = [a for a in attempts if a[0] in ("explicit path", ENV_VAR)]
+        if named:
+            warnings.warn("librpo: %s could not be loaded (%s); using %s %s"
+                          % (named[0][1], named[0][2], source, candidate),
+                          RuntimeWarning, stacklevel=2)
+        return lib
+    raise LibraryNotFoundError(attempts)
+
+
+def default_library():
+    """The library used when none is given: searched for once, then kept."""
+    global _default
+    with _lock:
+        if _default is None:
+            _default = load_library()
+        return _default
+
+
+def resolve(library):
+    """A Library from None (the default), a path, or a Library."""
+    if library is None:
+        return default_library()
+    if isinstance(library, Library):
+        return library
+    return load_library(library)

@@ -1,0 +1,327 @@
+"""Context: librpo's settings, its scratch memory and the last metrics.
+
+Settings are a table (SETTINGS): each row becomes a property of Context and
+a keyword of Context(...) and of rpo.torch.RPOLoss, so a setting the C
+library gains is one row here.
+"""
+
+import collections
+import ctypes
+import threading
+
+import numpy as np
+
+from . import _buffers as buf
+from . import _library
+from . import errors
+
+Setting = collections.namedtuple("Setting", "name key choices doc")
+Setting.__new__.__defaults__ = ((), "")
+
+# name, RPO_PARAM_* key, names of an enumeration's values (index = value).
+SETTINGS = (
+    Setting("weighting", 1, ("uniform", "diagonal", "embedding"),
+            "how the M x N contrasts are weighted (RPO_PARAM_WEIGHTING)"),
+    Setting("beta", 2, (), "beta > 0 (RPO_PARAM_BETA)"),
+    Setting("tau", 3, (), "embedding-distance temperature > 0 (RPO_PARAM_TAU)"),
+    Setting("alpha", 4, (), "diagonal weight in [0, 1] (RPO_PARAM_ALPHA)"),
+    Setting("placement", 5, ("auto", "logit", "loss"),
+            "where the weights enter the loss (RPO_PARAM_PLACEMENT)"),
+    Setting("reduction", 6, ("mean", "sum"),
+            "mean or sum over the chosen rows (RPO_PARAM_REDUCTION)"),
+)
+SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+
+# Metrics of the last successful loss call: field name, RPO_STAT_* key.
+_STATS = (("loss", 1), ("reward_chosen", 2), ("reward_rejected", 3),
+          ("margin", 4), ("accuracy", 5))
+Metrics = collections.namedtuple("Metrics", [name for name, _ in _STATS])
+Metrics.__doc__ = ("Metrics of the last successful loss call, weighted by W "
+                   "(docs/api.md, RPO_STAT_*).")
+
+LossResult = collections.namedtuple(
+    "LossResult", "loss grad_chosen grad_rejected metrics")
+LossResult.__doc__ = ("loss (float), dL/d policy_chosen (M) and "
+                      "dL/d policy_rejected (N) as arrays (None when grad="
+                      "False), and the call's Metrics. The gradients with "
+                      "respect to the reference log-probs are their negatives.")
+
+
+def _encode(setting, value):
+    """A Python value of a setting as the double librpo takes."""
+    if setting.choices and isinstance(value, str):
+        try:
+            return float(setting.choices.index(value))
+        except ValueError:
+            raise ValueError("%s must be one of %s, not %r"
+                             % (setting.name, ", ".join(setting.choices),
+                                value)) from None
+    return float(value)
+
+
+def _decode(setting, value):
+    """librpo's double as the Python value: a name for an enumeration."""
+    if setting.choices and value == int(value) and 0 <= value < len(setting.choices):
+        return setting.choices[int(value)]
+    return value
+
+
+class Context:
+    """Settings, reusable scratch memory and the last call's metrics.
+
+    Context(library=None, **settings): `library` is None (search, see
+    rpo.load_library), a path, or a loaded rpo.Library. Each keyword sets
+    one setting (see SETTINGS; enumerations take their names, e.g.
+    weighting="diagonal"). Every setting is also a property.
+
+    A Context may be shared between threads: calls on it are serialised by
+    a lock (librpo itself allows one thread per context at a time).
+    """
+
+    def __init__(self, library=None, **settings):
+        self._lib = _library.resolve(library)
+        self._ptr = None
+        self._lock = threading.Lock()
+        ptr = self._lib.function("rpo_ctx_create")()
+        if not ptr:
+            raise self._lib.error(errors.ERR_NOMEM, "rpo_ctx_create")
+        self._ptr = ctypes.c_void_p(ptr)
+        for name, value in settings.items():
+            self.set(name, value)
+
+    # ------------------------------------------------------------ lifetime
+    def close(self):
+        """Frees the C context now (also done when the object is collected)."""
+        ptr, self._ptr = getattr(self, "_ptr", None), None
+        if ptr is not None:
+            self._lib.function("rpo_ctx_free")(ptr)
+
+    def __del__(self):
+        self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _handle(self):
+        if self._ptr is None:
+            raise ValueError("the Context is closed")
+        return self._ptr
+
+    # Pickling and deep copies (torch's DDP, multiprocessing) rebuild a
+    # context with the same settings and library path; scratch and metrics
+    # are per-process state and start afresh.
+    def __reduce__(self):
+        return (_restore, (self._lib.path, self.settings()))
+
+    def __deepcopy__(self, memo):
+        return Context(self._lib, **self.settings())
+
+    def __repr__(self):
+        items = ", ".join("%s=%r" % kv for kv in self.settings().items())
+        return "rpo.Context(%s)" % items
+
+    @property
+    def library(self):
+        """The rpo.Library this context calls."""
+        return self._lib
+
+    # ------------------------------------------------------------ settings
+    @staticmethod
+    def _setting(name):
+        try:
+            return SETTINGS_BY_NAME[name]
+        except KeyError:
+            raise TypeError("unknown setting %r; settings are %s"
+                            % (name, ", ".join(SETTINGS_BY_NAME))) from None
+
+    def set(self, name, value):
+        """Sets setting `name`; ParamError (and the old value kept) when the
+        library rejects the value."""
+        s = self._setting(name)
+        with self._lock:
+            self._lib.call("rpo_ctx_set", self._handle(), s.key, _encode(s, value),
+                           detail="%s = %r" % (name, value))
+
+    def get(self, name):
+        s = self._setting(name)
+        value = ctypes.c_double()
+        with self._lock:
+            self._lib.call("rpo_ctx_get", self._handle(), s.key,
+                           ctypes.byref(value), detail=name)
+        return _decode(s, value.value)
+
+    def settings(self):
+        """Every setting as a dict, name -> value."""
+        return {s.name: self.get(s.name) for s in SETTINGS}
+
+    def bounds(self, name):
+        """The inclusive range (lo, hi) librpo accepts for setting `name`."""
+        s = self._setting(name)
+        lo, hi = ctypes.c_double(), ctypes.c_double()
+        self._lib.call("rpo_param_bounds", s.key, ctypes.byref(lo),
+                       ctypes.byref(hi), detail=name)
+        return lo.value, hi.value
+
+    @property
+    def metrics(self):
+        """Metrics of the last successful loss call (zeros before one)."""
+        with self._lock:
+            return self._read_metrics()
+
+    def _read_metrics(self):
+        values = []
+        for _, key in _STATS:
+            v = ctypes.c_double()
+            self._lib.call("rpo_ctx_stat", self._handle(), key, ctypes.byref(v))
+            values.append(v.value)
+        return Metrics(*values)
+
+    # ------------------------------------------------------------ the loss
+    def _sides(self, dt, policy_chosen, policy_rejected, ref_chosen,
+               ref_rejected):
+        pc = buf.as_input(policy_chosen, dt, "policy_chosen", 1)
+        pr = buf.as_input(policy_rejected, dt, "policy_rejected", 1)
+        m, n = pc.shape[0], pr.shape[0]
+        rc = buf.as_input(ref_chosen, dt, "ref_chosen", 1)
+        rr = buf.as_input(ref_rejected, dt, "ref_rejected", 1)
+        if rc is not None and rc.shape[0] != m:
+            raise buf.size_error(self._lib, "ref_chosen has %d entries, "
+                                 "policy_chosen %d" % (rc.shape[0], m))
+        if rr is not None and rr.shape[0] != n:
+            raise buf.size_error(self._lib, "ref_rejected has %d entries, "
+                                 "policy_rejected %d" % (rr.shape[0], n))
+        return pc, pr, rc, rr, m, n
+
+    def _embeddings(self, dt, chosen_emb, rejected_emb, m, n):
+        """(chosen, rejected, d); rejected is None for paired embeddings
+        (rejected_emb None or the chosen object itself)."""
+        if chosen_emb is None:
+            return None, None, 0
+        ce = buf.as_input(chosen_emb, dt, "chosen_emb", 2)
+        if ce.shape[0] != m:
+            raise buf.size_error(self._lib, "chosen_emb has %d rows, want %d"
+                                 % (ce.shape[0], m))
+        d = ce.shape[1]
+        if rejected_emb is None or rejected_emb is chosen_emb:
+            return ce, None, d
+        re = buf.as_input(rejected_emb, dt, "rejected_emb", 2)
+        if re.shape != (n, d):
+            raise buf.size_error(self._lib, "rejected_emb has shape %s, want "
+                                 "(%d, %d)" % (re.shape, n, d))
+        return ce, re, d
+
+    def _gradient_outputs(self, dt, m, n, grad, out):
+        if not grad:
+            if out is not None:
+                raise ValueError("out= given with grad=False")
+            return None, None
+        gc_out, gr_out = (None, None) if out is None else out
+        return (buf.as_output(gc_out, dt, (m,), "out[0] (grad_chosen)"),
+                buf.as_output(gr_out, dt, (n,), "out[1] (grad_rejected)"))
+
+    def _run(self, name, dt, args, gc, gr):
+        suffix = "f32" if dt == np.float32 else "f64"
+        loss = np.empty(1, dtype=dt)
+        with self._lock:
+            self._lib.call("%s_%s" % (name, suffix), self._handle(), *args,
+                           buf.address(loss), buf.address(gc), buf.address(gr))
+            metrics = self._read_metrics()
+        return LossResult(float(loss[0]), gc, gr, metrics)
+
+    def loss(self, policy_chosen, policy_rejected, ref_chosen=None,
+             ref_rejected=None, chosen_emb=None, rejected_emb=None, *,
+             grad=True, dtype=None, out=None):
+        """The RPO loss, its gradients and metrics (rpo_loss_f32/_f64).
+
+        policy_chosen (M), policy_rejected (N): per-sequence log-probs.
+        ref_chosen (M), ref_rejected (N): reference log-probs; None is
+            reference-free (zeros).
+        chosen_emb (M, D), rejected_emb (N, D): prompt embeddings, read by
+            embedding weighting; rejected_emb None (or chosen_emb itself)
+            means paired data.
+        grad: False skips the gradients (a loss-only call).
+        dtype: float32 or float64; by default float32 when every input is
+            float32, else float64. Inputs of that type and C layout are read
+            in place.
+        out: (grad_chosen, grad_rejected) arrays to write the gradients to.
+        Returns a LossResult; raises an rpo.RPOError subclass on failure.
+        """
+        dt = buf.call_dtype((policy_chosen, policy_rejected, ref_chosen,
+                             ref_rejected, chosen_emb, rejected_emb), dtype)
+        pc, pr, rc, rr, m, n = self._sides(dt, policy_chosen, policy_rejected,
+                                           ref_chosen, ref_rejected)
+        ce, re, d = self._embeddings(dt, chosen_emb, rejected_emb, m, n)
+        gc, gr = self._gradient_outputs(dt, m, n, grad, out)
+        args = (m, buf.address(pc), buf.address(rc),
+                n, buf.address(pr), buf.address(rr),
+                d, buf.address(ce), buf.address(re))
+        return self._run("rpo_loss", dt, args, gc, gr)
+
+    def loss_weighted(self, policy_chosen, policy_rejected, ref_chosen=None,
+                      ref_rejected=None, *, weights, grad=True, dtype=None,
+                      out=None):
+        """The loss over your own weight matrix `weights` (M, N)
+        (rpo_loss_weighted_f32/_f64); other arguments as for loss()."""
+        dt = buf.call_dtype((policy_chosen, policy_rejected, ref_chosen,
+                             ref_rejected, weights), dtype)
+        pc, pr, rc, rr, m, n = self._sides(dt, policy_chosen, policy_rejected,
+                                           ref_chosen, ref_rejected)
+        w = buf.as_input(weights, dt, "weights", 2)
+        if w.shape != (m, n):
+            raise buf.size_error(self._lib, "weights has shape %s, want "
+                                 "(%d, %d)" % (w.shape, m, n))
+        gc, gr = self._gradient_outputs(dt, m, n, grad, out)
+        args = (m, buf.address(pc), buf.address(rc),
+                n, buf.address(pr), buf.address(rr), buf.address(w))
+        return self._run("rpo_loss_weighted", dt, args, gc, gr)
+
+    def weights(self, chosen_emb=None, rejected_emb=None, *, m=None, n=None,
+                dtype=None, out=None):
+        """The weight matrix W (M, N) of this context's weighting
+        (rpo_weights_f32/_f64). With embeddings, M and N are their row
+        counts; without (uniform, diagonal), pass m and n (n defaults to m).
+        """
+        dt = buf.call_dtype((chosen_emb, rejected_emb), dtype)
+        if chosen_emb is not None:
+            rows = np.asarray(chosen_emb).shape[0]
+            if m is not None and m != rows:
+                raise buf.size_error(self._lib, "m = %d but chosen_emb has %d "
+                                     "rows" % (m, rows))
+            m = rows
+            if rejected_emb is not None and rejected_emb is not chosen_emb:
+                n = np.asarray(rejected_emb).shape[0] if n is None else n
+        if m is None:
+            raise TypeError("weights() needs embeddings or m")
+        n = m if n is None else n
+        ce, re, d = self._embeddings(dt, chosen_emb, rejected_emb, m, n)
+        w = buf.as_output(out, dt, (m, n), "out")
+        suffix = "f32" if dt == np.float32 else "f64"
+        with self._lock:
+            self._lib.call("rpo_weights_" + suffix, self._handle(), m, n, d,
+                           buf.address(ce), buf.address(re), buf.address(w))
+        return w
+
+
+def _restore(library_path, settings):
+    return Context(library_path, **settings)
+
+
+def _setting_property(setting):
+    def fget(self):
+        return self.get(setting.name)
+
+    def fset(self, value):
+        self.set(setting.name, value)
+
+    doc = setting.doc
+    if setting.choices:
+        doc += "; one of: " + ", ".join(setting.choices)
+    return property(fget, fset, doc=doc)
+
+
+for _s in SETTINGS:
+    setattr(Context, _s.name, _setting_property(_s))
+del _s
