@@ -1,0 +1,39 @@
+/* Log-softmax of one row: forward and backward side by side. */
+#include <math.h>
+
+#include "softmax.h"
+
+rpo_lse rpo_row_lse(const double *x, size_t v)
+{
+    size_t arg = 0;
+    for (size_t k = 1; k < v; k++)
+        if (x[k] > x[arg])
+            arg = k;
+    /* The sum is 1 (the top's own term) plus the rest; log1p of the rest
+     * keeps the rest's digits when it is far below the ulp of 1, which is
+     * what a confident model's log-probs and gradients are made of. */
+    double rest = 0.0;
+    for (size_t k = 0; k < v; k++)
+        rest += k == arg ? 0.0 : exp(x[k] - x[arg]);
+    rpo_lse lse;
+    lse.top = x[arg];
+    lse.log_sum = log1p(rest);
+    return lse;
+}
+
+static void subtract_scaled_softmax(const double *x, size_t from, size_t to,
+                                    rpo_lse lse, double g, double *d)
+{
+    for (size_t k = from; k < to; k++)
+        d[k] -= g * exp((x[k] - lse.top) - lse.log_sum);
+}
+
+void rpo_row_logp_backward(const double *x, size_t v, size_t y, rpo_lse lse,
+                           double g, double *d)
+{
+    subtract_scaled_softmax(x, 0, y, lse, g, d);
+    subtract_scaled_softmax(x, y + 1, v, lse, g, d);
+    /* The target's 1 - p_y as -expm1(log p_y): accurate even when the
+     * model is confident (p_y near 1), where 1 - p_y would cancel. */
+    d[y] -= g * expm1(rpo_row_logp(x, y, lse));
+}
