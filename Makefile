@@ -71,11 +71,13 @@ $(BUILD)/examples/%: examples/%.c include/rpo.h lib
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) -o $@ $< $(PROG_LDFLAGS) -lrpo $(LDLIBS)
 
-demo: $(BUILD)/examples/demo
+# The built-in batch, then a small policy trained end to end (train_toy).
+demo: $(BUILD)/examples/demo $(BUILD)/examples/train_toy
 	$(BUILD)/examples/demo
+	$(BUILD)/examples/train_toy
 
 # Programs the -Werror builds of `make check` compile besides the library.
-WERROR_TARGETS = $(BUILD)/examples/demo $(TEST_BINS)
+WERROR_TARGETS = $(BUILD)/examples/demo $(BUILD)/examples/train_toy $(TEST_BINS)
 
 # ---------------------------------------------------------------- tests
 # Each concern adds its own targets to CHECK_TARGETS in its own .mk file;
@@ -84,6 +86,7 @@ CHECK_TARGETS :=
 include tests/tests.mk
 include tests/install.mk
 include examples/python/python.mk
+include examples/demo.mk
 
 .PHONY: check-deps
 check-deps:
@@ -117,7 +120,7 @@ clean:
 
 help:
 	@echo "make            build $(BUILD)/librpo.a and $(BUILD)/$(SHLIB)"
-	@echo "make demo       run the library on a built-in example batch"
+	@echo "make demo       run the library on a built-in batch, then train a toy policy"
 	@echo "make check      install test dependencies if root, build and run every test"
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR=; make uninstall undoes it"
 	@echo "make clean      remove $(BUILD)"
