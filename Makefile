@@ -87,6 +87,7 @@ include tests/tests.mk
 include tests/install.mk
 include examples/python/python.mk
 include examples/demo.mk
+include examples/rust/rust.mk
 
 .PHONY: check-deps
 check-deps:
