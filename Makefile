@@ -9,6 +9,7 @@ PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+CMAKEDIR ?= $(LIBDIR)/cmake/rpo
 DESTDIR ?=
 
 version_part = $(shell sed -n 's/^\#define RPO_VERSION_$(1) \([0-9]*\)$$/\1/p' include/rpo.h)
@@ -98,6 +99,14 @@ check: check-deps
 	@echo "make check: every suite passed ($(CHECK_TARGETS))"
 
 # ---------------------------------------------------------------- install
+# The CMake package files locate the header and libraries relative to
+# themselves (so DESTDIR staging and moved prefixes work), and record the
+# pointer size the library was built for.
+CMAKE_SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@MAJOR@|$(MAJOR)|g' \
+    -e 's|@REL_INCLUDEDIR@|$(shell realpath -m --relative-to=$(CMAKEDIR) $(INCLUDEDIR))|g' \
+    -e 's|@REL_LIBDIR@|$(shell realpath -m --relative-to=$(CMAKEDIR) $(LIBDIR))|g' \
+    -e 's|@POINTER_BYTES@|$(shell echo __SIZEOF_POINTER__ | $(CC) -E -P - | tail -n 1)|g'
+
 install: lib
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 644 include/rpo.h $(DESTDIR)$(INCLUDEDIR)/rpo.h
@@ -109,12 +118,19 @@ install: lib
 	    -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 	    rpo.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/rpo.pc
 	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/rpo.pc
+	install -d $(DESTDIR)$(CMAKEDIR)
+	for f in rpoConfig rpoConfigVersion; do \
+	    $(CMAKE_SUBST) cmake/$$f.cmake.in > $(DESTDIR)$(CMAKEDIR)/$$f.cmake && \
+	    chmod 644 $(DESTDIR)$(CMAKEDIR)/$$f.cmake || exit 1; \
+	done
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/rpo.h
 	rm -f $(DESTDIR)$(LIBDIR)/librpo.a $(DESTDIR)$(LIBDIR)/$(SHLIB)
 	rm -f $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/librpo.so
 	rm -f $(DESTDIR)$(PKGCONFIGDIR)/rpo.pc
+	rm -f $(DESTDIR)$(CMAKEDIR)/rpoConfig.cmake $(DESTDIR)$(CMAKEDIR)/rpoConfigVersion.cmake
+	rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null || true
 
 clean:
 	rm -rf $(BUILD)
