@@ -89,6 +89,7 @@ include tests/install.mk
 include examples/python/python.mk
 include examples/demo.mk
 include examples/rust/rust.mk
+include tests/docs.mk
 
 .PHONY: check-deps
 check-deps:

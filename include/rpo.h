@@ -259,7 +259,8 @@ RPO_API int rpo_loss_weighted_f64(rpo_ctx *ctx,
  *
  * Unlike the loss functions, outputs must not overlap inputs here, except
  * where a function says so. Errors are checked in the documented order
- * (NULL pointer, size, memory, non-finite, range) before anything is written.
+ * (NULL pointer, size, parameter, memory, non-finite, range) before anything
+ * is written.
  *
  * Target ids: a negative id marks a position that has no token to score
  * (padding, prompt; e.g. -1 or -100): its log-prob is 0, it gets no gradient,
@@ -268,8 +269,8 @@ RPO_API int rpo_loss_weighted_f64(rpo_ctx *ctx,
 /* How rpo_seq_logps_* reduces a sequence's token log-probs. */
 #define RPO_SEQ_SUM   0 /* sum over the masked tokens: the log-prob of the
                            response, what the loss expects               */
-#define RPO_SEQ_MEAN  1 /* mean over the masked tokens (length-normalised,
-                           as in SimPO and IPO variants); 0 when none    */
+#define RPO_SEQ_MEAN  1 /* mean over the masked tokens (length-normalised
+                           log-probs); 0 for a sequence without any      */
 
 /* Per-token log-probabilities by a numerically stable log-softmax:
  *

@@ -52,6 +52,12 @@ pub use error::Error;
 pub use real::Real;
 pub use tokens::{seq_logps, seq_logps_backward, Logits, SeqReduce};
 
+/// docs/rust.md, whose `rust` blocks `cargo test` runs as doc tests so the
+/// guide cannot drift from the crate.
+#[cfg(doctest)]
+#[doc = include_str!("../../../../docs/rust.md")]
+pub struct RustGuide;
+
 /// The version of the librpo actually linked, e.g. "1.1.0".
 pub fn version() -> &'static str {
     // SAFETY: rpo_version_string returns a static NUL-terminated string.
