@@ -3,6 +3,15 @@
 
 #include "softmax.h"
 
+/* sum of exp(x[k] - top) for k in [from, to) */
+static double sum_exp_shifted(const double *x, size_t from, size_t to, double top)
+{
+    double sum = 0.0;
+    for (size_t k = from; k < to; k++)
+        sum += exp(x[k] - top);
+    return sum;
+}
+
 rpo_lse rpo_row_lse(const double *x, size_t v)
 {
     size_t arg = 0;
@@ -12,9 +21,8 @@ rpo_lse rpo_row_lse(const double *x, size_t v)
     /* The sum is 1 (the top's own term) plus the rest; log1p of the rest
      * keeps the rest's digits when it is far below the ulp of 1, which is
      * what a confident model's log-probs and gradients are made of. */
-    double rest = 0.0;
-    for (size_t k = 0; k < v; k++)
-        rest += k == arg ? 0.0 : exp(x[k] - x[arg]);
+    double rest = sum_exp_shifted(x, 0, arg, x[arg]) +
+                  sum_exp_shifted(x, arg + 1, v, x[arg]);
     rpo_lse lse;
     lse.top = x[arg];
     lse.log_sum = log1p(rest);
