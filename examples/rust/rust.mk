@@ -6,8 +6,10 @@
 # Included by the top Makefile.
 
 CARGO ?= cargo
+# LD_LIBRARY_PATH: older cargo does not pass build.rs's rpath to doc tests.
 RUST_ENV = CARGO_HOME=$(abspath $(BUILD)/cargo-home) \
-           CARGO_TARGET_DIR=$(abspath $(BUILD)/rust) RPO_BUILD_DIR=$(abspath $(BUILD))
+           CARGO_TARGET_DIR=$(abspath $(BUILD)/rust) RPO_BUILD_DIR=$(abspath $(BUILD)) \
+           LD_LIBRARY_PATH=$(abspath $(BUILD))$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}
 
 .PHONY: check-rust
 CHECK_TARGETS += check-rust
