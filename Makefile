@@ -90,6 +90,7 @@ include examples/python/python.mk
 include examples/demo.mk
 include examples/rust/rust.mk
 include tests/docs.mk
+include bench/tokens.mk
 
 .PHONY: check-deps
 check-deps:
@@ -141,4 +142,5 @@ help:
 	@echo "make demo       run the library on a built-in batch, then train a toy policy"
 	@echo "make check      install test dependencies if root, build and run every test"
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR=; make uninstall undoes it"
+	@echo "make bench-tokens  time the token-level helpers on a GPT-2-sized batch"
 	@echo "make clean      remove $(BUILD)"

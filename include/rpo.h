@@ -251,8 +251,8 @@ RPO_API int rpo_loss_weighted_f64(rpo_ctx *ctx,
  *   seq_logps (B) --rpo_loss--> loss, and each step's *_backward in reverse.
  *
  * The two logits helpers take a context: they use its scratch memory (T + V
- * doubles, never T x V), so that their results can be written only after
- * every check has passed; they neither read nor change its settings or
+ * doubles for the forward, 3 V for the backward, never T x V), so that
+ * their results can be written only after every check has passed; they neither read nor change its settings or
  * metrics. The two sequence helpers are pure functions without a context:
  * they keep no state and use no memory, so any thread may call them at any
  * time. The float32 variants compute in double and round once.
@@ -315,7 +315,7 @@ RPO_API int rpo_token_logps_f64(rpo_ctx *ctx, size_t t, size_t v,
  * RPO_ERR_RANGE is returned when a sum could leave the output type's range
  * (max |dlogits[t, :]| + |dlogps[t]| too large). Other errors as for
  * rpo_token_logps_*. No T x V buffer is allocated: each row is read again
- * after the checks. */
+ * after the checks, and its softmax computed once, one exp per entry. */
 RPO_API int rpo_token_logps_backward_f32(rpo_ctx *ctx, size_t t, size_t v,
                                          size_t stride, const float *logits,
                                          const int32_t *targets,

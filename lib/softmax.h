@@ -1,7 +1,7 @@
 /*
  * The stable log-softmax of one row of logits, forward and backward, in
  * double. The token helpers (tokens.c) stream rows of a (T, V) matrix
- * through these two kernels and never hold more than one row.
+ * through these two kernels and never hold more than a few rows.
  *
  * With top = max_v x[v] and log_sum = log sum_v exp(x[v] - top):
  *
@@ -36,9 +36,10 @@ static inline double rpo_row_logp(const double *x, size_t y, rpo_lse lse)
 }
 
 /* d[v] += g * ([v == y] - softmax(x)[v]) for v < V: the gradient of
- * g * log softmax(x)[y] with respect to x, accumulated.
- *   x: (V)   d: (V)   lse: rpo_row_lse(x, V) */
-void rpo_row_logp_backward(const double *x, size_t v, size_t y, rpo_lse lse,
-                           double g, double *d);
+ * g * log softmax(x)[y] with respect to x, accumulated. Computes the row's
+ * log-sum-exp itself, keeping its exponentials in e, so each entry costs
+ * one exp.   x: (V)   e: (V) scratch   d: (V) */
+void rpo_row_logp_backward(const double *x, size_t v, size_t y, double g,
+                           double *e, double *d);
 
 #endif /* RPO_SOFTMAX_H */

@@ -7,9 +7,9 @@
  * after every row has passed its checks. The backward accumulates into the
  * caller's dlogits, which cannot be undone, so it runs in two phases: the
  * first reads every row it will update (logits and current dlogits) and
- * checks it, keeping each row's log-sum-exp; only then does the second
- * read the rows again and update them. That second read is the price of
- * "nothing written on error" without a T x V buffer.
+ * checks it, without any exp; only then does the second read the rows
+ * again, compute each row's softmax once and update it. That second read
+ * is the price of "nothing written on error" without a T x V buffer.
  */
 #include <math.h>
 
@@ -87,17 +87,14 @@ static int token_logps(rpo_ctx *ctx, const logits_call *c, rpo_out logps)
     return RPO_OK;
 }
 
-/* Phase one of the backward for row k (target y, upstream gradient g):
- * checks the logits and the current dlogits row and keeps the row's
- * log-sum-exp. RPO_OK, RPO_ERR_NONFINITE or RPO_ERR_RANGE. */
+/* Phase one of the backward for row k (upstream gradient g): the logits
+ * and the current dlogits row must be finite, and no sum may leave the
+ * output type. RPO_OK, RPO_ERR_NONFINITE or RPO_ERR_RANGE. */
 static int check_backward_row(const logits_call *c, size_t k, double g,
-                              rpo_out dlogits, double *row, double *drow,
-                              rpo_lse *lse)
+                              rpo_out dlogits, double *drow)
 {
-    const double *x;
-    if (!load_row(c, k, row, &x))
+    if (!rpo_in_all_finite(c->logits, k * c->stride, c->v))
         return RPO_ERR_NONFINITE;
-    *lse = rpo_row_lse(x, c->v);
     rpo_in current = {dlogits.data, dlogits.type};
     const double *d;
     if (!rpo_in_load(current, k * c->stride, c->v, drow, &d))
@@ -121,15 +118,17 @@ static int token_logps_backward(rpo_ctx *ctx, const logits_call *c,
     if (status != RPO_OK)
         return status;
 
+    /* three rows: the widened logits, their exponentials, the widened
+     * dlogits (float32) */
     rpo_scratch_plan plan = {0, 0};
-    const size_t at_lse = rpo_scratch_add(&plan, c->t, sizeof(rpo_lse));
     const size_t at_row = rpo_scratch_add(&plan, c->v, sizeof(double));
+    const size_t at_exp = rpo_scratch_add(&plan, c->v, sizeof(double));
     const size_t at_drow = rpo_scratch_add(&plan, c->v, sizeof(double));
     status = rpo_scratch_reserve(ctx, &plan);
     if (status != RPO_OK)
         return status;
-    rpo_lse *lse = rpo_scratch_at(ctx, at_lse);
     double *row = rpo_scratch_at(ctx, at_row);
+    double *e = rpo_scratch_at(ctx, at_exp);
     double *drow = rpo_scratch_at(ctx, at_drow);
 
     if (!rpo_in_all_finite(dlogps, 0, c->t))
@@ -142,7 +141,7 @@ static int token_logps_backward(rpo_ctx *ctx, const logits_call *c,
         double g = rpo_in_at(dlogps, k);
         if (c->targets[k] < 0 || g == 0.0)
             continue;
-        status = check_backward_row(c, k, g, dlogits, row, drow, &lse[k]);
+        status = check_backward_row(c, k, g, dlogits, drow);
         if (status == RPO_ERR_NONFINITE)
             return status;
         if (status != RPO_OK)
@@ -161,11 +160,11 @@ static int token_logps_backward(rpo_ctx *ctx, const logits_call *c,
         size_t y = (size_t)c->targets[k];
         if (dlogits.type == RPO_F64) {
             double *d = (double *)dlogits.data + k * c->stride;
-            rpo_row_logp_backward(x, c->v, y, lse[k], g, d);
+            rpo_row_logp_backward(x, c->v, y, g, e, d);
         } else {
             rpo_in current = {dlogits.data, dlogits.type};
             (void)rpo_in_load(current, k * c->stride, c->v, drow, NULL);
-            rpo_row_logp_backward(x, c->v, y, lse[k], g, drow);
+            rpo_row_logp_backward(x, c->v, y, g, e, drow);
             rpo_out_store(dlogits, k * c->stride, drow, c->v);
         }
     }
