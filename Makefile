@@ -9,6 +9,7 @@ PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+CMAKEDIR ?= $(LIBDIR)/cmake/rpo
 DESTDIR ?=
 
 version_part = $(shell sed -n 's/^\#define RPO_VERSION_$(1) \([0-9]*\)$$/\1/p' include/rpo.h)
@@ -71,11 +72,13 @@ $(BUILD)/examples/%: examples/%.c include/rpo.h lib
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) -o $@ $< $(PROG_LDFLAGS) -lrpo $(LDLIBS)
 
-demo: $(BUILD)/examples/demo
+# The built-in batch, then a small policy trained end to end (train_toy).
+demo: $(BUILD)/examples/demo $(BUILD)/examples/train_toy
 	$(BUILD)/examples/demo
+	$(BUILD)/examples/train_toy
 
 # Programs the -Werror builds of `make check` compile besides the library.
-WERROR_TARGETS = $(BUILD)/examples/demo $(TEST_BINS)
+WERROR_TARGETS = $(BUILD)/examples/demo $(BUILD)/examples/train_toy $(TEST_BINS)
 
 # ---------------------------------------------------------------- tests
 # Each concern adds its own targets to CHECK_TARGETS in its own .mk file;
@@ -84,6 +87,10 @@ CHECK_TARGETS :=
 include tests/tests.mk
 include tests/install.mk
 include examples/python/python.mk
+include examples/demo.mk
+include examples/rust/rust.mk
+include tests/docs.mk
+include bench/tokens.mk
 
 .PHONY: check-deps
 check-deps:
@@ -94,6 +101,14 @@ check: check-deps
 	@echo "make check: every suite passed ($(CHECK_TARGETS))"
 
 # ---------------------------------------------------------------- install
+# The CMake package files locate the header and libraries relative to
+# themselves (so DESTDIR staging and moved prefixes work), and record the
+# pointer size the library was built for.
+CMAKE_SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@MAJOR@|$(MAJOR)|g' \
+    -e 's|@REL_INCLUDEDIR@|$(shell realpath -m --relative-to=$(CMAKEDIR) $(INCLUDEDIR))|g' \
+    -e 's|@REL_LIBDIR@|$(shell realpath -m --relative-to=$(CMAKEDIR) $(LIBDIR))|g' \
+    -e 's|@POINTER_BYTES@|$(shell echo __SIZEOF_POINTER__ | $(CC) -E -P - | tail -n 1)|g'
+
 install: lib
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 644 include/rpo.h $(DESTDIR)$(INCLUDEDIR)/rpo.h
@@ -105,19 +120,27 @@ install: lib
 	    -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 	    rpo.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/rpo.pc
 	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/rpo.pc
+	install -d $(DESTDIR)$(CMAKEDIR)
+	for f in rpoConfig rpoConfigVersion; do \
+	    $(CMAKE_SUBST) cmake/$$f.cmake.in > $(DESTDIR)$(CMAKEDIR)/$$f.cmake && \
+	    chmod 644 $(DESTDIR)$(CMAKEDIR)/$$f.cmake || exit 1; \
+	done
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/rpo.h
 	rm -f $(DESTDIR)$(LIBDIR)/librpo.a $(DESTDIR)$(LIBDIR)/$(SHLIB)
 	rm -f $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/librpo.so
 	rm -f $(DESTDIR)$(PKGCONFIGDIR)/rpo.pc
+	rm -f $(DESTDIR)$(CMAKEDIR)/rpoConfig.cmake $(DESTDIR)$(CMAKEDIR)/rpoConfigVersion.cmake
+	rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null || true
 
 clean:
 	rm -rf $(BUILD)
 
 help:
 	@echo "make            build $(BUILD)/librpo.a and $(BUILD)/$(SHLIB)"
-	@echo "make demo       run the library on a built-in example batch"
+	@echo "make demo       run the library on a built-in batch, then train a toy policy"
 	@echo "make check      install test dependencies if root, build and run every test"
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR=; make uninstall undoes it"
+	@echo "make bench-tokens  time the token-level helpers on a GPT-2-sized batch"
 	@echo "make clean      remove $(BUILD)"

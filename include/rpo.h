@@ -53,7 +53,7 @@ extern "C" {
 /* Version: written here once; the Makefile and rpo.pc read it from here.   */
 
 #define RPO_VERSION_MAJOR 1
-#define RPO_VERSION_MINOR 0
+#define RPO_VERSION_MINOR 1
 #define RPO_VERSION_PATCH 0
 #define RPO_VERSION_NUMBER \
     (RPO_VERSION_MAJOR * 10000 + RPO_VERSION_MINOR * 100 + RPO_VERSION_PATCH)
@@ -243,13 +243,140 @@ RPO_API int rpo_loss_weighted_f64(rpo_ctx *ctx,
                                   double *grad_rejected);
 
 /* ------------------------------------------------------------------------ */
+/* Token-level helpers (since 1.1): what a trainer in C needs around the
+ * loss to turn a language model's logits into the per-sequence log-probs
+ * above, and the loss's gradients back into dlogits.
+ *
+ *   logits (T, V) --rpo_token_logps--> token_logps (B, T') --rpo_seq_logps-->
+ *   seq_logps (B) --rpo_loss--> loss, and each step's *_backward in reverse.
+ *
+ * The two logits helpers take a context: they use its scratch memory (T + V
+ * doubles for the forward, 3 V for the backward, never T x V), so that
+ * their results can be written only after every check has passed; they neither read nor change its settings or
+ * metrics. The two sequence helpers are pure functions without a context:
+ * they keep no state and use no memory, so any thread may call them at any
+ * time. The float32 variants compute in double and round once.
+ *
+ * Unlike the loss functions, outputs must not overlap inputs here, except
+ * where a function says so. Errors are checked in the documented order
+ * (NULL pointer, size, parameter, memory, non-finite, range) before anything
+ * is written.
+ *
+ * Target ids: a negative id marks a position that has no token to score
+ * (padding, prompt; e.g. -1 or -100): its log-prob is 0, it gets no gradient,
+ * and its row of logits is never read. */
+
+/* How rpo_seq_logps_* reduces a sequence's token log-probs. */
+#define RPO_SEQ_SUM   0 /* sum over the masked tokens: the log-prob of the
+                           response, what the loss expects               */
+#define RPO_SEQ_MEAN  1 /* mean over the masked tokens (length-normalised
+                           log-probs); 0 for a sequence without any      */
+
+/* Per-token log-probabilities by a numerically stable log-softmax:
+ *
+ *   logps[t] = logits[t, y] - max_v logits[t, v]
+ *              - log sum_v exp(logits[t, v] - max_v logits[t, v]),  y = targets[t]
+ *
+ *   logits   (T, stride)  row t holds the V logits of position t in its
+ *                         first V entries; stride >= V (padded rows)
+ *   targets  (T)          the token id scored at each position, in [0, V),
+ *                         or negative: no token (logps[t] = 0, row not read)
+ *   logps    (T)          out; may alias logits or targets
+ *
+ * T == 0 succeeds and writes nothing (then the pointers may be NULL).
+ * Errors: RPO_ERR_NULL_POINTER (ctx, logits, targets or logps NULL with
+ * T > 0), RPO_ERR_SIZE (V == 0, stride < V, a target >= V, or (T, stride)
+ * overflowing size_t), RPO_ERR_NOMEM, RPO_ERR_NONFINITE (NaN or infinity in
+ * a row that is read), RPO_ERR_RANGE (a log-prob below the output type's
+ * range, from logits spread wider than it). */
+RPO_API int rpo_token_logps_f32(rpo_ctx *ctx, size_t t, size_t v,
+                                size_t stride, const float *logits,
+                                const int32_t *targets, float *logps);
+
+RPO_API int rpo_token_logps_f64(rpo_ctx *ctx, size_t t, size_t v,
+                                size_t stride, const double *logits,
+                                const int32_t *targets, double *logps);
+
+/* The backward of rpo_token_logps_*, fused with the softmax, ACCUMULATED
+ * into the caller's gradient of the logits (as llm.c's
+ * crossentropy_softmax_backward does):
+ *
+ *   dlogits[t, v] += dlogps[t] * ([v == y] - softmax(logits[t, :])[v])
+ *
+ *   logits, targets   as for rpo_token_logps_*
+ *   dlogps   (T)          dL/d logps[t]
+ *   dlogits  (T, stride)  in/out: the first V entries of each row are
+ *                         accumulated into; the padding is never touched;
+ *                         must not overlap logits
+ *
+ * Rows whose target is negative or whose dlogps[t] is 0 are neither read nor
+ * written. Every row that is updated is checked first: the logits, dlogps
+ * and the current dlogits must be finite (RPO_ERR_NONFINITE otherwise), and
+ * RPO_ERR_RANGE is returned when a sum could leave the output type's range
+ * (max |dlogits[t, :]| + |dlogps[t]| too large). Other errors as for
+ * rpo_token_logps_*. No T x V buffer is allocated: each row is read again
+ * after the checks, and its softmax computed once, one exp per entry. */
+RPO_API int rpo_token_logps_backward_f32(rpo_ctx *ctx, size_t t, size_t v,
+                                         size_t stride, const float *logits,
+                                         const int32_t *targets,
+                                         const float *dlogps, float *dlogits);
+
+RPO_API int rpo_token_logps_backward_f64(rpo_ctx *ctx, size_t t, size_t v,
+                                         size_t stride, const double *logits,
+                                         const int32_t *targets,
+                                         const double *dlogps,
+                                         double *dlogits);
+
+/* Per-sequence log-probs from per-token ones and a mask:
+ *
+ *   seq_logps[b] = sum_t mask[b, t] token_logps[b, t]             RPO_SEQ_SUM
+ *                  that sum / count_t mask[b, t] (0 if none)       RPO_SEQ_MEAN
+ *
+ *   token_logps (B, T)   row-major; entries whose mask is 0 are not read
+ *   mask        (B, T)   nonzero: the token belongs to the response; NULL:
+ *                        every token does
+ *   reduce               RPO_SEQ_SUM or RPO_SEQ_MEAN
+ *   seq_logps   (B)      out; may alias token_logps
+ *
+ * B == 0 succeeds and writes nothing; T == 0 writes B zeros (a sequence
+ * without tokens has log-prob 0). Errors: RPO_ERR_NULL_POINTER (seq_logps
+ * NULL with B > 0, token_logps NULL with B, T > 0), RPO_ERR_SIZE ((B, T)
+ * overflowing size_t), RPO_ERR_PARAM (an unknown reduce), RPO_ERR_NONFINITE
+ * (in a masked entry), RPO_ERR_RANGE (a sum beyond the output type). */
+RPO_API int rpo_seq_logps_f32(size_t b, size_t t, const float *token_logps,
+                              const uint8_t *mask, int reduce,
+                              float *seq_logps);
+
+RPO_API int rpo_seq_logps_f64(size_t b, size_t t, const double *token_logps,
+                              const uint8_t *mask, int reduce,
+                              double *seq_logps);
+
+/* The backward of rpo_seq_logps_*: dtoken_logps[b, t] = dseq_logps[b] for
+ * each masked token (divided by the count for RPO_SEQ_MEAN), 0 elsewhere.
+ * Every entry of dtoken_logps (B, T) is WRITTEN, not accumulated: it is the
+ * intermediate that rpo_token_logps_backward_* then accumulates into
+ * dlogits. B == 0 or T == 0 succeeds and writes nothing. Errors:
+ * RPO_ERR_NULL_POINTER (dseq_logps or dtoken_logps NULL with B, T > 0),
+ * RPO_ERR_SIZE, RPO_ERR_PARAM as for rpo_seq_logps_*, RPO_ERR_NONFINITE
+ * (NaN or infinity in dseq_logps). */
+RPO_API int rpo_seq_logps_backward_f32(size_t b, size_t t,
+                                       const uint8_t *mask, int reduce,
+                                       const float *dseq_logps,
+                                       float *dtoken_logps);
+
+RPO_API int rpo_seq_logps_backward_f64(size_t b, size_t t,
+                                       const uint8_t *mask, int reduce,
+                                       const double *dseq_logps,
+                                       double *dtoken_logps);
+
+/* ------------------------------------------------------------------------ */
 /* Versions and messages.                                                   */
 
 /* RPO_VERSION_NUMBER of the library actually loaded; compare it with the
  * header's to detect a mismatch at run time. */
 RPO_API unsigned rpo_version_number(void);
 
-/* RPO_VERSION_STRING of the library actually loaded ("1.0.0"). */
+/* RPO_VERSION_STRING of the library actually loaded ("1.1.0"). */
 RPO_API const char *rpo_version_string(void);
 
 /* A static English description of a status code; never NULL, also for

@@ -10,8 +10,7 @@ int rpo_call_is_paired(const rpo_call *call)
            call->rejected_emb.data == call->chosen_emb.data;
 }
 
-/* 1 when x * y overflows size_t. */
-static int mul_overflows(size_t x, size_t y)
+int rpo_mul_overflows(size_t x, size_t y)
 {
     return x != 0 && y > SIZE_MAX / x;
 }
@@ -41,14 +40,14 @@ static int check_pointers(const rpo_call *call, int weighting, int empty)
 static int check_sizes(const rpo_call *call, int weighting, int empty)
 {
     const size_t m = call->m, n = call->n, d = call->d;
-    if (mul_overflows(m, n))
+    if (rpo_mul_overflows(m, n))
         return RPO_ERR_SIZE;
     if (empty || call->kind == RPO_CALL_LOSS_WEIGHTED)
         return RPO_OK;
     if (weighting == RPO_WEIGHTING_DIAGONAL && m != n)
         return RPO_ERR_SIZE;
     if (weighting == RPO_WEIGHTING_EMBEDDING) {
-        if (d == 0 || mul_overflows(m, d) || mul_overflows(n, d))
+        if (d == 0 || rpo_mul_overflows(m, d) || rpo_mul_overflows(n, d))
             return RPO_ERR_SIZE;
         if (rpo_call_is_paired(call) && m != n)
             return RPO_ERR_SIZE;

@@ -15,6 +15,10 @@ need pkg-config    command -v pkg-config
 # The Python suites run under Debian's interpreter, not whichever is on PATH.
 need python3-numpy /usr/bin/python3 -c 'import numpy'
 need python3-torch /usr/bin/python3 -c 'import torch'
+# The Rust crate's tests (offline, no crates).
+need cargo         command -v cargo
+# The install test builds a CMake project against the installed package.
+need cmake         command -v cmake
 
 [ -z "$missing" ] && exit 0
 

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Installs librpo into a throw-away prefix, builds the README's C example
-# against it with nothing but `pkg-config --cflags --libs rpo`, runs it,
-# checks the installed files, then uninstalls and checks nothing is left.
+# against it with nothing but `pkg-config --cflags --libs rpo`, and again as
+# a CMake project through find_package(rpo), runs them, loads the installed
+# SONAME from Python's ctypes, checks the installed files, then uninstalls
+# and checks nothing is left.
 # Done twice: with PREFIX alone, and staged with DESTDIR.
 # Usage: tests/install_test.sh BUILD_DIR   (run from the project root)
 set -eu
@@ -21,7 +23,8 @@ expect_files() { # ROOT LIBDIR: the files `make install` must create
     version=$(sed -n 's/^#define RPO_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$/\2/p' include/rpo.h | paste -sd.)
     major=${version%%.*}
     for f in "$root/include/rpo.h" "$libdir/librpo.a" "$libdir/librpo.so.$version" \
-             "$libdir/pkgconfig/rpo.pc"; do
+             "$libdir/pkgconfig/rpo.pc" "$libdir/cmake/rpo/rpoConfig.cmake" \
+             "$libdir/cmake/rpo/rpoConfigVersion.cmake"; do
         [ -f "$f" ] || fail "missing $f"
     done
     [ "$(readlink "$libdir/librpo.so.$major")" = "librpo.so.$version" ] || fail "bad librpo.so.$major link"
@@ -46,11 +49,49 @@ build_and_run() { # PKG_CONFIG_PATH SYSROOT LIBDIR
     echo "  README example via pkg-config ($flags): $out"
 }
 
+cmake_consumer() { # PREFIX_ROOT LIBDIR: find_package(rpo) from a CMake project
+    cbuild="$work/cmake-build"
+    version=$(sed -n 's/^#define RPO_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$/\2/p' include/rpo.h | paste -sd.)
+    major=${version%%.*}
+    minor=${version#*.}; minor=${minor%%.*}
+    for want in "$major" "$version"; do
+        rm -rf "$cbuild"
+        cmake -S tests/consumers/cmake -B "$cbuild" -DCMAKE_PREFIX_PATH="$1" \
+            -DEXAMPLE_SOURCE="$work/example.c" -DRPO_WANT="$want" >"$work/cmake.log" 2>&1 \
+            || { cat "$work/cmake.log" >&2; fail "find_package(rpo $want) failed"; }
+        cmake --build "$cbuild" >"$work/cmake.log" 2>&1 \
+            || { cat "$work/cmake.log" >&2; fail "CMake consumer does not build"; }
+        readelf -d "$cbuild/example_shared" | grep -q "NEEDED.*\[librpo\.so\.$major\]" \
+            || fail "rpo::rpo does not link the SONAME librpo.so.$major"
+        readelf -d "$cbuild/example_static" | grep -q 'NEEDED.*librpo' \
+            && fail "rpo::rpo_static links the shared library"
+        LD_LIBRARY_PATH=$2 "$cbuild/example_shared" | grep -q '^loss ' \
+            || fail "CMake consumer (shared) failed"
+        "$cbuild/example_static" | grep -q '^loss ' || fail "CMake consumer (static) failed"
+    done
+    # a release of another major version, or a newer one, is refused
+    for want in "$((major + 1))" "$major.$((minor + 1))"; do
+        rm -rf "$cbuild"
+        if cmake -S tests/consumers/cmake -B "$cbuild" -DCMAKE_PREFIX_PATH="$1" \
+               -DEXAMPLE_SOURCE="$work/example.c" -DRPO_WANT="$want" >"$work/cmake.log" 2>&1; then
+            fail "find_package(rpo $want) accepted librpo $version"
+        fi
+    done
+    echo "  CMake: find_package(rpo) -> rpo::rpo and rpo::rpo_static built and ran; newer versions refused"
+}
+
+ctypes_consumer() { # LIBDIR: Python's ctypes loads the installed SONAME
+    LD_LIBRARY_PATH=$1 /usr/bin/python3 tests/consumers/ctypes_installed.py "$1" \
+        || fail "ctypes could not use the installed librpo.so.1"
+}
+
 echo "== install with PREFIX"
 prefix="$work/prefix"
 make -s install PREFIX="$prefix" >/dev/null
 expect_files "$prefix" "$prefix/lib"
 build_and_run "$prefix/lib/pkgconfig" "" "$prefix/lib"
+cmake_consumer "$prefix" "$prefix/lib"
+ctypes_consumer "$prefix/lib"
 make -s uninstall PREFIX="$prefix" >/dev/null
 expect_empty "$prefix"
 
@@ -61,6 +102,7 @@ expect_files "$stage/usr/local" "$stage/usr/local/lib"
 grep -q '^prefix=/usr/local$' "$stage/usr/local/lib/pkgconfig/rpo.pc" \
     || fail "rpo.pc under DESTDIR must name the final prefix"
 build_and_run "$stage/usr/local/lib/pkgconfig" "$stage" "$stage/usr/local/lib"
+cmake_consumer "$stage/usr/local" "$stage/usr/local/lib"
 make -s uninstall PREFIX=/usr/local DESTDIR="$stage" >/dev/null
 expect_empty "$stage"
 echo "install test: passed"

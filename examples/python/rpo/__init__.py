@@ -9,7 +9,8 @@
 
 The library is found by rpo.load_library's search order: an explicit path,
 the RPO_LIBRARY environment variable, the build folder of this source tree,
-the system's loader. rpo.torch holds the PyTorch loss module (imported on
+the system's loader. rpo.token_logps, rpo.seq_logps and their backwards are
+the token-level helpers (librpo 1.1). rpo.torch holds the PyTorch loss module (imported on
 demand, so NumPy users never load torch).
 """
 
@@ -17,6 +18,8 @@ from ._library import (ABI_MAJOR, ENV_VAR, SONAME, Library,
                        LibraryNotFoundError, candidates, default_library,
                        load_library)
 from .context import SETTINGS, Context, LossResult, Metrics, Setting
+from .tokens import (seq_logps, seq_logps_backward, token_logps,
+                     token_logps_backward)
 from .errors import (NonFiniteError, NullPointerError, OutOfMemoryError,
                      ParamError, RangeError, RPOError, SizeError,
                      UnsupportedError)
@@ -33,4 +36,5 @@ __all__ = [
     "SETTINGS", "Setting", "Context", "LossResult", "Metrics",
     "RPOError", "NullPointerError", "SizeError", "ParamError",
     "NonFiniteError", "OutOfMemoryError", "UnsupportedError", "RangeError",
+    "token_logps", "token_logps_backward", "seq_logps", "seq_logps_backward",
 ]

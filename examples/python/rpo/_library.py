@@ -33,6 +33,10 @@ _pdbl = ctypes.POINTER(ctypes.c_double)
 _LOSS_ARGS = [_p, _size, _p, _p, _size, _p, _p, _size, _p, _p, _p, _p, _p]
 _WEIGHTS_ARGS = [_p, _size, _size, _size, _p, _p, _p]
 _LOSS_WEIGHTED_ARGS = [_p, _size, _p, _p, _size, _p, _p, _p, _p, _p, _p]
+_TOKEN_ARGS = [_p, _size, _size, _size, _p, _p, _p]
+_TOKEN_BACKWARD_ARGS = [_p, _size, _size, _size, _p, _p, _p, _p]
+_SEQ_ARGS = [_size, _size, _p, _p, _int, _p]
+_SEQ_BACKWARD_ARGS = [_size, _size, _p, _int, _p, _p]
 
 # name: (restype, argtypes). Entry points of later minor versions are bound
 # when the loaded library has them; calling a missing one raises
@@ -50,6 +54,15 @@ PROTOTYPES = {
     "rpo_weights_f64": (_int, _WEIGHTS_ARGS),
     "rpo_loss_weighted_f32": (_int, _LOSS_WEIGHTED_ARGS),
     "rpo_loss_weighted_f64": (_int, _LOSS_WEIGHTED_ARGS),
+    # 1.1: token-level helpers
+    "rpo_token_logps_f32": (_int, _TOKEN_ARGS),
+    "rpo_token_logps_f64": (_int, _TOKEN_ARGS),
+    "rpo_token_logps_backward_f32": (_int, _TOKEN_BACKWARD_ARGS),
+    "rpo_token_logps_backward_f64": (_int, _TOKEN_BACKWARD_ARGS),
+    "rpo_seq_logps_f32": (_int, _SEQ_ARGS),
+    "rpo_seq_logps_f64": (_int, _SEQ_ARGS),
+    "rpo_seq_logps_backward_f32": (_int, _SEQ_BACKWARD_ARGS),
+    "rpo_seq_logps_backward_f64": (_int, _SEQ_BACKWARD_ARGS),
     "rpo_version_number": (ctypes.c_uint, []),
     "rpo_version_string": (ctypes.c_char_p, []),
     "rpo_status_string": (ctypes.c_char_p, [_int]),

@@ -1,0 +1,13 @@
+# Timing of the token-level helpers (bench/bench_tokens.c). Not part of
+# `make check`, which only builds the program (with -Werror, under gcc and
+# clang) so that it cannot rot. Included by the top Makefile.
+
+.PHONY: bench-tokens
+WERROR_TARGETS += $(BUILD)/bench/bench_tokens
+
+$(BUILD)/bench/%: bench/%.c include/rpo.h lib
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) -o $@ $< $(PROG_LDFLAGS) -lrpo $(LDLIBS)
+
+bench-tokens: $(BUILD)/bench/bench_tokens
+	$(BUILD)/bench/bench_tokens

@@ -1,0 +1,73 @@
+//! Safe Rust bindings of librpo: the **Relative Preference Optimization**
+//! loss (RPO; Yin et al. 2024, arXiv 2402.10958) and its gradients, for
+//! aligning language models with preference data. Not "iterative reasoning
+//! preference optimization" nor reward-aware preference optimization, which
+//! share the acronym.
+//!
+//! Your trainer computes per-sequence log-probs of chosen and rejected
+//! responses under the policy and the reference model; librpo returns the
+//! loss, its gradients with respect to the policy log-probs, the weight
+//! matrix and metrics. The [`sys`] module declares the raw C API; the rest
+//! is a safe wrapper: a [`Context`] with setters, slices in,
+//! `Result<_, rpo::Error>` out.
+//!
+//! ```
+//! use rpo::{Context, Inputs, Weighting};
+//!
+//! // 2 paired examples: log-probs under the policy and the reference, and
+//! // their prompts' embeddings (2 rows of 3).
+//! let (pc, rc) = ([-12.0, -20.5], [-13.0, -20.0]);
+//! let (pr, rr) = ([-15.0, -19.0], [-14.5, -19.5]);
+//! let prompts = [1.0, 0.0, 0.2, 0.9, 0.1, 0.0];
+//!
+//! let mut ctx = Context::new()?;
+//! ctx.set_weighting(Weighting::Embedding)?;
+//! ctx.set_beta(0.1)?;
+//! let out = ctx.loss(&Inputs::new(&pc, &pr).reference(&rc, &rr)
+//!                                          .paired_embeddings(&prompts, 3))?;
+//! assert!(out.loss > 0.0 && out.grad_chosen.iter().all(|g| *g < 0.0));
+//! assert_eq!(out.metrics.loss, out.loss);
+//!
+//! // DPO is diagonal weighting with alpha = 1.
+//! ctx.set_weighting(Weighting::Diagonal)?;
+//! ctx.set_alpha(1.0)?;
+//! let dpo = ctx.loss(&Inputs::new(&pc, &pr).reference(&rc, &rr))?;
+//! assert!(dpo.loss > 0.0);
+//! # Ok::<(), rpo::Error>(())
+//! ```
+//!
+//! Build: the crate links the librpo of this source tree (`make` first), or
+//! one named by `RPO_LIB_DIR`, or an installed one found by pkg-config; see
+//! `build.rs` and docs/rust.md.
+
+mod context;
+mod error;
+mod real;
+pub mod sys;
+mod tokens;
+
+pub use context::{Context, Embeddings, Inputs, Loss, Metrics, Param, Placement, Reduction,
+                  Weighting};
+pub use error::Error;
+pub use real::Real;
+pub use tokens::{seq_logps, seq_logps_backward, Logits, SeqReduce};
+
+/// docs/rust.md, whose `rust` blocks `cargo test` runs as doc tests so the
+/// guide cannot drift from the crate.
+#[cfg(doctest)]
+#[doc = include_str!("../../../../docs/rust.md")]
+pub struct RustGuide;
+
+/// The version of the librpo actually linked, e.g. "1.1.0".
+pub fn version() -> &'static str {
+    // SAFETY: rpo_version_string returns a static NUL-terminated string.
+    unsafe { std::ffi::CStr::from_ptr(sys::rpo_version_string()) }
+        .to_str()
+        .unwrap_or("?")
+}
+
+/// `MAJOR * 10000 + MINOR * 100 + PATCH` of the librpo actually linked.
+pub fn version_number() -> u32 {
+    // SAFETY: no arguments.
+    unsafe { sys::rpo_version_number() }
+}

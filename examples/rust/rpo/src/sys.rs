@@ -1,0 +1,99 @@
+//! The raw C API of `include/rpo.h`, declared by hand (no bindgen: the
+//! crate has no dependencies). Every function is unsafe to call; the safe
+//! wrapper in the crate root checks slice lengths before calling them.
+#![allow(non_camel_case_types)]
+
+use std::os::raw::{c_char, c_double, c_int, c_uint};
+
+/// The opaque context (`rpo_ctx`).
+#[repr(C)]
+pub struct rpo_ctx {
+    _private: [u8; 0],
+}
+
+pub const RPO_OK: c_int = 0;
+pub const RPO_ERR_NULL_POINTER: c_int = -1;
+pub const RPO_ERR_SIZE: c_int = -2;
+pub const RPO_ERR_PARAM: c_int = -3;
+pub const RPO_ERR_NONFINITE: c_int = -4;
+pub const RPO_ERR_NOMEM: c_int = -5;
+pub const RPO_ERR_UNSUPPORTED: c_int = -6;
+pub const RPO_ERR_RANGE: c_int = -7;
+
+pub const RPO_PARAM_WEIGHTING: c_int = 1;
+pub const RPO_PARAM_BETA: c_int = 2;
+pub const RPO_PARAM_TAU: c_int = 3;
+pub const RPO_PARAM_ALPHA: c_int = 4;
+pub const RPO_PARAM_PLACEMENT: c_int = 5;
+pub const RPO_PARAM_REDUCTION: c_int = 6;
+
+pub const RPO_STAT_LOSS: c_int = 1;
+pub const RPO_STAT_REWARD_CHOSEN: c_int = 2;
+pub const RPO_STAT_REWARD_REJECTED: c_int = 3;
+pub const RPO_STAT_MARGIN: c_int = 4;
+pub const RPO_STAT_ACCURACY: c_int = 5;
+
+pub const RPO_SEQ_SUM: c_int = 0;
+pub const RPO_SEQ_MEAN: c_int = 1;
+
+extern "C" {
+    pub fn rpo_ctx_create() -> *mut rpo_ctx;
+    pub fn rpo_ctx_free(ctx: *mut rpo_ctx);
+    pub fn rpo_ctx_set(ctx: *mut rpo_ctx, param: c_int, value: c_double) -> c_int;
+    pub fn rpo_ctx_get(ctx: *const rpo_ctx, param: c_int, value: *mut c_double) -> c_int;
+    pub fn rpo_param_bounds(param: c_int, lo: *mut c_double, hi: *mut c_double) -> c_int;
+    pub fn rpo_ctx_stat(ctx: *const rpo_ctx, stat: c_int, value: *mut c_double) -> c_int;
+    pub fn rpo_version_number() -> c_uint;
+    pub fn rpo_version_string() -> *const c_char;
+    pub fn rpo_status_string(status: c_int) -> *const c_char;
+}
+
+// The float32 and float64 entry points (rpo.h), in the header's order.
+extern "C" {
+    pub fn rpo_loss_f32(ctx: *mut rpo_ctx,
+        m: usize, policy_chosen: *const f32, ref_chosen: *const f32,
+        n: usize, policy_rejected: *const f32, ref_rejected: *const f32,
+        d: usize, chosen_emb: *const f32, rejected_emb: *const f32,
+        loss: *mut f32, grad_chosen: *mut f32, grad_rejected: *mut f32) -> c_int;
+    pub fn rpo_loss_f64(ctx: *mut rpo_ctx,
+        m: usize, policy_chosen: *const f64, ref_chosen: *const f64,
+        n: usize, policy_rejected: *const f64, ref_rejected: *const f64,
+        d: usize, chosen_emb: *const f64, rejected_emb: *const f64,
+        loss: *mut f64, grad_chosen: *mut f64, grad_rejected: *mut f64) -> c_int;
+
+    pub fn rpo_weights_f32(ctx: *mut rpo_ctx, m: usize, n: usize, d: usize,
+        chosen_emb: *const f32, rejected_emb: *const f32, weights: *mut f32) -> c_int;
+    pub fn rpo_weights_f64(ctx: *mut rpo_ctx, m: usize, n: usize, d: usize,
+        chosen_emb: *const f64, rejected_emb: *const f64, weights: *mut f64) -> c_int;
+
+    pub fn rpo_loss_weighted_f32(ctx: *mut rpo_ctx,
+        m: usize, policy_chosen: *const f32, ref_chosen: *const f32,
+        n: usize, policy_rejected: *const f32, ref_rejected: *const f32,
+        weights: *const f32,
+        loss: *mut f32, grad_chosen: *mut f32, grad_rejected: *mut f32) -> c_int;
+    pub fn rpo_loss_weighted_f64(ctx: *mut rpo_ctx,
+        m: usize, policy_chosen: *const f64, ref_chosen: *const f64,
+        n: usize, policy_rejected: *const f64, ref_rejected: *const f64,
+        weights: *const f64,
+        loss: *mut f64, grad_chosen: *mut f64, grad_rejected: *mut f64) -> c_int;
+
+    // Token-level helpers (librpo 1.1).
+    pub fn rpo_token_logps_f32(ctx: *mut rpo_ctx, t: usize, v: usize, stride: usize,
+        logits: *const f32, targets: *const i32, logps: *mut f32) -> c_int;
+    pub fn rpo_token_logps_f64(ctx: *mut rpo_ctx, t: usize, v: usize, stride: usize,
+        logits: *const f64, targets: *const i32, logps: *mut f64) -> c_int;
+    pub fn rpo_token_logps_backward_f32(ctx: *mut rpo_ctx, t: usize, v: usize,
+        stride: usize, logits: *const f32, targets: *const i32,
+        dlogps: *const f32, dlogits: *mut f32) -> c_int;
+    pub fn rpo_token_logps_backward_f64(ctx: *mut rpo_ctx, t: usize, v: usize,
+        stride: usize, logits: *const f64, targets: *const i32,
+        dlogps: *const f64, dlogits: *mut f64) -> c_int;
+    pub fn rpo_seq_logps_f32(b: usize, t: usize, token_logps: *const f32,
+        mask: *const u8, reduce: c_int, seq_logps: *mut f32) -> c_int;
+    pub fn rpo_seq_logps_f64(b: usize, t: usize, token_logps: *const f64,
+        mask: *const u8, reduce: c_int, seq_logps: *mut f64) -> c_int;
+    pub fn rpo_seq_logps_backward_f32(b: usize, t: usize, mask: *const u8,
+        reduce: c_int, dseq_logps: *const f32, dtoken_logps: *mut f32) -> c_int;
+    pub fn rpo_seq_logps_backward_f64(b: usize, t: usize, mask: *const u8,
+        reduce: c_int, dseq_logps: *const f64, dtoken_logps: *mut f64) -> c_int;
+}

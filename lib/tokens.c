@@ -1,0 +1,218 @@
+/*
+ * Token log-probs from logits and the fused backward into dlogits
+ * (rpo_token_logps_*, rpo_token_logps_backward_*).
+ *
+ * Both stream the (T, V) logits one row at a time through softmax.c. The
+ * forward keeps its T results in the context's scratch and writes them
+ * after every row has passed its checks. The backward accumulates into the
+ * caller's dlogits, which cannot be undone, so it runs in two phases: the
+ * first reads every row it will update (logits and current dlogits) and
+ * checks it, without any exp; only then does the second read the rows
+ * again, compute each row's softmax once and update it. That second read
+ * is the price of "nothing written on error" without a T x V buffer.
+ */
+#include <math.h>
+
+#include "arrays.h"
+#include "context.h"
+#include "rpo.h"
+#include "softmax.h"
+#include "validate.h"
+
+/* One call's logits, (T, stride) with V used per row, and targets (T). */
+typedef struct logits_call {
+    size_t t, v, stride;
+    rpo_in logits;
+    const int32_t *targets;
+} logits_call;
+
+/* Pointer and size checks shared by both directions: RPO_OK,
+ * RPO_ERR_NULL_POINTER or RPO_ERR_SIZE. `outputs` says whether the output
+ * (and, for the backward, dlogps) pointers are all present. */
+static int validate_logits(const logits_call *c, int outputs)
+{
+    if (c->logits.data == NULL || c->targets == NULL || !outputs)
+        return RPO_ERR_NULL_POINTER;
+    if (c->v == 0 || c->stride < c->v)
+        return RPO_ERR_SIZE;
+    /* the last row ends at (T - 1) * stride + V */
+    if (rpo_mul_overflows(c->t - 1, c->stride) ||
+        (c->t - 1) * c->stride > SIZE_MAX - c->v)
+        return RPO_ERR_SIZE;
+    for (size_t k = 0; k < c->t; k++)
+        if (c->targets[k] >= 0 && (size_t)c->targets[k] >= c->v)
+            return RPO_ERR_SIZE;
+    return RPO_OK;
+}
+
+/* Row k of the logits as doubles: a view of a float64 caller array, or a
+ * widened copy in row. Returns 0 when the row holds NaN or infinity. */
+static int load_row(const logits_call *c, size_t k, double *row,
+                    const double **x)
+{
+    return rpo_in_load(c->logits, k * c->stride, c->v, row, x);
+}
+
+static int token_logps(rpo_ctx *ctx, const logits_call *c, rpo_out logps)
+{
+    if (ctx == NULL)
+        return RPO_ERR_NULL_POINTER;
+    if (c->t == 0)
+        return RPO_OK;
+    int status = validate_logits(c, logps.data != NULL);
+    if (status != RPO_OK)
+        return status;
+
+    rpo_scratch_plan plan = {0, 0};
+    const size_t at_result = rpo_scratch_add(&plan, c->t, sizeof(double));
+    const size_t at_row = rpo_scratch_add(&plan, c->v, sizeof(double));
+    status = rpo_scratch_reserve(ctx, &plan);
+    if (status != RPO_OK)
+        return status;
+    double *result = rpo_scratch_at(ctx, at_result);
+    double *row = rpo_scratch_at(ctx, at_row);
+
+    for (size_t k = 0; k < c->t; k++) {
+        result[k] = 0.0;
+        if (c->targets[k] < 0)
+            continue;
+        const double *x;
+        if (!load_row(c, k, row, &x))
+            return RPO_ERR_NONFINITE;
+        result[k] = rpo_row_logp(x, (size_t)c->targets[k], rpo_row_lse(x, c->v));
+    }
+    if (!rpo_out_fits(logps.type, result, c->t))
+        return RPO_ERR_RANGE;
+    rpo_out_store(logps, 0, result, c->t);
+    return RPO_OK;
+}
+
+/* Phase one of the backward for row k (upstream gradient g): the logits
+ * and the current dlogits row must be finite, and no sum may leave the
+ * output type. RPO_OK, RPO_ERR_NONFINITE or RPO_ERR_RANGE. */
+static int check_backward_row(const logits_call *c, size_t k, double g,
+                              rpo_out dlogits, double *drow)
+{
+    if (!rpo_in_all_finite(c->logits, k * c->stride, c->v))
+        return RPO_ERR_NONFINITE;
+    rpo_in current = {dlogits.data, dlogits.type};
+    const double *d;
+    if (!rpo_in_load(current, k * c->stride, c->v, drow, &d))
+        return RPO_ERR_NONFINITE;
+    /* Each update is g * ([v == y] - p_v), at most |g| in magnitude. */
+    double largest = 0.0;
+    for (size_t j = 0; j < c->v; j++)
+        largest = fmax(largest, fabs(d[j]));
+    double bound = largest + fabs(g);
+    return rpo_out_fits(dlogits.type, &bound, 1) ? RPO_OK : RPO_ERR_RANGE;
+}
+
+static int token_logps_backward(rpo_ctx *ctx, const logits_call *c,
+                                rpo_in dlogps, rpo_out dlogits)
+{
+    if (ctx == NULL)
+        return RPO_ERR_NULL_POINTER;
+    if (c->t == 0)
+        return RPO_OK;
+    int status = validate_logits(c, dlogps.data != NULL && dlogits.data != NULL);
+    if (status != RPO_OK)
+        return status;
+
+    /* three rows: the widened logits, their exponentials, the widened
+     * dlogits (float32) */
+    rpo_scratch_plan plan = {0, 0};
+    const size_t at_row = rpo_scratch_add(&plan, c->v, sizeof(double));
+    const size_t at_exp = rpo_scratch_add(&plan, c->v, sizeof(double));
+    const size_t at_drow = rpo_scratch_add(&plan, c->v, sizeof(double));
+    status = rpo_scratch_reserve(ctx, &plan);
+    if (status != RPO_OK)
+        return status;
+    double *row = rpo_scratch_at(ctx, at_row);
+    double *e = rpo_scratch_at(ctx, at_exp);
+    double *drow = rpo_scratch_at(ctx, at_drow);
+
+    if (!rpo_in_all_finite(dlogps, 0, c->t))
+        return RPO_ERR_NONFINITE;
+    /* Phase one: every check, for every row that will change. A NaN found
+     * in a later row must win over a range problem in an earlier one
+     * (the documented order), so range failures are only remembered. */
+    int range = RPO_OK;
+    for (size_t k = 0; k < c->t; k++) {
+        double g = rpo_in_at(dlogps, k);
+        if (c->targets[k] < 0 || g == 0.0)
+            continue;
+        status = check_backward_row(c, k, g, dlogits, drow);
+        if (status == RPO_ERR_NONFINITE)
+            return status;
+        if (status != RPO_OK)
+            range = status;
+    }
+    if (range != RPO_OK)
+        return range;
+
+    /* Phase two: the updates, which can no longer fail. */
+    for (size_t k = 0; k < c->t; k++) {
+        double g = rpo_in_at(dlogps, k);
+        if (c->targets[k] < 0 || g == 0.0)
+            continue;
+        const double *x;
+        (void)load_row(c, k, row, &x);
+        size_t y = (size_t)c->targets[k];
+        if (dlogits.type == RPO_F64) {
+            double *d = (double *)dlogits.data + k * c->stride;
+            rpo_row_logp_backward(x, c->v, y, g, e, d);
+        } else {
+            rpo_in current = {dlogits.data, dlogits.type};
+            (void)rpo_in_load(current, k * c->stride, c->v, drow, NULL);
+            rpo_row_logp_backward(x, c->v, y, g, e, drow);
+            rpo_out_store(dlogits, k * c->stride, drow, c->v);
+        }
+    }
+    return RPO_OK;
+}
+
+static logits_call make_call(size_t t, size_t v, size_t stride, rpo_in logits,
+                             const int32_t *targets)
+{
+    logits_call c;
+    c.t = t;
+    c.v = v;
+    c.stride = stride;
+    c.logits = logits;
+    c.targets = targets;
+    return c;
+}
+
+int rpo_token_logps_f32(rpo_ctx *ctx, size_t t, size_t v, size_t stride,
+                        const float *logits, const int32_t *targets,
+                        float *logps)
+{
+    logits_call c = make_call(t, v, stride, rpo_in_f32(logits), targets);
+    return token_logps(ctx, &c, rpo_out_f32(logps));
+}
+
+int rpo_token_logps_f64(rpo_ctx *ctx, size_t t, size_t v, size_t stride,
+                        const double *logits, const int32_t *targets,
+                        double *logps)
+{
+    logits_call c = make_call(t, v, stride, rpo_in_f64(logits), targets);
+    return token_logps(ctx, &c, rpo_out_f64(logps));
+}
+
+int rpo_token_logps_backward_f32(rpo_ctx *ctx, size_t t, size_t v,
+                                 size_t stride, const float *logits,
+                                 const int32_t *targets, const float *dlogps,
+                                 float *dlogits)
+{
+    logits_call c = make_call(t, v, stride, rpo_in_f32(logits), targets);
+    return token_logps_backward(ctx, &c, rpo_in_f32(dlogps), rpo_out_f32(dlogits));
+}
+
+int rpo_token_logps_backward_f64(rpo_ctx *ctx, size_t t, size_t v,
+                                 size_t stride, const double *logits,
+                                 const int32_t *targets, const double *dlogps,
+                                 double *dlogits)
+{
+    logits_call c = make_call(t, v, stride, rpo_in_f64(logits), targets);
+    return token_logps_backward(ctx, &c, rpo_in_f64(dlogps), rpo_out_f64(dlogits));
+}
