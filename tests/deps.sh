@@ -19,6 +19,8 @@ need python3-torch /usr/bin/python3 -c 'import torch'
 need cargo         command -v cargo
 # The install test builds a CMake project against the installed package.
 need cmake         command -v cmake
+need abigail-tools command -v abidw
+need binutils      command -v readelf
 
 [ -z "$missing" ] && exit 0
 
