@@ -38,7 +38,17 @@ int rpo_normalize_rows(rpo_in src, size_t rows, size_t d, double *dst)
     for (size_t i = 0; i < rows; i++) {
         double *row = dst + i * d;
         finite &= rpo_in_load(src, i * d, d, row, NULL);
-        double denom = fmax(norm2(row, d), NORM_FLOOR);
+        double norm = norm2(row, d);
+        /* Finite entries near DBL_MAX can make a length beyond DBL_MAX, and
+         * dividing by that infinity would silently zero the row. Scaling by
+         * a power of two keeps the direction, is exact at that magnitude,
+         * and 2^-32 brings any length (at most sqrt(d) DBL_MAX) in range. */
+        if (norm > DBL_MAX) {
+            for (size_t k = 0; k < d; k++)
+                row[k] *= 0x1p-32;
+            norm = norm2(row, d);
+        }
+        double denom = fmax(norm, NORM_FLOOR);
         for (size_t k = 0; k < d; k++)
             row[k] /= denom;
     }
