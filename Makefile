@@ -91,6 +91,7 @@ include examples/demo.mk
 include examples/rust/rust.mk
 include tests/docs.mk
 include bench/tokens.mk
+include tests/hardening.mk
 include tests/abi/abi.mk
 
 .PHONY: check-deps
