@@ -5,3 +5,7 @@
 # The suites judged by the long double reference rebuild when it changes.
 HARDENING_REF_HDRS := tests/longref.h tests/refcheck.h
 $(BUILD)/tests/test_extremes $(BUILD)/tests/test_shapes: $(HARDENING_REF_HDRS)
+
+# The thread suite starts POSIX threads.
+$(BUILD)/tests/test_threads: LDLIBS += -pthread
+$(BUILD)/tests/test_threads $(BUILD)/tests/test_determinism: tests/replay.h
