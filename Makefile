@@ -92,6 +92,7 @@ include examples/rust/rust.mk
 include tests/docs.mk
 include bench/tokens.mk
 include tests/hardening.mk
+include tests/sanitize.mk
 include tests/abi/abi.mk
 
 .PHONY: check-deps

@@ -43,6 +43,14 @@ typedef struct replay_result {
     double stats[6];
 } replay_result;
 
+/* 1 when RPO_TEST_SMALL=1 asks for a lighter run (valgrind, see
+ * docs/hardening.md): the suites then repeat less, never check less. */
+static inline int replay_small(void)
+{
+    const char *small = getenv("RPO_TEST_SMALL");
+    return small != NULL && small[0] == '1';
+}
+
 static inline uint64_t replay_next(uint64_t *state)
 {
     uint64_t z = (*state += 0x9E3779B97F4A7C15ull);

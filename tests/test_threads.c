@@ -9,7 +9,8 @@
  * on contexts that switch settings and sizes between calls (so scratch
  * grows while other threads compute), several rounds over. Every result
  * must equal the single-threaded one byte for byte: status, outputs and
- * metrics. The threads share the (read-only) inputs.
+ * metrics. The threads share the (read-only) inputs. RPO_TEST_SMALL=1
+ * (valgrind) runs fewer rounds.
  *
  * `make sanitize` also runs this suite under -fsanitize=thread. When the
  * build has RPO_PARAM_THREADS, half the calls also ask for two threads
@@ -21,7 +22,10 @@
 #include "replay.h"
 #include "testutil.h"
 
-enum { WORKERS = 4, CONTEXTS_PER_WORKER = 3, ROUNDS = 6, CALLS = 42 };
+enum { WORKERS = 4, CONTEXTS_PER_WORKER = 3, CALLS = 42 };
+
+/* Rounds over the calls per worker; 2 when RPO_TEST_SMALL=1 (valgrind). */
+static int rounds;
 
 static replay_call calls[CALLS];
 static replay_result expected[CALLS];
@@ -94,7 +98,7 @@ static void *work(void *arg)
         if (ctx[c] == NULL)
             w->failures++;
     }
-    for (int round = 0; round < ROUNDS && w->failures == 0; round++) {
+    for (int round = 0; round < rounds && w->failures == 0; round++) {
         for (int idx = 0; idx < CALLS; idx++) {
             /* 5 is coprime with CALLS: a permutation per worker and round */
             int k = (idx * 5 + w->id * 11 + round * 3) % CALLS;
@@ -121,6 +125,7 @@ static void test_contexts_on_threads(void **state)
 {
     (void)state;
     const int lib_threads = library_threads();
+    rounds = replay_small() ? 2 : 6;
     for (int k = 0; k < CALLS; k++) {
         make_call(&calls[k], k, lib_threads);
         rpo_ctx *ctx = rpo_ctx_create();
@@ -151,7 +156,7 @@ static void test_contexts_on_threads(void **state)
                      workers[t].first_mismatch);
     }
     printf("# %d workers x %d contexts x %d rounds x %d calls, library threads %d\n",
-           WORKERS, CONTEXTS_PER_WORKER, ROUNDS, CALLS, lib_threads);
+           WORKERS, CONTEXTS_PER_WORKER, rounds, CALLS, lib_threads);
     for (int k = 0; k < CALLS; k++) {
         replay_result_free(&expected[k]);
         replay_free(&calls[k]);
