@@ -93,6 +93,7 @@ include tests/docs.mk
 include bench/tokens.mk
 include tests/hardening.mk
 include tests/sanitize.mk
+include tests/fuzz/fuzz.mk
 include tests/abi/abi.mk
 
 .PHONY: check-deps
