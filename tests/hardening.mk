@@ -3,7 +3,7 @@
 # tests/test_*.c; this file only adds what some of them need besides.
 
 # The suites judged by the long double reference rebuild when it changes.
-HARDENING_REF_HDRS := tests/longref.h tests/refcheck.h
+HARDENING_REF_HDRS := tests/streamref.h tests/refcheck.h
 $(BUILD)/tests/test_extremes $(BUILD)/tests/test_shapes: $(HARDENING_REF_HDRS)
 
 # The thread suite starts POSIX threads.

@@ -1,5 +1,5 @@
 /*
- * Runs a ref_problem (longref.h) through librpo's public entry points, in
+ * Runs a sref_problem (streamref.h) through librpo's public entry points, in
  * float64 or float32, and compares every output with the long double
  * reference under a tolerance derived from the problem's conditioning.
  * Shared by the hardening suites; include after testutil.h.
@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "longref.h"
+#include "streamref.h"
 #include "testutil.h"
 
 /* The relative tolerance of p's results through the float64 (f32 == 0) or
@@ -26,7 +26,7 @@
  *     relative error of about 2 e / tau in W, and so in the loss.
  * For D = 8 and tau = 0.5 this is the conformance tolerance itself; for
  * tau = 1e-6 or D = 65536 it widens as the problem's conditioning does. */
-static inline double refcheck_tol(const ref_problem *p, int f32)
+static inline double refcheck_tol(const sref_problem *p, int f32)
 {
     const double u = f32 ? 0x1p-24 : 0x1p-53;
     double tol = f32 ? TOL_F32 : TOL_F64;
@@ -36,7 +36,7 @@ static inline double refcheck_tol(const ref_problem *p, int f32)
     return tol;
 }
 
-static inline rpo_ctx *refcheck_ctx(const ref_problem *p)
+static inline rpo_ctx *refcheck_ctx(const sref_problem *p)
 {
     rpo_ctx *ctx = rpo_ctx_create();
     assert_non_null(ctx);
@@ -91,7 +91,7 @@ static inline float *refcheck_narrow(const double *x, size_t count)
     return y;
 }
 
-static inline refcheck_f32 refcheck_narrow_problem(const ref_problem *p)
+static inline refcheck_f32 refcheck_narrow_problem(const sref_problem *p)
 {
     refcheck_f32 f;
     f.pc = refcheck_narrow(p->pc, p->m);
@@ -119,7 +119,7 @@ typedef struct refcheck_out {
 
 /* Runs p through rpo_loss_* (rpo_loss_weighted_* when p->w is set) in
  * float64 or float32 and returns the status; out is filled on success. */
-static inline int refcheck_run_loss(rpo_ctx *ctx, const ref_problem *p,
+static inline int refcheck_run_loss(rpo_ctx *ctx, const sref_problem *p,
                                     int f32, refcheck_out *out)
 {
     const size_t m = p->m, n = p->n;
@@ -159,8 +159,8 @@ static inline int refcheck_run_loss(rpo_ctx *ctx, const ref_problem *p,
 
 /* p through the float64 or float32 loss entry point must succeed and match
  * want: loss, both gradients and the metrics. */
-static inline void refcheck_loss(const char *label, const ref_problem *p,
-                                 const ref_result *want, int f32)
+static inline void refcheck_loss(const char *label, const sref_problem *p,
+                                 const sref_result *want, int f32)
 {
     char what[256];
     snprintf(what, sizeof what, "%s [%s]", label, f32 ? "f32" : "f64");
@@ -194,7 +194,7 @@ static inline void refcheck_loss(const char *label, const ref_problem *p,
 
 /* The weight matrix of p through rpo_weights_f64 or _f32 must match want
  * (M, N) to the absolute tolerance, and every row must sum to 1. */
-static inline void refcheck_weights(const char *label, const ref_problem *p,
+static inline void refcheck_weights(const char *label, const sref_problem *p,
                                     const long double *want, int f32)
 {
     char what[256];
@@ -237,18 +237,18 @@ static inline void refcheck_weights(const char *label, const ref_problem *p,
 }
 
 /* The reference and both entry points, loss and (unless p->w) weights. */
-static inline void refcheck_all(const char *label, const ref_problem *p)
+static inline void refcheck_all(const char *label, const sref_problem *p)
 {
-    ref_result want;
+    sref_result want;
     long double *w = NULL;
     if (p->w == NULL) {
         w = malloc((p->m * p->n != 0 ? p->m * p->n : 1) * sizeof *w);
         assert_non_null(w);
     }
-    assert_int_equal(ref_compute_with_weights(p, &want, w), 0);
+    assert_int_equal(sref_compute_with_weights(p, &want, w), 0);
     refcheck_loss(label, p, &want, 0);
     refcheck_loss(label, p, &want, 1);
-    ref_free(&want);
+    sref_free(&want);
     if (w != NULL) {
         refcheck_weights(label, p, w, 0);
         refcheck_weights(label, p, w, 1);

@@ -163,7 +163,7 @@ static void test_after_failed_call(void **state)
         size_t last = bad.m * bad.d - 1;
         double keep = bad.e[last];
         float keep32 = bad.e32[last];
-        bad.e[last] = INFINITY;
+        bad.e[last] = (double)INFINITY;
         bad.e32[last] = INFINITY;
         bad.weighting = RPO_WEIGHTING_EMBEDDING;
         if (bad.entry == REPLAY_WEIGHTED_F64 || bad.entry == REPLAY_WEIGHTED_F32)

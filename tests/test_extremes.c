@@ -1,6 +1,6 @@
 /*
  * Numerical edges through the public API, each judged by an independent
- * long double recomputation (longref.h) or a closed form:
+ * long double recomputation (streamref.h) or a closed form:
  *   - beta * z of +-1e4 and +-1e30, reached by a large beta or a large z
  *   - tau from 1e-6 to 1e6
  *   - zero embedding rows on either side, paired and unpaired
@@ -35,9 +35,9 @@ static const double emb3[3 * 4] = {
     -0.5, 0.25, 1.0, 0.5,
 };
 
-static ref_problem base_problem(int weighting, int placement, double beta)
+static sref_problem base_problem(int weighting, int placement, double beta)
 {
-    ref_problem p;
+    sref_problem p;
     memset(&p, 0, sizeof p);
     p.weighting = weighting;
     p.placement = placement;
@@ -64,7 +64,7 @@ static void contrast_magnitude(double scale)
         for (size_t w = 0; w < sizeof weightings / sizeof *weightings; w++)
             for (size_t pl = 0; pl < sizeof placements / sizeof *placements; pl++)
                 for (int red = RPO_REDUCTION_MEAN; red <= RPO_REDUCTION_SUM; red++) {
-                    ref_problem p = base_problem(weightings[w], placements[pl], beta);
+                    sref_problem p = base_problem(weightings[w], placements[pl], beta);
                     p.reduction = red;
                     p.m = p.n = 3;
                     p.d = 4;
@@ -116,7 +116,7 @@ static void test_tau_range(void **state)
     for (int decade = -6; decade <= 6; decade++) {
         double tau = pow(10.0, decade);
         for (int logit = 0; logit <= 1; logit++) {
-            ref_problem p = base_problem(RPO_WEIGHTING_EMBEDDING,
+            sref_problem p = base_problem(RPO_WEIGHTING_EMBEDDING,
                                          logit ? RPO_PLACEMENT_LOGIT : RPO_PLACEMENT_LOSS,
                                          0.5);
             p.tau = tau;
@@ -151,7 +151,7 @@ static void test_zero_embedding_rows(void **state)
     const double pr[N] = {-14.0, -9.0, -13.0, -10.5};
     for (int tau_k = 0; tau_k < 3; tau_k++) {
         const double taus[3] = {1e-3, 0.5, 1e3};
-        ref_problem p = base_problem(RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_AUTO, 1.0);
+        sref_problem p = base_problem(RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_AUTO, 1.0);
         p.tau = taus[tau_k];
         p.m = M; p.n = N; p.d = D;
         p.pc = pc; p.rc = rc; p.pr = pr; p.rr = NULL;
@@ -193,16 +193,16 @@ static void all_equal_case(int weighting, int placement, int reduction, int f32)
     }
     for (size_t k = 0; k < M * D; k++)
         e[k] = emb3[k % (3 * D)] + (double)(k / (3 * D));
-    ref_problem p = base_problem(weighting, placement, beta);
+    sref_problem p = base_problem(weighting, placement, beta);
     p.reduction = reduction;
     p.m = p.n = M;
     p.d = D;
     p.pc = pc; p.rc = rc; p.pr = pr; p.rr = rr; p.e = e;
     long double w[M * M];
-    assert_int_equal(ref_weights(&p, w), 0);
+    assert_int_equal(sref_weights(&p, w), 0);
 
     const double rows = reduction == RPO_REDUCTION_SUM ? 1.0 : (double)M;
-    const double s = ref_logit_placement(&p) ? 1.0 / (rows * M) : 1.0 / rows;
+    const double s = sref_logit_placement(&p) ? 1.0 / (rows * M) : 1.0 / rows;
     const double want_loss = log(2.0) * (double)M / rows;
     double want_gc[M], want_gr[M];
     for (size_t i = 0; i < M; i++)
@@ -271,7 +271,7 @@ static void assert_metrics_kept(const rpo_ctx *ctx, const double stats[6])
 
 /* rpo_loss_f32 on p must fail with RPO_ERR_RANGE, writing nothing and
  * keeping the metrics. want_loss / want_grads say which outputs to ask. */
-static void expect_f32_range(const char *label, const ref_problem *p,
+static void expect_f32_range(const char *label, const sref_problem *p,
                              int want_loss, int want_grads)
 {
     rpo_ctx *ctx = refcheck_ctx(p);
@@ -305,19 +305,19 @@ static void expect_f32_range(const char *label, const ref_problem *p,
 static void test_float32_near_max(void **state)
 {
     (void)state;
-    const double big = FLT_MAX;
+    const double big = (double)FLT_MAX;
     const double pc[3] = {-big, -big, -big}, rc[3] = {big, big, big};
     const double pr[3] = {big, big, big}, rr[3] = {-big, -big, -big};
     for (size_t w = 0; w < sizeof weightings / sizeof *weightings; w++) {
-        ref_problem p = base_problem(weightings[w], RPO_PLACEMENT_LOSS, 1.0);
+        sref_problem p = base_problem(weightings[w], RPO_PLACEMENT_LOSS, 1.0);
         p.m = p.n = 3;
         p.d = 4;
         p.pc = pc; p.rc = rc; p.pr = pr; p.rr = rr; p.e = emb3;
-        ref_result want;
-        assert_int_equal(ref_compute(&p, &want), 0);
+        sref_result want;
+        assert_int_equal(sref_compute(&p, &want), 0);
         assert_true(want.loss > (long double)FLT_MAX);
         refcheck_loss("FLT_MAX log-probs, beta 1", &p, &want, 0);
-        ref_free(&want);
+        sref_free(&want);
         expect_f32_range("FLT_MAX log-probs, beta 1, loss", &p, 1, 0);
         expect_f32_range("FLT_MAX log-probs, beta 1, loss and gradients", &p, 1, 1);
 
@@ -333,11 +333,11 @@ static void test_float32_near_max(void **state)
         rpo_ctx_free(ctx);
 
         p.beta = 0.1; /* loss about 0.4 FLT_MAX: fits */
-        assert_int_equal(ref_compute(&p, &want), 0);
+        assert_int_equal(sref_compute(&p, &want), 0);
         assert_true(want.loss < (long double)FLT_MAX);
         refcheck_loss("FLT_MAX log-probs, beta 0.1", &p, &want, 0);
         refcheck_loss("FLT_MAX log-probs, beta 0.1", &p, &want, 1);
-        ref_free(&want);
+        sref_free(&want);
 
         p.reduction = RPO_REDUCTION_SUM; /* three rows of 0.4 FLT_MAX: not */
         expect_f32_range("FLT_MAX log-probs, beta 0.1, sum", &p, 1, 1);
@@ -351,13 +351,13 @@ static void test_float32_gradient_overflow(void **state)
     (void)state;
     const double tiny = f32_exact(1e-40); /* a float32 subnormal */
     const double pc[2] = {tiny, -tiny}, pr[2] = {0.0, 0.0};
-    ref_problem p = base_problem(RPO_WEIGHTING_UNIFORM, RPO_PLACEMENT_AUTO, 1e40);
+    sref_problem p = base_problem(RPO_WEIGHTING_UNIFORM, RPO_PLACEMENT_AUTO, 1e40);
     p.m = p.n = 2;
     p.pc = pc; p.pr = pr;
-    ref_result want;
-    assert_int_equal(ref_compute(&p, &want), 0);
+    sref_result want;
+    assert_int_equal(sref_compute(&p, &want), 0);
     refcheck_loss("beta 1e40", &p, &want, 0);
-    ref_free(&want);
+    sref_free(&want);
     expect_f32_range("beta 1e40, gradients", &p, 0, 1);
 
     /* the loss alone fits */
@@ -379,7 +379,7 @@ static void test_subnormal_log_probs(void **state)
     const double pc[3] = {t, 2 * t, -t}, rc[3] = {0.0, t, t};
     const double pr[2] = {-3 * t, 5 * t}, rr[2] = {t, -t};
     for (size_t w = 0; w < 3; w += 2) { /* uniform and embedding: M != N */
-        ref_problem p = base_problem(weightings[w], RPO_PLACEMENT_AUTO, 1.0);
+        sref_problem p = base_problem(weightings[w], RPO_PLACEMENT_AUTO, 1.0);
         p.m = 3; p.n = 2; p.d = 4;
         p.pc = pc; p.rc = rc; p.pr = pr; p.rr = rr;
         p.e = emb3; p.f = emb3 + 4;
@@ -398,7 +398,7 @@ static void test_float64_near_max(void **state)
     const double big = DBL_MAX;
     const double pc[2] = {-big, big}, rc[2] = {big, -big};
     const double pr[2] = {big, 0.0}, rr[2] = {-big, 0.0};
-    ref_problem p = base_problem(RPO_WEIGHTING_UNIFORM, RPO_PLACEMENT_AUTO, 1.0);
+    sref_problem p = base_problem(RPO_WEIGHTING_UNIFORM, RPO_PLACEMENT_AUTO, 1.0);
     p.m = p.n = 2;
     p.pc = pc; p.rc = rc; p.pr = pr; p.rr = rr;
 
@@ -420,10 +420,10 @@ static void test_float64_near_max(void **state)
         return;
     assert_status(status, RPO_OK);
     p.beta = 1e-300;
-    ref_result want;
-    assert_int_equal(ref_compute(&p, &want), 0);
+    sref_result want;
+    assert_int_equal(sref_compute(&p, &want), 0);
     refcheck_loss("DBL_MAX log-probs, beta 1e-300", &p, &want, 0);
-    ref_free(&want);
+    sref_free(&want);
 }
 
 /* Huge float64 log-probs whose scaled contrasts are moderate. */
@@ -433,14 +433,14 @@ static void test_float64_huge_log_probs(void **state)
     const double pc[3] = {1e300, -2e300, 5e299}, rc[3] = {-1e300, 1e300, 0.0};
     const double pr[2] = {3e300, -1e300}, rr[2] = {1e300, 1e300};
     for (size_t w = 0; w < 3; w += 2) {
-        ref_problem p = base_problem(weightings[w], RPO_PLACEMENT_AUTO, 1e-300);
+        sref_problem p = base_problem(weightings[w], RPO_PLACEMENT_AUTO, 1e-300);
         p.m = 3; p.n = 2; p.d = 4;
         p.pc = pc; p.rc = rc; p.pr = pr; p.rr = rr;
         p.e = emb3; p.f = emb3 + 4;
-        ref_result want;
-        assert_int_equal(ref_compute(&p, &want), 0);
+        sref_result want;
+        assert_int_equal(sref_compute(&p, &want), 0);
         refcheck_loss("log-probs 1e300, beta 1e-300", &p, &want, 0);
-        ref_free(&want);
+        sref_free(&want);
     }
 }
 
@@ -461,17 +461,17 @@ static void test_extreme_embedding_scales(void **state)
             e[k] = emb3[k] * scales[s];
             f[k] = emb3[(k + D) % (M * D)] * scales[s];
         }
-        ref_problem p = base_problem(RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_AUTO, 1.0);
+        sref_problem p = base_problem(RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_AUTO, 1.0);
         p.m = M; p.n = N; p.d = D;
         p.pc = pc; p.pr = pr; p.e = e; p.f = f;
-        ref_result want;
-        assert_int_equal(ref_compute(&p, &want), 0);
+        sref_result want;
+        assert_int_equal(sref_compute(&p, &want), 0);
         char label[64];
         snprintf(label, sizeof label, "embeddings scaled by %g", scales[s]);
         refcheck_loss(label, &p, &want, 0);
-        ref_free(&want);
+        sref_free(&want);
         long double w[M * N];
-        assert_int_equal(ref_weights(&p, w), 0);
+        assert_int_equal(sref_weights(&p, w), 0);
         refcheck_weights(label, &p, w, 0);
     }
     /* float32 prompts at FLT_MAX */
@@ -480,7 +480,7 @@ static void test_extreme_embedding_scales(void **state)
         e[k] = f32_exact(emb3[k] * (double)FLT_MAX);
         f[k] = f32_exact(emb3[(k + D) % (M * D)] * (double)FLT_MAX);
     }
-    ref_problem p = base_problem(RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_AUTO, 1.0);
+    sref_problem p = base_problem(RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_AUTO, 1.0);
     p.m = M; p.n = N; p.d = D;
     p.pc = pc; p.pr = pr; p.e = e; p.f = f;
     refcheck_all("embeddings at FLT_MAX", &p);

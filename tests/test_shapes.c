@@ -1,6 +1,6 @@
 /*
  * Large shapes through the public API, judged by the long double reference
- * (longref.h): embedding widths up to D = 65536 with a few rows, and
+ * (streamref.h): embedding widths up to D = 65536 with a few rows, and
  * batches up to M = N = 4096 with narrow embeddings, in every weighting,
  * through float64 and float32 (inputs are float32 numbers), paired and
  * unpaired, with row blocks that do not divide the batch.
@@ -56,10 +56,10 @@ static void free_data(shape_data *s)
     free(s->pc); free(s->rc); free(s->pr); free(s->rr); free(s->e); free(s->f);
 }
 
-static ref_problem problem(const shape_data *s, int weighting, size_t m,
+static sref_problem problem(const shape_data *s, int weighting, size_t m,
                            size_t n, size_t d, int paired)
 {
-    ref_problem p;
+    sref_problem p;
     memset(&p, 0, sizeof p);
     p.weighting = weighting;
     p.placement = RPO_PLACEMENT_AUTO;
@@ -81,7 +81,7 @@ static void test_wide_embeddings(void **state)
     (void)state;
     const size_t d = scaled(65536);
     shape_data s = make_data(1, 5, 5, d);
-    ref_problem p = problem(&s, RPO_WEIGHTING_EMBEDDING, 3, 5, d, 0);
+    sref_problem p = problem(&s, RPO_WEIGHTING_EMBEDDING, 3, 5, d, 0);
     refcheck_all("D wide, 3 x 5 unpaired", &p);
     p = problem(&s, RPO_WEIGHTING_EMBEDDING, 4, 4, d, 1);
     refcheck_all("D wide, 4 x 4 paired", &p);
@@ -101,7 +101,7 @@ static void test_big_batches(void **state)
     const size_t big = scaled(4096), d = 4;
     const size_t rows = big > 257 ? big : 257;
     shape_data s = make_data(2, rows, rows, d);
-    ref_problem p = problem(&s, RPO_WEIGHTING_EMBEDDING, big, big, d, 0);
+    sref_problem p = problem(&s, RPO_WEIGHTING_EMBEDDING, big, big, d, 0);
     refcheck_all("M = N = big, embedding, unpaired", &p);
     const size_t diag = big >= 1024 ? big / 4 : big;
     p = problem(&s, RPO_WEIGHTING_DIAGONAL, diag, diag, d, 1);

@@ -60,7 +60,7 @@ static void make_call(replay_call *c, int k, int library_threads)
         c->n = c->m;
     assert_int_equal(replay_build(c, (uint64_t)k + 1u), 0);
     if (k % 11 == 5) {
-        c->pc[c->m / 2] = NAN;
+        c->pc[c->m / 2] = (double)NAN;
         c->pc32[c->m / 2] = NAN;
     }
 }

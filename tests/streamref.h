@@ -1,19 +1,24 @@
 /*
- * An independent recomputation of SPEC section 1, for the hardening suites
- * (numerical edges, large shapes). It shares no code and no formulation
- * tricks with lib/: the weights come from a log-sum-exp over -dist/tau,
- * softplus and sigmoid from series and direct formulas picked by range.
+ * A second independent recomputation of SPEC section 1, for the hardening
+ * suites (numerical edges, large shapes), beside tests/reference.c (which
+ * materialises W and z whole, in long double throughout). This one is built
+ * for range and scale: it streams W a row at a time (O(N) memory, so the
+ * 4096 x 4096 cases fit), normalises prompt rows after dividing by their
+ * largest entry (rows near DBL_MAX), and takes the exponentials and
+ * logarithms from libm's double functions, correct to about an ulp: the
+ * suites compare float64 results at 1e-12, far coarser, and long double's
+ * expl is ten times slower, which 16 million pairs cannot afford.
  * Products, differences and every sum run in long double (a 64-bit
  * significand on x86-64; under valgrind, which computes long double with
- * 53 bits, no worse than the library's float64). The exponentials and
- * logarithms are libm's double ones, correct to about an ulp: the suites
- * compare float64 results at 1e-12, far coarser, and long double's expl is
- * ten times slower, which the 4096 x 4096 cases cannot afford.
+ * 53 bits, no worse than the library's float64). It shares no code and no
+ * formulation tricks with lib/: the weights come from a log-sum-exp over
+ * -dist/tau, softplus and sigmoid from series and direct formulas picked
+ * by range.
  *
  * Everything is static inline so each suite includes it on its own.
  */
-#ifndef RPO_TEST_LONGREF_H
-#define RPO_TEST_LONGREF_H
+#ifndef RPO_TEST_STREAMREF_H
+#define RPO_TEST_STREAMREF_H
 
 #include <math.h>
 #include <stddef.h>
@@ -23,7 +28,7 @@
 #include "rpo.h"
 
 /* One problem, inputs as doubles (float32 suites widen theirs first). */
-typedef struct ref_problem {
+typedef struct sref_problem {
     int weighting;            /* RPO_WEIGHTING_*                             */
     int placement;            /* RPO_PLACEMENT_*, AUTO resolved here         */
     int reduction;            /* RPO_REDUCTION_*                             */
@@ -33,19 +38,19 @@ typedef struct ref_problem {
     const double *pr, *rr;    /* (N); rr NULL = reference-free               */
     const double *e, *f;      /* (M, D), (N, D); f NULL = paired (f = e)     */
     const double *w;          /* (M, N) caller weights, or NULL              */
-} ref_problem;
+} sref_problem;
 
-typedef struct ref_result {
+typedef struct sref_result {
     long double loss;
-    long double *grad_chosen;     /* (M), allocated by ref_compute */
+    long double *grad_chosen;     /* (M), allocated by sref_compute */
     long double *grad_rejected;   /* (N)                           */
     long double reward_chosen, reward_rejected, margin, accuracy;
     /* The same sums over magnitudes: the scale a metric's rounding error is
      * relative to when its terms cancel. */
     long double reward_chosen_scale, reward_rejected_scale, margin_scale;
-} ref_result;
+} sref_result;
 
-static inline int ref_logit_placement(const ref_problem *p)
+static inline int sref_logit_placement(const sref_problem *p)
 {
     if (p->placement != RPO_PLACEMENT_AUTO)
         return p->placement == RPO_PLACEMENT_LOGIT;
@@ -53,45 +58,45 @@ static inline int ref_logit_placement(const ref_problem *p)
 }
 
 /* e^x and log x of the reference: libm's double functions (see above). */
-static inline long double ref_exp(long double x)
+static inline long double sref_exp(long double x)
 {
     return (long double)exp((double)x);
 }
-static inline long double ref_log(long double x)
+static inline long double sref_log(long double x)
 {
     return (long double)log((double)x);
 }
 
 /* log(1 + t) for t in [0, 1]: a direct log where 1 + t keeps t's digits,
  * the alternating series where t is so small that it would not. */
-static inline long double ref_log1p_small(long double t)
+static inline long double sref_log1p_small(long double t)
 {
     if (t > 1e-4L)
-        return ref_log(1.0L + t);
+        return sref_log(1.0L + t);
     return t - t * t / 2.0L + t * t * t / 3.0L - t * t * t * t / 4.0L;
 }
 
 /* softplus(-u) = log(1 + exp(-u)), split by the sign of u so that the
  * exponential never overflows and the small term is never swamped. */
-static inline long double ref_softplus_neg(long double u)
+static inline long double sref_softplus_neg(long double u)
 {
     if (u >= 0.0L)
-        return ref_log1p_small(ref_exp(-u));
-    return -u + ref_log1p_small(ref_exp(u));
+        return sref_log1p_small(sref_exp(-u));
+    return -u + sref_log1p_small(sref_exp(u));
 }
 
 /* sigmoid(-u) = 1 / (1 + exp(u)); where exp(u) overflows the quotient is
  * its limit 0. */
-static inline long double ref_sigmoid_neg(long double u)
+static inline long double sref_sigmoid_neg(long double u)
 {
-    return 1.0L / (1.0L + ref_exp(u));
+    return 1.0L / (1.0L + sref_exp(u));
 }
 
 /* Rows of x (rows, d) scaled to unit length, with the reference's clamp:
  * a row shorter than 1e-12 is divided by 1e-12 instead. Each row is first
  * divided by its largest magnitude so that no square overflows or vanishes
  * even where long double has only double's range (valgrind). */
-static inline long double *ref_unit_rows(const double *x, size_t rows, size_t d)
+static inline long double *sref_unit_rows(const double *x, size_t rows, size_t d)
 {
     long double *u = malloc((rows * d != 0 ? rows * d : 1) * sizeof *u);
     if (u == NULL)
@@ -118,7 +123,7 @@ static inline long double *ref_unit_rows(const double *x, size_t rows, size_t d)
 }
 
 /* Row i of W into row (N), given unit rows eu, fu for EMBEDDING. */
-static inline void ref_weight_row(const ref_problem *p, size_t i,
+static inline void sref_weight_row(const sref_problem *p, size_t i,
                                   const long double *eu, const long double *fu,
                                   long double *row)
 {
@@ -154,17 +159,17 @@ static inline void ref_weight_row(const ref_problem *p, size_t i,
         }
         long double total = 0.0L;
         for (size_t j = 0; j < n; j++)
-            total += ref_exp(row[j] - top);
-        long double lse = top + ref_log(total);
+            total += sref_exp(row[j] - top);
+        long double lse = top + sref_log(total);
         for (size_t j = 0; j < n; j++)
-            row[j] = ref_exp(row[j] - lse);
+            row[j] = sref_exp(row[j] - lse);
         return;
     }
     }
 }
 
-/* Frees what ref_compute allocated. */
-static inline void ref_free(ref_result *r)
+/* Frees what sref_compute allocated. */
+static inline void sref_free(sref_result *r)
 {
     free(r->grad_chosen);
     free(r->grad_rejected);
@@ -173,17 +178,17 @@ static inline void ref_free(ref_result *r)
 
 /* The weight matrix (M, N) alone, for rpo_weights_*. Returns 0, or -1 when
  * memory ran out. */
-static inline int ref_weights(const ref_problem *p, long double *w)
+static inline int sref_weights(const sref_problem *p, long double *w)
 {
     long double *eu = NULL, *fu = NULL;
     if (p->w == NULL && p->weighting == RPO_WEIGHTING_EMBEDDING) {
-        eu = ref_unit_rows(p->e, p->m, p->d);
-        fu = p->f != NULL ? ref_unit_rows(p->f, p->n, p->d) : eu;
+        eu = sref_unit_rows(p->e, p->m, p->d);
+        fu = p->f != NULL ? sref_unit_rows(p->f, p->n, p->d) : eu;
         if (eu == NULL || fu == NULL)
             return -1;
     }
     for (size_t i = 0; i < p->m; i++)
-        ref_weight_row(p, i, eu, fu, w + i * p->n);
+        sref_weight_row(p, i, eu, fu, w + i * p->n);
     if (fu != eu)
         free(fu);
     free(eu);
@@ -192,12 +197,12 @@ static inline int ref_weights(const ref_problem *p, long double *w)
 
 /* Loss, gradients and metrics of p, and when weights is not NULL the weight
  * matrix (M, N) too. Returns 0, or -1 when memory ran out. */
-static inline int ref_compute_with_weights(const ref_problem *p, ref_result *r,
+static inline int sref_compute_with_weights(const sref_problem *p, sref_result *r,
                                            long double *weights)
 {
     const size_t m = p->m, n = p->n;
     const long double beta = (long double)p->beta;
-    const int logit = ref_logit_placement(p);
+    const int logit = sref_logit_placement(p);
     r->grad_chosen = calloc(m ? m : 1, sizeof *r->grad_chosen);
     r->grad_rejected = calloc(n ? n : 1, sizeof *r->grad_rejected);
     long double *a = malloc((m ? m : 1) * sizeof *a);
@@ -205,8 +210,8 @@ static inline int ref_compute_with_weights(const ref_problem *p, ref_result *r,
     long double *row = malloc((n ? n : 1) * sizeof *row);
     long double *eu = NULL, *fu = NULL;
     if (p->w == NULL && p->weighting == RPO_WEIGHTING_EMBEDDING) {
-        eu = ref_unit_rows(p->e, m, p->d);
-        fu = p->f != NULL ? ref_unit_rows(p->f, n, p->d) : eu;
+        eu = sref_unit_rows(p->e, m, p->d);
+        fu = p->f != NULL ? sref_unit_rows(p->f, n, p->d) : eu;
     }
     int ok = r->grad_chosen && r->grad_rejected && a && b && row &&
              (p->w != NULL || p->weighting != RPO_WEIGHTING_EMBEDDING || (eu && fu));
@@ -226,17 +231,17 @@ static inline int ref_compute_with_weights(const ref_problem *p, ref_result *r,
     }
     /* per-pair loss q_ij and dq_ij/dz_ij, before the 1/M (and 1/N) */
     for (size_t i = 0; ok && i < m; i++) {
-        ref_weight_row(p, i, eu, fu, row);
+        sref_weight_row(p, i, eu, fu, row);
         if (weights != NULL)
             memcpy(weights + i * n, row, n * sizeof *row);
         for (size_t j = 0; j < n; j++) {
             long double z = a[i] - b[j], wij = row[j], g;
             if (logit) {
-                loss += ref_softplus_neg(beta * wij * z) / (long double)n;
-                g = -beta * wij * ref_sigmoid_neg(beta * wij * z) / (long double)n;
+                loss += sref_softplus_neg(beta * wij * z) / (long double)n;
+                g = -beta * wij * sref_sigmoid_neg(beta * wij * z) / (long double)n;
             } else {
-                loss += wij * ref_softplus_neg(beta * z);
-                g = -beta * wij * ref_sigmoid_neg(beta * z);
+                loss += wij * sref_softplus_neg(beta * z);
+                g = -beta * wij * sref_sigmoid_neg(beta * z);
             }
             r->grad_chosen[i] += g;
             r->grad_rejected[j] -= g;
@@ -267,13 +272,13 @@ static inline int ref_compute_with_weights(const ref_problem *p, ref_result *r,
     free(b);
     free(row);
     if (!ok)
-        ref_free(r);
+        sref_free(r);
     return ok ? 0 : -1;
 }
 
-static inline int ref_compute(const ref_problem *p, ref_result *r)
+static inline int sref_compute(const sref_problem *p, sref_result *r)
 {
-    return ref_compute_with_weights(p, r, NULL);
+    return sref_compute_with_weights(p, r, NULL);
 }
 
-#endif /* RPO_TEST_LONGREF_H */
+#endif /* RPO_TEST_STREAMREF_H */
