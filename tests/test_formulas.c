@@ -14,6 +14,19 @@
 
 typedef struct shape { size_t m, n, d; } shape;
 
+/* RPO_TEST_SMALL=1 (set by `make sanitize-valgrind`, docs/hardening.md)
+ * skips the shapes with more than this many pairs: under valgrind they take
+ * minutes, and the long double reference runs there with only double's 53
+ * bits, whose rounding over 450000 pairs reaches the 1e-12 tolerance. The
+ * native and sanitizer runs keep every shape. */
+#define SMALL_RUN_MAX_PAIRS 16384
+
+static int small_run(void)
+{
+    const char *small = getenv("RPO_TEST_SMALL");
+    return small != NULL && small[0] == '1';
+}
+
 /* 300 x 200 and 150 x 3000 cross row-block boundaries of the engine. */
 static const shape shapes[] = {
     {1, 1, 3}, {2, 2, 1}, {7, 7, 16}, {5, 11, 8}, {13, 4, 5},
@@ -170,6 +183,8 @@ static void test_against_reference(void **state)
     int runs = 0;
     for (size_t k = 0; k < N_SHAPES; k++) {
         shape s = shapes[k];
+        if (small_run() && s.m * s.n > SMALL_RUN_MAX_PAIRS)
+            continue;
         arrays A = make_arrays(&rng, s);
         for (int wt = 0; wt < 3; wt++)
             for (int pl = 0; pl < 3; pl++)
@@ -185,7 +200,7 @@ static void test_against_reference(void **state)
                     }
         free_arrays(&A);
     }
-    assert_true(runs > 150);
+    assert_true(runs > (small_run() ? 100 : 150));
     rpo_ctx_free(ctx);
 }
 
