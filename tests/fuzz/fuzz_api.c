@@ -195,7 +195,8 @@ static void op_query(reader *r, rpo_ctx *ctx)
         break;
     }
     case 5: {
-        int status = (int)take_u32(r);
+        /* mostly the listed codes and their neighbours, sometimes any int */
+        int status = take_choice(r, 4) ? (int)take_choice(r, 16) - 12 : (int)take_u32(r);
         const char *text = rpo_status_string(status);
         CHECK(text != NULL && text[0] != '\0', "rpo_status_string(%d)", status);
         break;
