@@ -60,13 +60,14 @@ static void test_empty_sides(void **state)
     }
 }
 
-/* A batch used by several tests: 5 x 5 paired, D = 4. */
+/* A batch used by several tests: 5 x 5 paired, D = 4. CE has a sixth row
+ * so that the unpaired view CE + 4 (rows 1..5) holds five rejected rows. */
 static double PC[5] = {-31.5, -40.25, -28.0, -35.5, -44.0};
 static double RC[5] = {-33.0, -39.5, -30.25, -35.0, -41.0};
 static double PR[5] = {-36.0, -38.5, -33.0, -30.5, -47.25};
 static double RR[5] = {-35.5, -40.0, -31.0, -32.0, -46.0};
-static double CE[20] = {0.3, -0.2, 0.9, 0.1,  0.4, 0.4, -0.1, 0.0,  -0.8, 0.2, 0.1, 0.5,
-                        0.0, 0.7, 0.7, -0.3,  0.25, -0.5, 0.5, 0.6};
+static double CE[24] = {0.3, -0.2, 0.9, 0.1,  0.4, 0.4, -0.1, 0.0,  -0.8, 0.2, 0.1, 0.5,
+                        0.0, 0.7, 0.7, -0.3,  0.25, -0.5, 0.5, 0.6,  -0.4, 0.1, 0.3, -0.9};
 
 typedef struct outputs { double loss, gc[MAXN], gr[MAXN], stats[6]; } outputs;
 
