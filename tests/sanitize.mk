@@ -22,12 +22,13 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
 SAN_LDFLAGS_clang := -Wl,-z,undefs
 SAN_LDFLAGS_gcc   :=
 # Some suites ask for impossibly large scratch on purpose and expect
-# RPO_ERR_NOMEM: the allocator must then return NULL, as malloc does.
+# RPO_ERR_NOMEM: the allocator must then return NULL, as malloc does (for
+# ThreadSanitizer's allocator too, below).
 SAN_ENV := ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1 \
            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 TSAN_FLAGS := -fsanitize=thread
-TSAN_ENV   := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+TSAN_ENV   := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:allocator_may_return_null=1
 
 VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full \
             --show-leak-kinds=definite,indirect,possible \
