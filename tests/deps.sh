@@ -21,6 +21,12 @@ need cargo         command -v cargo
 need cmake         command -v cmake
 need abigail-tools command -v abidw
 need binutils      command -v readelf
+# make sanitize and make check-fuzz (docs/hardening.md): clang with its
+# sanitizer and libFuzzer runtimes (libclang-rt-dev pulls the ones of
+# Debian's default clang, libclang-rt-14-dev on bookworm), and valgrind.
+need clang         command -v clang
+need libclang-rt-dev sh -c 'printf "int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }\n" | clang -fsanitize=fuzzer,address,undefined -x c - -o /dev/null'
+need valgrind      command -v valgrind
 
 [ -z "$missing" ] && exit 0
 
