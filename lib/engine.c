@@ -180,9 +180,14 @@ static int check_range(const rpo_call *call, const loss_result *r)
         return RPO_ERR_RANGE;
     if (call->loss.data != NULL && !rpo_out_fits(call->loss.type, &r->loss, 1))
         return RPO_ERR_RANGE;
-    if (r->grad_a != NULL && !rpo_out_fits(call->grad_chosen.type, r->grad_a, call->m))
+    /* Both gradients are computed when either is wanted; only the ones
+     * the caller asked for must fit (a float32 grad_chosen beyond FLT_MAX
+     * must not fail a call that wants grad_rejected alone). */
+    if (call->grad_chosen.data != NULL &&
+        !rpo_out_fits(call->grad_chosen.type, r->grad_a, call->m))
         return RPO_ERR_RANGE;
-    if (r->grad_b != NULL && !rpo_out_fits(call->grad_rejected.type, r->grad_b, call->n))
+    if (call->grad_rejected.data != NULL &&
+        !rpo_out_fits(call->grad_rejected.type, r->grad_b, call->n))
         return RPO_ERR_RANGE;
     return RPO_OK;
 }

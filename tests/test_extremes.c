@@ -370,6 +370,31 @@ static void test_float32_gradient_overflow(void **state)
     rpo_ctx_free(ctx);
 }
 
+/* Both gradients are computed when either is asked for, but only those
+ * asked for must fit the output type. With M = 1, N = 4, uniform weights,
+ * loss placement and z = 0, dL/dpc = -beta/2 and dL/dpr_j = beta/8: for
+ * beta = 1.6e39 the rejected gradients (2e38) fit a float, the chosen one
+ * (8e38) does not. Asking for the rejected ones alone must succeed. */
+static void test_float32_unrequested_gradient(void **state)
+{
+    (void)state;
+    const float pc[1] = {-3.0f}, pr[4] = {-3.0f, -3.0f, -3.0f, -3.0f};
+    rpo_ctx *ctx = rpo_ctx_create();
+    assert_non_null(ctx);
+    configure(ctx, RPO_WEIGHTING_UNIFORM, RPO_PLACEMENT_LOSS, 1.6e39, 0.5, 0.8,
+              RPO_REDUCTION_MEAN);
+    float loss = 0.0f, gc[1] = {SENTINEL_F32}, gr[4];
+    assert_status(rpo_loss_f32(ctx, 1, pc, NULL, 4, pr, NULL, 0, NULL, NULL,
+                               &loss, NULL, gr), RPO_OK);
+    check_loss("unrequested gradient: loss", (double)loss, log(2.0), TOL_F32);
+    for (size_t j = 0; j < 4; j++)
+        check_loss("unrequested gradient: grad_rejected", (double)gr[j], 2e38, TOL_F32);
+    assert_status(rpo_loss_f32(ctx, 1, pc, NULL, 4, pr, NULL, 0, NULL, NULL,
+                               &loss, gc, gr), RPO_ERR_RANGE);
+    assert_true(gc[0] == SENTINEL_F32);
+    rpo_ctx_free(ctx);
+}
+
 /* Subnormal log-probs: contrasts of a few 1e-45 leave every pair at
  * softplus(0) to many digits. */
 static void test_subnormal_log_probs(void **state)
@@ -496,6 +521,7 @@ int main(void)
         cmocka_unit_test(test_all_equal_log_probs),
         cmocka_unit_test(test_float32_near_max),
         cmocka_unit_test(test_float32_gradient_overflow),
+        cmocka_unit_test(test_float32_unrequested_gradient),
         cmocka_unit_test(test_subnormal_log_probs),
         cmocka_unit_test(test_float64_near_max),
         cmocka_unit_test(test_float64_huge_log_probs),
