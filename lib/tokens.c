@@ -35,9 +35,11 @@ static int validate_logits(const logits_call *c, int outputs)
         return RPO_ERR_NULL_POINTER;
     if (c->v == 0 || c->stride < c->v)
         return RPO_ERR_SIZE;
-    /* the last row ends at (T - 1) * stride + V */
-    if (rpo_mul_overflows(c->t - 1, c->stride) ||
-        (c->t - 1) * c->stride > SIZE_MAX - c->v)
+    /* (T, stride) overflowing size_t is RPO_ERR_SIZE, as the header says,
+     * before any target is read. (Bounding only the last row's end,
+     * (T - 1) * stride + V, let T = stride = 2^32, V = 1 through to read
+     * 2^32 targets from an array no caller can have.) */
+    if (rpo_mul_overflows(c->t, c->stride))
         return RPO_ERR_SIZE;
     for (size_t k = 0; k < c->t; k++)
         if (c->targets[k] >= 0 && (size_t)c->targets[k] >= c->v)
@@ -131,16 +133,19 @@ static int token_logps_backward(rpo_ctx *ctx, const logits_call *c,
     double *e = rpo_scratch_at(ctx, at_exp);
     double *drow = rpo_scratch_at(ctx, at_drow);
 
-    if (!rpo_in_all_finite(dlogps, 0, c->t))
-        return RPO_ERR_NONFINITE;
     /* Phase one: every check, for every row that will change. A NaN found
      * in a later row must win over a range problem in an earlier one
-     * (the documented order), so range failures are only remembered. */
+     * (the documented order), so range failures are only remembered. Only
+     * those rows' dlogps are checked: the header leaves rows with a
+     * negative target alone, whatever their dlogps (padding a framework
+     * did not zero). A NaN dlogps is not 0, so its row counts as changing. */
     int range = RPO_OK;
     for (size_t k = 0; k < c->t; k++) {
         double g = rpo_in_at(dlogps, k);
         if (c->targets[k] < 0 || g == 0.0)
             continue;
+        if (!(g - g == 0.0))
+            return RPO_ERR_NONFINITE;
         status = check_backward_row(c, k, g, dlogits, drow);
         if (status == RPO_ERR_NONFINITE)
             return status;
