@@ -29,7 +29,7 @@ fuzz-build:
 	@$(MAKE) --no-print-directory -s CC=clang BUILD=$(FUZZ_BUILD) \
 	    CFLAGS="-O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link" $(FUZZ_BUILD)/librpo.a
 	@clang $(STD) $(WARNINGS) -Werror -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer \
-	    -D_POSIX_C_SOURCE=200809L -Iinclude -Itests/fuzz tests/fuzz/fuzz_api.c \
+	    -D_POSIX_C_SOURCE=200809L -Iinclude -Itests/fuzz $(wildcard tests/fuzz/*.c) \
 	    $(FUZZ_BUILD)/librpo.a -lm -pthread -o $(FUZZ_BIN)
 
 check-fuzz fuzz: fuzz-build

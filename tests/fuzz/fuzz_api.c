@@ -29,7 +29,8 @@
  *   - an output aliasing an input gives the result of separate arrays;
  *   - a repeated call on another context gives the same bytes;
  *   - rpo_weights_f64 fed to rpo_loss_weighted_f64 reproduces rpo_loss_f64.
- * AddressSanitizer and UndefinedBehaviorSanitizer watch every access.
+ * AddressSanitizer and UndefinedBehaviorSanitizer watch every access. The
+ * token-level helpers of librpo 1.1 are driven from tokens.c.
  */
 #include <float.h>
 #include <math.h>
@@ -40,8 +41,7 @@
 
 #include "contract.h"
 #include "guard.h"
-#include "reader.h"
-#include "rpo.h"
+#include "harness.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 const char *__asan_default_options(void);
@@ -53,29 +53,10 @@ const char *__asan_default_options(void)
     return "allocator_may_return_null=1";
 }
 
-#define CHECK(cond, ...)                                                     \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "fuzz_api: invariant broken at line %d: ", __LINE__); \
-            fprintf(stderr, __VA_ARGS__);                                    \
-            fprintf(stderr, "\n");                                           \
-            abort();                                                         \
-        }                                                                    \
-    } while (0)
-
 /* ------------------------------------------------------------------------ */
-/* What a context shows through the API: every setting key and every stat. */
+/* What a context shows through the API. */
 
-enum { KEYS = 32, STATS = 12 };
-
-typedef struct ctx_state {
-    int get_status[KEYS];
-    double get_value[KEYS];
-    int stat_status[STATS];
-    double stat_value[STATS];
-} ctx_state;
-
-static void observe(const rpo_ctx *ctx, ctx_state *s)
+void observe(const rpo_ctx *ctx, ctx_state *s)
 {
     memset(s, 0, sizeof *s);
     for (int p = 0; p < KEYS; p++)
@@ -84,13 +65,13 @@ static void observe(const rpo_ctx *ctx, ctx_state *s)
         s->stat_status[k] = rpo_ctx_stat(ctx, k, &s->stat_value[k]);
 }
 
-static int same_settings(const ctx_state *a, const ctx_state *b)
+int same_settings(const ctx_state *a, const ctx_state *b)
 {
     return memcmp(a->get_status, b->get_status, sizeof a->get_status) == 0 &&
            memcmp(a->get_value, b->get_value, sizeof a->get_value) == 0;
 }
 
-static int same_metrics(const ctx_state *a, const ctx_state *b)
+int same_metrics(const ctx_state *a, const ctx_state *b)
 {
     return memcmp(a->stat_status, b->stat_status, sizeof a->stat_status) == 0 &&
            memcmp(a->stat_value, b->stat_value, sizeof a->stat_value) == 0;
@@ -758,7 +739,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int ops = 0;
     do {
         unsigned which = take_choice(&r, 2);
-        switch (take_choice(&r, 8)) {
+        switch (take_choice(&r, 12)) {
         case 0:
         case 1:
             op_set(&r, ctx[which]);
@@ -770,6 +751,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             rpo_ctx_free(ctx[which]);
             ctx[which] = rpo_ctx_create();
             CHECK(ctx[which] != NULL, "rpo_ctx_create failed");
+            break;
+        case 8:
+            op_token_logps(&r, ctx[which]);
+            break;
+        case 9:
+            op_token_logps_backward(&r, ctx[which]);
+            break;
+        case 10:
+            op_seq_logps(&r);
+            break;
+        case 11:
+            op_seq_logps_backward(&r);
             break;
         default:
             op_compute(&r, ctx[which], ctx[1 - which]);

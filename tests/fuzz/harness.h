@@ -1,0 +1,52 @@
+/*
+ * What the harness's files share: the invariant check, a context's
+ * observable state, and the operations each file contributes.
+ *   fuzz_api.c   the entry point, settings, queries and the loss calls
+ *   tokens.c     the logits helpers of librpo 1.1
+ *   sequences.c  the sequence helpers of librpo 1.1
+ */
+#ifndef RPO_FUZZ_HARNESS_H
+#define RPO_FUZZ_HARNESS_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "reader.h"
+#include "rpo.h"
+
+/* A violated invariant: say what broke, then abort, which libFuzzer
+ * reports as a crash and saves the input for. */
+#define CHECK(cond, ...)                                                     \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            fprintf(stderr, "fuzz_api: invariant broken at %s:%d: ",         \
+                    __FILE__, __LINE__);                                     \
+            fprintf(stderr, __VA_ARGS__);                                    \
+            fprintf(stderr, "\n");                                           \
+            abort();                                                         \
+        }                                                                    \
+    } while (0)
+
+/* What a context shows through the API: every setting key and every stat
+ * (keys past the last one known give their error status). */
+enum { KEYS = 32, STATS = 12 };
+
+typedef struct ctx_state {
+    int get_status[KEYS];
+    double get_value[KEYS];
+    int stat_status[STATS];
+    double stat_value[STATS];
+} ctx_state;
+
+void observe(const rpo_ctx *ctx, ctx_state *s);
+int same_settings(const ctx_state *a, const ctx_state *b);
+int same_metrics(const ctx_state *a, const ctx_state *b);
+
+/* The token-level helpers, each one call with its invariants (tokens.c,
+ * sequences.c). */
+void op_token_logps(reader *r, rpo_ctx *ctx);
+void op_token_logps_backward(reader *r, rpo_ctx *ctx);
+void op_seq_logps(reader *r);
+void op_seq_logps_backward(reader *r);
+
+#endif /* RPO_FUZZ_HARNESS_H */
