@@ -1,7 +1,8 @@
 /*
  * What the harness's files share: the invariant check, a context's
  * observable state, and the operations each file contributes.
- *   fuzz_api.c   the entry point, settings, queries and the loss calls
+ *   fuzz_api.c   the entry point and the loss and weight calls
+ *   settings.c   settings, queries, and a context's observable state
  *   tokens.c     the logits helpers of librpo 1.1
  *   sequences.c  the sequence helpers of librpo 1.1
  */
@@ -41,6 +42,19 @@ typedef struct ctx_state {
 void observe(const rpo_ctx *ctx, ctx_state *s);
 int same_settings(const ctx_state *a, const ctx_state *b);
 int same_metrics(const ctx_state *a, const ctx_state *b);
+/* Only RPO_STAT_LOSS .. RPO_STAT_ACCURACY, the loss call's metrics. */
+int same_loss_metrics(const ctx_state *a, const ctx_state *b);
+
+/* A setting's value (the key must be known). */
+double setting(const rpo_ctx *ctx, int param);
+/* Gives `to` every setting of `from`. */
+void copy_settings(const rpo_ctx *from, rpo_ctx *to);
+/* 1 when every setting is one the 1.0 rules of contract.h cover. */
+int settings_known(const rpo_ctx *ctx);
+
+/* Settings and queries, each one call with its invariants (settings.c). */
+void op_set(reader *r, rpo_ctx *ctx);
+void op_query(reader *r, rpo_ctx *ctx);
 
 /* The token-level helpers, each one call with its invariants (tokens.c,
  * sequences.c). */
