@@ -4,7 +4,12 @@
 # The version is read from include/rpo.h, where it is written once.
 
 CC      ?= cc
+# A CBLAS build (USE_CBLAS=1, below) gets its own folder so the two never mix.
+ifeq ($(USE_CBLAS),1)
+BUILD   ?= build/cblas
+else
 BUILD   ?= build
+endif
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
@@ -31,13 +36,36 @@ ifeq ($(WERROR),1)
 WARNINGS += -Werror
 endif
 CFLAGS   ?= $(OPT) -g
-ALL_CFLAGS = $(STD) $(WARNINGS) $(CFLAGS) -D_POSIX_C_SOURCE=200809L
-LIB_CFLAGS = $(ALL_CFLAGS) -fPIC -fvisibility=hidden -Iinclude
-LDLIBS  += -lm
+ALL_CFLAGS = $(STD) $(WARNINGS) $(CFLAGS) -D_POSIX_C_SOURCE=200809L -pthread
+# The library sees rpo.h's static-linking-only section (it implements it);
+# those functions are not in lib/rpo.map, so librpo.so does not export them.
+LIB_CFLAGS = $(ALL_CFLAGS) -fPIC -fvisibility=hidden -Iinclude -DRPO_STATIC_LINKING_ONLY
+LDLIBS  += -lm -pthread
 
-LIB_SRC := $(wildcard lib/*.c)
+# make USE_CBLAS=1: large similarity products through OpenBLAS's CBLAS
+# (lib/similarity.c); header and ABI are the same as without.
+ifeq ($(USE_CBLAS),1)
+CBLAS_PKG  ?= openblas
+CBLAS_CFLAGS := $(shell pkg-config --cflags $(CBLAS_PKG))
+CBLAS_LIBS   := $(shell pkg-config --libs $(CBLAS_PKG))
+LIB_CFLAGS += -DRPO_USE_CBLAS $(CBLAS_CFLAGS)
+LDLIBS     += $(CBLAS_LIBS)
+endif
+
+LIB_SRC := $(wildcard lib/*.c) $(wildcard lib/simd/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
-LIB_HDR := include/rpo.h $(wildcard lib/*.h)
+LIB_HDR := include/rpo.h $(wildcard lib/*.h) $(wildcard lib/simd/*.h)
+
+# The kernels in lib/simd/ are compiled once per instruction set, each file
+# with its own flags; the rest of the library stays baseline (no
+# -march=native), and kernels.c picks a table at run time. -ffp-contract=fast
+# lets a * b + c become one fused multiply-add where the target has it.
+TARGET_ARCH_NAME := $(shell $(CC) -dumpmachine 2>/dev/null)
+$(BUILD)/lib/simd/%.o: KERNEL_CFLAGS = -ffp-contract=fast
+ifneq (,$(findstring x86_64,$(TARGET_ARCH_NAME)))
+$(BUILD)/lib/simd/isa_avx2.o: KERNEL_CFLAGS += -mavx2 -mfma
+$(BUILD)/lib/simd/isa_avx512.o: KERNEL_CFLAGS += -mavx512f -mfma
+endif
 
 .PHONY: all lib demo check test install uninstall clean help compilers
 .DEFAULT_GOAL := all
@@ -47,7 +75,7 @@ lib: $(BUILD)/librpo.a $(BUILD)/$(SHLIB) $(BUILD)/$(SONAME) $(BUILD)/librpo.so
 
 $(BUILD)/lib/%.o: lib/%.c $(LIB_HDR) Makefile
 	@mkdir -p $(@D)
-	$(CC) $(LIB_CFLAGS) -c $< -o $@
+	$(CC) $(LIB_CFLAGS) $(KERNEL_CFLAGS) -c $< -o $@
 
 $(BUILD)/librpo.a: $(LIB_OBJ)
 	@rm -f $@
@@ -122,6 +150,7 @@ install: lib
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/librpo.so
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	    -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@LIBS_PRIVATE@|$(strip $(LDLIBS))|' \
 	    rpo.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/rpo.pc
 	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/rpo.pc
 	install -d $(DESTDIR)$(CMAKEDIR)

@@ -98,6 +98,9 @@ extern "C" {
 #define RPO_PARAM_ALPHA      4 /* alpha in [0, 1];       default 0.8          */
 #define RPO_PARAM_PLACEMENT  5 /* RPO_PLACEMENT_*;       default AUTO         */
 #define RPO_PARAM_REDUCTION  6 /* RPO_REDUCTION_*;       default MEAN         */
+#define RPO_PARAM_THREADS    7 /* threads per call, an integer in [1, 256];
+                                  default 1. Results are bitwise identical
+                                  for every value (see "Threads" below)    */
 
 /* Weightings: how the M x N contrast matrix is weighted (rows sum to 1). */
 #define RPO_WEIGHTING_UNIFORM    0 /* W_ij = 1/N                              */
@@ -115,6 +118,14 @@ extern "C" {
  * normalise across micro-batches or ranks themselves. */
 #define RPO_REDUCTION_MEAN  0
 #define RPO_REDUCTION_SUM   1
+
+/* Threads. A call with RPO_PARAM_THREADS = T > 1 runs on up to T POSIX
+ * threads (the caller's included), created by the call and joined before
+ * it returns; small problems stay on the caller's thread. The rows are cut
+ * into blocks by the problem's sizes alone and partial sums are combined in
+ * block order, so every result is bitwise identical whatever T is. With a
+ * CBLAS build (make USE_CBLAS=1), large similarity products run inside the
+ * BLAS with its own threads (OPENBLAS_NUM_THREADS for OpenBLAS). */
 
 /* Metrics of the last successful rpo_loss_* / rpo_loss_weighted_* call,
  * read with rpo_ctx_stat. They are weighted by W, so they describe what the
@@ -183,9 +194,17 @@ RPO_API int rpo_ctx_stat(const rpo_ctx *ctx, int stat, double *value);
  *   RPO_ERR_NONFINITE     NaN or infinity in any input read
  *   RPO_ERR_RANGE         a result would be infinite or NaN in the output
  *                         type (e.g. float32 overflow of a huge loss)
- * The float32 entry points compute internally in double and round once.
+ * Precision. The float64 entry points compute every stage in double. The
+ * float32 ones, on problems of about a million multiply-adds and pair
+ * evaluations or more, compute the similarities, the softmax and the
+ * per-pair terms in float, and every sum (loss, metrics, gradients, softmax
+ * normalisers) and the embedding norms in double; the log-ratios are formed
+ * in double and rounded once. Smaller problems, and inputs so large that a
+ * float stage could overflow (beta or tau outside [2^-60, 2^60], log-probs
+ * or caller weights beyond 2^60 in magnitude), run every stage in double.
  * Neither allocates nor builds anything of size M x N: the contrast matrix
- * is streamed by row blocks through scratch held in the context. */
+ * is streamed by row blocks through scratch held in the context
+ * (docs/performance.md gives the sizes). */
 RPO_API int rpo_loss_f32(rpo_ctx *ctx,
                          size_t m, const float *policy_chosen,
                          const float *ref_chosen,
@@ -388,3 +407,50 @@ RPO_API const char *rpo_status_string(int status);
 #endif
 
 #endif /* RPO_H */
+
+/* ------------------------------------------------------------------------ */
+/* Not part of the stable ABI: available only when linking librpo.a, for
+ * tests and benchmarks; may change in any release. Define
+ * RPO_STATIC_LINKING_ONLY before including rpo.h to see it.               */
+
+#if defined(RPO_STATIC_LINKING_ONLY) && !defined(RPO_H_STATIC_LINKING_ONLY)
+#define RPO_H_STATIC_LINKING_ONLY
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Kernel sets. rpo_ctx_create picks the fastest one the CPU runs (AUTO). */
+#define RPO_KERNELS_AUTO     (-1)
+#define RPO_KERNELS_PORTABLE   0  /* 16-byte vectors: any machine          */
+#define RPO_KERNELS_AVX2       1  /* x86-64 with AVX2 and FMA              */
+#define RPO_KERNELS_AVX512     2  /* x86-64 with AVX-512F                  */
+#define RPO_KERNELS_GENERIC    3  /* PORTABLE, but the per-pair stage runs
+                                     through the scalar double path that
+                                     serves every loss family              */
+
+/* Makes the context use a kernel set. RPO_ERR_NULL_POINTER for a NULL ctx,
+ * RPO_ERR_PARAM for an unknown set, RPO_ERR_UNSUPPORTED when this build or
+ * CPU cannot run it (the context keeps its set). */
+int rpo_ctx_use_kernels(rpo_ctx *ctx, int kernels);
+
+/* The name of the context's kernel set ("avx512", ...); "" for NULL. */
+const char *rpo_ctx_kernels(const rpo_ctx *ctx);
+
+/* The cosine similarities sim (M, N) of the embeddings (arguments and
+ * errors as for rpo_weights_*), computed by the similarity stage exactly as
+ * rpo_weights_* runs it (normalisation, layout, kernels, the symmetric
+ * product for paired embeddings, threads) but without the softmax, whatever
+ * the context's weighting: the benchmark's view of that stage. */
+int rpo_similarity_f32(rpo_ctx *ctx, size_t m, size_t n, size_t d,
+                       const float *chosen_emb, const float *rejected_emb,
+                       float *sim);
+int rpo_similarity_f64(rpo_ctx *ctx, size_t m, size_t n, size_t d,
+                       const double *chosen_emb, const double *rejected_emb,
+                       double *sim);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RPO_STATIC_LINKING_ONLY */

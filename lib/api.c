@@ -32,10 +32,12 @@ static int run_loss(rpo_ctx *ctx, rpo_call_kind kind,
 }
 
 static int run_weights(rpo_ctx *ctx, size_t m, size_t n, size_t d,
-                       rpo_in chosen_emb, rpo_in rejected_emb, rpo_out weights)
+                       rpo_in chosen_emb, rpo_in rejected_emb, rpo_out weights,
+                       int similarity_only)
 {
     rpo_call call = {0};
     call.kind = RPO_CALL_WEIGHTS;
+    call.similarity_only = similarity_only;
     call.m = m;
     call.n = n;
     call.d = d;
@@ -106,7 +108,7 @@ int rpo_weights_f32(rpo_ctx *ctx, size_t m, size_t n, size_t d,
                     float *weights)
 {
     return run_weights(ctx, m, n, d, rpo_in_f32(chosen_emb),
-                       rpo_in_f32(rejected_emb), rpo_out_f32(weights));
+                       rpo_in_f32(rejected_emb), rpo_out_f32(weights), 0);
 }
 
 int rpo_weights_f64(rpo_ctx *ctx, size_t m, size_t n, size_t d,
@@ -114,5 +116,22 @@ int rpo_weights_f64(rpo_ctx *ctx, size_t m, size_t n, size_t d,
                     double *weights)
 {
     return run_weights(ctx, m, n, d, rpo_in_f64(chosen_emb),
-                       rpo_in_f64(rejected_emb), rpo_out_f64(weights));
+                       rpo_in_f64(rejected_emb), rpo_out_f64(weights), 0);
+}
+
+/* Static-linking-only (rpo.h): the similarity stage alone, for benchmarks. */
+int rpo_similarity_f32(rpo_ctx *ctx, size_t m, size_t n, size_t d,
+                       const float *chosen_emb, const float *rejected_emb,
+                       float *sim)
+{
+    return run_weights(ctx, m, n, d, rpo_in_f32(chosen_emb),
+                       rpo_in_f32(rejected_emb), rpo_out_f32(sim), 1);
+}
+
+int rpo_similarity_f64(rpo_ctx *ctx, size_t m, size_t n, size_t d,
+                       const double *chosen_emb, const double *rejected_emb,
+                       double *sim)
+{
+    return run_weights(ctx, m, n, d, rpo_in_f64(chosen_emb),
+                       rpo_in_f64(rejected_emb), rpo_out_f64(sim), 1);
 }

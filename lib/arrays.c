@@ -23,6 +23,25 @@ int rpo_in_all_finite(rpo_in src, size_t offset, size_t count)
     return acc == 0.0;
 }
 
+double rpo_in_max_abs(rpo_in src, size_t offset, size_t count)
+{
+    if (!rpo_in_all_finite(src, offset, count))
+        return HUGE_VAL;
+    double top = 0.0;
+    if (src.type == RPO_F32) {
+        const float *p = (const float *)src.data + offset;
+        float m = 0.0f;
+        for (size_t k = 0; k < count; k++)
+            m = fabsf(p[k]) > m ? fabsf(p[k]) : m;
+        top = (double)m;
+    } else {
+        const double *p = (const double *)src.data + offset;
+        for (size_t k = 0; k < count; k++)
+            top = fabs(p[k]) > top ? fabs(p[k]) : top;
+    }
+    return top;
+}
+
 int rpo_in_load(rpo_in src, size_t offset, size_t count, double *dst,
                 const double **view)
 {

@@ -1,10 +1,11 @@
 /*
  * Typed views of the caller's arrays.
  *
- * The public API comes in float32 and float64; everything behind it
- * computes in double. These views carry a caller pointer with its element
- * type, so that one engine serves both entry points and the conversions
- * (with their finiteness and range checks) live in one place.
+ * The public API comes in float32 and float64; the engine computes in the
+ * caller's type or in double (engine.c decides). These views carry a caller
+ * pointer with its element type, so that one engine serves both entry
+ * points and the conversions (with their finiteness and range checks) live
+ * in one place.
  */
 #ifndef RPO_ARRAYS_H
 #define RPO_ARRAYS_H
@@ -39,6 +40,10 @@ static inline double rpo_in_at(rpo_in src, size_t k)
 
 /* 1 when elements [offset, offset + count) of src are all finite. */
 int rpo_in_all_finite(rpo_in src, size_t offset, size_t count);
+
+/* max_k |src[offset + k]| for k < count (0 when count is 0), or +infinity
+ * when any of them is NaN or infinite. */
+double rpo_in_max_abs(rpo_in src, size_t offset, size_t count);
 
 /* dst[k] = src[offset + k] for k < count, widened to double; returns 1 when
  * every value is finite. For float64 with no offset this may return

@@ -14,7 +14,8 @@
 typedef struct param_spec {
     double default_value;
     double lo, hi;          /* inclusive */
-    int is_enum;            /* the value must be an integer in [lo, hi] */
+    int is_enum;            /* the value must be an integer in [lo, hi]
+                               (an enumeration or a count)              */
 } param_spec;
 
 static const param_spec param_specs[RPO_PARAM_END] = {
@@ -24,6 +25,7 @@ static const param_spec param_specs[RPO_PARAM_END] = {
     [RPO_PARAM_ALPHA]     = {0.8, 0.0, 1.0, 0},
     [RPO_PARAM_PLACEMENT] = {RPO_PLACEMENT_AUTO, 0, 2, 1},
     [RPO_PARAM_REDUCTION] = {RPO_REDUCTION_MEAN, 0, 1, 1},
+    [RPO_PARAM_THREADS]   = {1, 1, 256, 1},
 };
 
 static const param_spec *find_param(int param)
@@ -40,7 +42,32 @@ rpo_ctx *rpo_ctx_create(void)
         return NULL;
     for (int p = 1; p < RPO_PARAM_END; p++)
         ctx->param[p] = param_specs[p].default_value;
+    ctx->kernels = rpo_kernels_best();
     return ctx;
+}
+
+int rpo_ctx_use_kernels(rpo_ctx *ctx, int kernels)
+{
+    if (ctx == NULL)
+        return RPO_ERR_NULL_POINTER;
+    if (kernels < RPO_KERNELS_AUTO || kernels > RPO_KERNELS_GENERIC)
+        return RPO_ERR_PARAM;
+    const rpo_kernels *k =
+        kernels == RPO_KERNELS_AUTO    ? rpo_kernels_best()
+        : kernels == RPO_KERNELS_GENERIC ? rpo_kernels_get(RPO_KERNELS_PORTABLE)
+                                         : rpo_kernels_get(kernels);
+    if (k == NULL)
+        return RPO_ERR_UNSUPPORTED;
+    ctx->kernels = k;
+    ctx->generic_pairs = kernels == RPO_KERNELS_GENERIC;
+    return RPO_OK;
+}
+
+const char *rpo_ctx_kernels(const rpo_ctx *ctx)
+{
+    if (ctx == NULL)
+        return "";
+    return ctx->generic_pairs ? "generic" : ctx->kernels->name;
 }
 
 void rpo_ctx_free(rpo_ctx *ctx)

@@ -10,10 +10,11 @@
 
 #include <stddef.h>
 
+#include "kernels.h"
 #include "rpo.h"
 
 /* One past the largest RPO_PARAM_* key. */
-#define RPO_PARAM_END 7
+#define RPO_PARAM_END 8
 
 /* Metrics of the last successful loss call (RPO_STAT_*). */
 typedef struct rpo_metrics {
@@ -30,6 +31,8 @@ struct rpo_ctx {
     void *scratch_block;          /* as returned by malloc                 */
     unsigned char *scratch;       /* scratch_block aligned to RPO_ALIGN    */
     size_t scratch_bytes;         /* usable bytes at scratch               */
+    const rpo_kernels *kernels;   /* chosen at creation for this CPU       */
+    int generic_pairs;            /* per-pair stage through contrast.c     */
 };
 
 /* Alignment of every scratch region: one cache line, enough for AVX-512. */
@@ -43,6 +46,10 @@ static inline int rpo_weighting(const rpo_ctx *ctx)
 static inline int rpo_reduction(const rpo_ctx *ctx)
 {
     return (int)ctx->param[RPO_PARAM_REDUCTION];
+}
+static inline unsigned rpo_threads(const rpo_ctx *ctx)
+{
+    return (unsigned)ctx->param[RPO_PARAM_THREADS];
 }
 
 /* The placement AUTO resolves to: the reference implementation puts

@@ -1,4 +1,4 @@
-/* Embedding normalisation and the similarity kernel. */
+/* Row norms of the embeddings. */
 #include <float.h>
 #include <math.h>
 
@@ -8,67 +8,48 @@
  * it instead, so a zero row stays zero (cosine 0 with everything). */
 #define NORM_FLOOR 1e-12
 
-/* ||x||_2 for finite x, without spurious overflow or underflow. The plain
- * sum of squares is exact enough and fast; only when it overflowed or lost
- * range to underflow do we redo it scaled by the largest magnitude, as
- * LAPACK's dnrm2 does. */
-static double norm2(const double *x, size_t d)
+/* ||x||_2 for finite x, without spurious overflow or underflow, given its
+ * plain sum of squares ss. That is exact enough when it neither overflowed
+ * nor lost range to underflow; otherwise we redo it scaled by the largest
+ * magnitude, as LAPACK's dnrm2 does. Entries near DBL_MAX can make a length
+ * beyond DBL_MAX: then the result is -||x 2^-32||, negative to say that the
+ * row is to be scaled by 2^-32 first (exact at that magnitude, and it keeps
+ * the direction; embed.h). NaN or infinity in x gives NaN or infinity. */
+static double norm2_f64(const double *x, size_t d, double ss)
 {
-    double ss = 0.0;
-    for (size_t k = 0; k < d; k++)
-        ss += x[k] * x[k];
     if (ss >= DBL_MIN && ss <= DBL_MAX)
         return sqrt(ss);
     double amax = 0.0;
     for (size_t k = 0; k < d; k++)
         amax = fmax(amax, fabs(x[k]));
-    if (amax == 0.0)
-        return 0.0;
+    if (amax == 0.0 || !(amax <= DBL_MAX))
+        return ss;  /* 0, or the inf / NaN the sum already holds */
     double scaled = 0.0;
     for (size_t k = 0; k < d; k++) {
         double q = x[k] / amax;
         scaled += q * q;
     }
-    return amax * sqrt(scaled);
+    const double norm = amax * sqrt(scaled);
+    return norm <= DBL_MAX ? norm : -((amax * RPO_ROW_PRESCALE) * sqrt(scaled));
 }
 
-int rpo_normalize_rows(rpo_in src, size_t rows, size_t d, double *dst)
+int rpo_row_norms(const rpo_kernels *k, rpo_in src, size_t rows, size_t d,
+                  double *denom)
 {
-    int finite = 1;
+    double acc = 0.0;
     for (size_t i = 0; i < rows; i++) {
-        double *row = dst + i * d;
-        finite &= rpo_in_load(src, i * d, d, row, NULL);
-        double norm = norm2(row, d);
-        /* Finite entries near DBL_MAX can make a length beyond DBL_MAX, and
-         * dividing by that infinity would silently zero the row. Scaling by
-         * a power of two keeps the direction, is exact at that magnitude,
-         * and 2^-32 brings any length (at most sqrt(d) DBL_MAX) in range. */
-        if (norm > DBL_MAX) {
-            for (size_t k = 0; k < d; k++)
-                row[k] *= 0x1p-32;
-            norm = norm2(row, d);
+        double norm;
+        if (src.type == RPO_F32) {
+            /* a float squared fits a double with room to spare (FLT_MAX^2
+             * is about 1e77, the smallest float squared about 2e-90): the
+             * plain sum in double neither overflows nor underflows */
+            norm = sqrt(k->f32.sumsq((const float *)src.data + i * d, d));
+        } else {
+            const double *x = (const double *)src.data + i * d;
+            norm = norm2_f64(x, d, k->f64.sumsq(x, d));
         }
-        double denom = fmax(norm, NORM_FLOOR);
-        for (size_t k = 0; k < d; k++)
-            row[k] /= denom;
+        acc += norm - norm;  /* NaN once any row held NaN or infinity */
+        denom[i] = norm < 0.0 ? norm : fmax(norm, NORM_FLOOR);
     }
-    return finite;
-}
-
-static double dot(const double *x, const double *y, size_t d)
-{
-    double s = 0.0;
-    for (size_t k = 0; k < d; k++)
-        s += x[k] * y[k];
-    return s;
-}
-
-void rpo_similarity_block(const double *e, size_t i0, size_t rows,
-                          const double *f, size_t n, size_t d, double *sim)
-{
-    for (size_t r = 0; r < rows; r++) {
-        const double *er = e + (i0 + r) * d;
-        for (size_t j = 0; j < n; j++)
-            sim[r * n + j] = dot(er, f + j * d, d);
-    }
+    return acc == 0.0;
 }

@@ -1,5 +1,10 @@
 /*
- * Prompt embeddings: row normalisation and cosine-similarity blocks.
+ * Prompt embeddings: the row norms that normalise them.
+ *
+ * Rows are L2-normalised as e / max(||e||_2, 1e-12) (a zero row stays zero
+ * and has cosine 0 with everything). The normalised rows are never stored
+ * as such: pack.c scales each row by its norm while laying it out for the
+ * similarity product.
  */
 #ifndef RPO_EMBED_H
 #define RPO_EMBED_H
@@ -7,17 +12,16 @@
 #include <stddef.h>
 
 #include "arrays.h"
+#include "kernels.h"
 
-/* Normalises each of the rows rows of src (rows, d) into dst (rows, d) as
- * e / max(||e||_2, 1e-12), in double; a zero row stays zero. The norm is
- * computed without overflow or underflow for any finite input. Returns 1
- * when every input value is finite, 0 otherwise (dst is then garbage). */
-int rpo_normalize_rows(rpo_in src, size_t rows, size_t d, double *dst);
-
-/* sim[r * n + j] = dot(e[(i0 + r) * d ...], f[j * d ...]) for r < rows,
- * j < n: a (rows, n) block of the cosine matrix of normalised rows.
- *   e: (>= i0 + rows, d)   f: (n, d)   sim: (rows, n) */
-void rpo_similarity_block(const double *e, size_t i0, size_t rows,
-                          const double *f, size_t n, size_t d, double *sim);
+/* denom[i] = max(||row i of src||_2, 1e-12) for src (rows, d), computed
+ * without overflow or underflow for any finite input (k's sumsq kernels do
+ * the sums). A float64 row of finite entries can be longer than DBL_MAX;
+ * its denom[i] is then -||row i * RPO_ROW_PRESCALE||_2, negative: such a
+ * row normalises as (x * RPO_ROW_PRESCALE) / -denom[i] (pack.c). Returns 1
+ * when every value is finite, 0 otherwise (denom is then garbage). */
+#define RPO_ROW_PRESCALE 0x1p-32
+int rpo_row_norms(const rpo_kernels *k, rpo_in src, size_t rows, size_t d,
+                  double *denom);
 
 #endif /* RPO_EMBED_H */

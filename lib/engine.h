@@ -1,9 +1,11 @@
 /*
- * The driver behind every public entry point: it checks a call, plans and
- * reserves scratch, widens the inputs to double, streams the contrast matrix
- * by row blocks through weights.c and contrast.c, scales, checks and
- * finally writes the outputs. Nothing is written to the caller's outputs
- * or to the context's metrics before every check has passed.
+ * The driver behind every public entry point: it checks a call, plans it
+ * and reserves scratch (plan.c), prepares the log-ratios and the
+ * normalised embeddings, streams the contrast matrix by row blocks through
+ * the weights, the similarity product and the per-pair kernels (stream*.c),
+ * scales, checks and finally writes the outputs. Nothing is written to the
+ * caller's outputs or to the context's metrics before every check has
+ * passed.
  */
 #ifndef RPO_ENGINE_H
 #define RPO_ENGINE_H
@@ -30,6 +32,9 @@ typedef struct rpo_call {
     rpo_in weights_in;                       /* (M, N) LOSS_WEIGHTED      */
     rpo_out loss, grad_chosen, grad_rejected;/* (1), (M), (N)             */
     rpo_out weights_out;                     /* (M, N) WEIGHTS            */
+    int similarity_only;  /* WEIGHTS: the cosine similarities, whatever the
+                             weighting, without the softmax (the
+                             static-linking-only rpo_similarity_*)        */
 } rpo_call;
 
 /* Runs the call. Returns RPO_OK or the first error, in the order the header

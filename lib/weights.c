@@ -1,73 +1,82 @@
 /* The three weightings of the paper, and the caller's own matrix. */
-#include <math.h>
-
-#include "embed.h"
 #include "rpo.h"
 #include "weights.h"
 
-static void uniform_rows(size_t rows, size_t n, double *w)
+static void set(rpo_dtype type, void *w, size_t at, double value)
 {
-    double v = 1.0 / (double)n;
-    for (size_t k = 0; k < rows * n; k++)
-        w[k] = v;
+    if (type == RPO_F32)
+        ((float *)w)[at] = (float)value;
+    else
+        ((double *)w)[at] = value;
+}
+
+void rpo_uniform_row(rpo_dtype type, size_t n, void *row)
+{
+    const double v = 1.0 / (double)n;
+    for (size_t j = 0; j < n; j++)
+        set(type, row, j, v);
 }
 
 /* W_ii = alpha, the rest of the row shares 1 - alpha. With one column the
  * reference divides by N - 1 = 0; we define that row as plain DPO, W = 1. */
-static void diagonal_rows(double alpha, size_t row_offset, size_t i0,
-                          size_t rows, size_t n, double *w)
+static void diagonal_rows(const rpo_weight_source *src, size_t i0,
+                          size_t rows, void *w)
 {
-    double on = n == 1 ? 1.0 : alpha;
-    double off = n == 1 ? 0.0 : (1.0 - alpha) / (double)(n - 1);
+    const size_t n = src->n;
+    const double on = n == 1 ? 1.0 : src->alpha;
+    const double off = n == 1 ? 0.0 : (1.0 - src->alpha) / (double)(n - 1);
     for (size_t r = 0; r < rows; r++) {
-        size_t diag = row_offset + i0 + r;
-        for (size_t j = 0; j < n; j++)
-            w[r * n + j] = j == diag ? on : off;
+        const size_t diag = src->row_offset + i0 + r;
+        if (src->type == RPO_F32) {
+            float *row = (float *)w + r * n;
+            for (size_t j = 0; j < n; j++)
+                row[j] = (float)off;
+            if (diag < n)
+                row[diag] = (float)on;
+        } else {
+            double *row = (double *)w + r * n;
+            for (size_t j = 0; j < n; j++)
+                row[j] = off;
+            if (diag < n)
+                row[diag] = on;
+        }
     }
 }
 
-/* W_ij = softmax_j(-(1 - cos_ij) / tau). The constant -1/tau cancels in the
- * softmax, so we exponentiate (cos_ij - max_j cos_ij) / tau: subtracting
- * before dividing keeps the exponent's rounding relative to the small
- * difference, not to 1/tau, and the largest term is exactly exp(0) = 1, so
- * the sum lies in [1, N] and never overflows or vanishes. */
-static void softmax_row(double tau, size_t n, double *row)
-{
-    double top = row[0];
-    for (size_t j = 1; j < n; j++)
-        top = fmax(top, row[j]);
-    double sum = 0.0;
-    for (size_t j = 0; j < n; j++) {
-        row[j] = exp((row[j] - top) / tau);
-        sum += row[j];
-    }
-    for (size_t j = 0; j < n; j++)
-        row[j] /= sum;
-}
-
+/* W_ij = softmax_j(-(1 - cos_ij) / tau): similarities, then the softmax
+ * kernel in place (lib/simd/softmax.h says how it stays stable). */
 static void embedding_rows(const rpo_weight_source *src, size_t i0,
-                           size_t rows, size_t n, double *w)
+                           size_t rows, void *w, void *sim_scratch)
 {
-    rpo_similarity_block(src->e, i0, rows, src->f, n, src->d, w);
-    for (size_t r = 0; r < rows; r++)
-        softmax_row(src->tau, n, w + r * n);
+    const size_t n = src->n;
+    rpo_similarity_rows(src->sim, i0, rows, w, n, sim_scratch, 0);
+    if (src->softmax != NULL)
+        src->softmax(rows, n, w, n, w, n, src->tau);
 }
 
-int rpo_weight_rows(const rpo_weight_source *src, size_t i0, size_t rows,
-                    size_t n, double *w)
+const void *rpo_weight_rows(const rpo_weight_source *src, size_t i0,
+                            size_t rows, void *panel, void *sim_scratch,
+                            size_t *ldw)
 {
+    const size_t n = src->n;
+    *ldw = n;
     switch (src->weighting) {
     case RPO_WEIGHTING_UNIFORM:
-        uniform_rows(rows, n, w);
-        return RPO_OK;
+        *ldw = 0;
+        return src->uniform_row;
     case RPO_WEIGHTING_DIAGONAL:
-        diagonal_rows(src->alpha, src->row_offset, i0, rows, n, w);
-        return RPO_OK;
+        diagonal_rows(src, i0, rows, panel);
+        return panel;
     case RPO_WEIGHTING_EMBEDDING:
-        embedding_rows(src, i0, rows, n, w);
-        return RPO_OK;
+        embedding_rows(src, i0, rows, panel, sim_scratch);
+        return panel;
     default: /* RPO_WEIGHTING_CALLER */
-        return rpo_in_load(src->caller, i0 * n, rows * n, w, NULL)
-                   ? RPO_OK : RPO_ERR_NONFINITE;
+        if (src->caller.type == src->type) {
+            const size_t elem = src->type == RPO_F32 ? sizeof(float) : sizeof(double);
+            return (const char *)src->caller.data + i0 * n * elem;
+        }
+        /* float32 weights in a double computation */
+        (void)rpo_in_load(src->caller, i0 * n, rows * n, panel, NULL);
+        return panel;
     }
 }

@@ -1,8 +1,9 @@
 /*
- * Weight matrix rows: W_ij for a block of rows, whatever the weighting.
+ * Weight matrix rows: W_ij for a block of rows, whatever the weighting, in
+ * the compute type (float for the float32 entry points, double for float64).
  *
- * The engine and rpo_weights_* both ask for W one row block at a time, so
- * the M x N matrix exists only when the caller asked for it.
+ * The engine asks for W one row block at a time, so the M x N matrix
+ * exists only when the caller asked for it (rpo_weights_*).
  */
 #ifndef RPO_WEIGHTS_H
 #define RPO_WEIGHTS_H
@@ -10,6 +11,8 @@
 #include <stddef.h>
 
 #include "arrays.h"
+#include "kernels.h"
+#include "similarity.h"
 
 /* Besides the public RPO_WEIGHTING_* values: weights the caller supplies
  * (rpo_loss_weighted_*). Internal, never accepted as a setting. */
@@ -17,19 +20,30 @@
 
 typedef struct rpo_weight_source {
     int weighting;      /* RPO_WEIGHTING_* or RPO_WEIGHTING_CALLER          */
+    rpo_dtype type;     /* compute type of the rows handed out              */
+    size_t n;           /* columns                                          */
     double alpha;       /* DIAGONAL: W_ii                                   */
-    double tau;         /* EMBEDDING: softmax temperature                   */
     size_t row_offset;  /* DIAGONAL: global index of local row 0, so a row
                            block of a larger problem finds its diagonal     */
-    size_t d;           /* EMBEDDING: (M, d) e and (N, d) f, normalised    */
-    const double *e;
-    const double *f;
-    rpo_in caller;      /* CALLER: (M, N) row-major                         */
+    double tau;         /* EMBEDDING: softmax temperature                   */
+    const rpo_similarity *sim;     /* EMBEDDING                             */
+    rpo_softmax_fn softmax;        /* EMBEDDING: kernel of the compute type;
+                                      NULL: the similarities themselves     */
+    const void *uniform_row;       /* UNIFORM: (n) of 1/N                   */
+    rpo_in caller;      /* CALLER: (M, N) row-major, already checked finite */
 } rpo_weight_source;
 
-/* w (rows, n) = rows i0 .. i0 + rows - 1 of W. RPO_OK, or
- * RPO_ERR_NONFINITE when caller weights hold NaN or infinity. */
-int rpo_weight_rows(const rpo_weight_source *src, size_t i0, size_t rows,
-                    size_t n, double *w);
+/* Row i0 .. i0 + rows - 1 of W. Returns where they are, with their row
+ * stride in *ldw (0: one row serves every row): in panel (rows, n), which
+ * may be written, or in an array of the source. sim_scratch serves the
+ * similarity product (rpo_similarity_scratch elements). A block whose
+ * similarities are computed elsewhere (stream.c's shared blocks) only needs
+ * the softmax kernel of the source. */
+const void *rpo_weight_rows(const rpo_weight_source *src, size_t i0,
+                            size_t rows, void *panel, void *sim_scratch,
+                            size_t *ldw);
+
+/* row (n) = 1/N in type: the row UNIFORM hands out. */
+void rpo_uniform_row(rpo_dtype type, size_t n, void *row);
 
 #endif /* RPO_WEIGHTS_H */

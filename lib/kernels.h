@@ -1,0 +1,111 @@
+/*
+ * The compute kernels behind the engine, as a table of function pointers.
+ *
+ * One table per instruction set: "portable" (any machine gcc or clang
+ * targets; 16-byte vectors, i.e. SSE2 on x86-64, NEON on ARM64), "avx2"
+ * (AVX2 + FMA) and "avx512" (AVX-512F). All are built from the same sources
+ * in lib/simd/, each compiled with its own flags, so the default build runs
+ * on any x86-64 machine; rpo_ctx_create stores the best table the CPU runs
+ * in the context (libsodium's "pick best implementation", but without a
+ * global: the choice lives in the context).
+ *
+ * Every kernel exists for float (the float32 entry points) and double (the
+ * float64 ones); only the element type differs. Shapes, row-major:
+ *
+ *   product:  s (rows, n) = A (rows, d) . B (n, d)^T from packed operands
+ *             (pack.c lays them out; mr and nr below give the tile sizes)
+ *   dots:     the same from row-major operands, for small problems
+ *   softmax:  w (rows, n) = softmax over j of (s_ij - max_j s_ij) / tau
+ *   pairs:    the per-pair loss, gradient and metric sums of a row block
+ *             for the default (sigmoid) loss, see rpo_pair_block
+ *   sumsq, scale: the row norms and normalised rows of the embeddings
+ */
+#ifndef RPO_KERNELS_H
+#define RPO_KERNELS_H
+
+#include <stddef.h>
+
+#include "contrast.h"
+#include "rpo.h"
+
+/* The tables are numbered as rpo.h's RPO_KERNELS_PORTABLE, _AVX2, _AVX512
+ * (static-linking-only section; the library is built with
+ * RPO_STATIC_LINKING_ONLY defined). */
+#define RPO_KERNEL_TABLES 3
+
+/* One row block of the contrast for the pairs kernel. The compute type
+ * (float or double) is that of the kernel called; a, b, w, col_tmp point to
+ * it. Outputs are unscaled sums, as for rpo_contrast_rows in contrast.h. */
+typedef struct rpo_pair_block {
+    size_t rows, n;
+    const void *a;        /* (rows) chosen log-ratios of the block's rows   */
+    const void *b;        /* (n) rejected log-ratios                        */
+    const void *w;        /* (rows, ldw) weights; ldw == 0: one row for all */
+    size_t ldw;
+    double beta;
+    int logit;            /* 1: logit placement, 0: loss placement          */
+    int want_loss;        /* 0: no softplus                                 */
+    int want_grad;        /* 0: no sigmoid, row_g and col_g untouched       */
+    void *col_tmp;        /* (n) scratch in the compute type                */
+    /* outputs */
+    rpo_sums *sums;       /* += loss, margin, accuracy of the block         */
+    double *row_g;        /* (rows) = sum_j s_ij                            */
+    double *col_g;        /* (n) += sum_i s_ij                              */
+} rpo_pair_block;
+
+typedef void (*rpo_product_fn)(size_t rows, size_t n, size_t d,
+                               const void *ap, const void *bp,
+                               void *s, size_t lds, size_t sym_row0);
+typedef void (*rpo_softmax_fn)(size_t rows, size_t n, const void *s,
+                               size_t lds, void *w, size_t ldw, double tau);
+typedef void (*rpo_pairs_fn)(const rpo_pair_block *block);
+typedef double (*rpo_sumsq_fn)(const void *x, size_t d);
+typedef void (*rpo_scale_fn)(const void *x, size_t d, double inv, void *out);
+
+/* The kernels of one element type. */
+typedef struct rpo_kernels_of_type {
+    /* Tile sizes of the product: A is packed in tiles of mr rows, B in
+     * tiles of nr columns (pack.c). */
+    size_t mr, nr;
+    /* s (rows, n), row stride lds, from ap (rows packed) and bp (n packed).
+     * sym_row0 == RPO_NOT_SYMMETRIC computes all of s. Otherwise A and B
+     * are the same matrix, the panel's row r is the matrix's row
+     * sym_row0 + r, and at least the entries with column >= row are
+     * computed (the caller mirrors the rest). */
+    rpo_product_fn product;
+    /* The same product from plain row-major operands (rows, d) and (n, d),
+     * without packing: cheaper for small problems. */
+    rpo_product_fn dots;
+    /* w (rows, n) from s (rows, n); w may equal s. */
+    rpo_softmax_fn softmax;
+    rpo_pairs_fn pairs;
+    /* sum_k x_k^2 in double, for x (d) of the element type. */
+    rpo_sumsq_fn sumsq;
+    /* out (d) = x (d) * inv in the element type. */
+    rpo_scale_fn scale;
+} rpo_kernels_of_type;
+
+#define RPO_NOT_SYMMETRIC ((size_t)-1)
+
+typedef struct rpo_kernels {
+    const char *name;
+    int id;                      /* RPO_KERNELS_* */
+    rpo_kernels_of_type f32, f64;
+    /* out (d) doubles = x (d) floats * inv: float32 rows computed in
+     * double (small problems, and inputs too large for float). */
+    rpo_scale_fn widen_scale;
+} rpo_kernels;
+
+/* The fastest set this CPU runs. Never NULL. */
+const rpo_kernels *rpo_kernels_best(void);
+
+/* Table id (RPO_KERNELS_PORTABLE, _AVX2, _AVX512), or NULL when this build
+ * or CPU cannot run it. */
+const rpo_kernels *rpo_kernels_get(int id);
+
+/* The tables, defined in lib/simd/isa_*.c (the x86 ones only on x86-64). */
+extern const rpo_kernels rpo_kernels_portable;
+extern const rpo_kernels rpo_kernels_avx2;
+extern const rpo_kernels rpo_kernels_avx512;
+
+#endif /* RPO_KERNELS_H */

@@ -1,0 +1,53 @@
+/*
+ * Streaming a call's row blocks through the kernels (plan.h describes the
+ * blocks and the two modes): the loss with its gradients and metrics
+ * (stream_loss.c), the weight matrix of rpo_weights_* (stream_weights.c),
+ * and the similarity product of a shared block (stream.c).
+ */
+#ifndef RPO_STREAM_H
+#define RPO_STREAM_H
+
+#include <stddef.h>
+
+#include "context.h"
+#include "engine.h"
+#include "plan.h"
+#include "weights.h"
+
+/* Everything a streamed call reads. */
+typedef struct rpo_stream {
+    rpo_ctx *ctx;
+    const rpo_call *call;
+    const rpo_plan *p;
+    const rpo_layout *L;
+    const rpo_weight_source *src;
+} rpo_stream;
+
+/* Scaled results of a loss call, in double, before they are written. */
+typedef struct rpo_loss_result {
+    double loss;
+    double *grad_a;   /* (M) in scratch, or NULL when not wanted */
+    double *grad_b;   /* (N) in scratch, or NULL when not wanted */
+    rpo_metrics metrics;
+} rpo_loss_result;
+
+/* Rows in block `block` (the last one may be short). */
+size_t rpo_block_rows(const rpo_plan *p, size_t m, size_t block);
+
+/* The similarities of rows i0 .. i0 + rows - 1 into s (rows, n), row stride
+ * lds, for a shared block: one CBLAS call (threaded by the BLAS), or
+ * native slices spread over the plan's workers. upper: the whole matrix
+ * of paired embeddings, mirrored afterwards. */
+void rpo_shared_similarity(const rpo_stream *s, size_t i0, size_t rows,
+                           void *out, size_t lds, int upper);
+
+/* rpo_mirror_upper of the square out (count, count), over the workers. */
+void rpo_parallel_mirror(const rpo_stream *s, void *out, size_t lds, size_t count);
+
+/* Streams the loss call described by s into *out. Cannot fail. */
+void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out);
+
+/* Streams the weights call described by s into its output. */
+void rpo_stream_weights(const rpo_stream *s);
+
+#endif /* RPO_STREAM_H */

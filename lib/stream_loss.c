@@ -1,0 +1,200 @@
+/* The loss, its gradients and metrics, streamed by row blocks (plan.h). */
+#include <string.h>
+
+#include "contrast.h"
+#include "rpo.h"
+#include "stream.h"
+#include "threads.h"
+
+typedef struct loss_job {
+    const rpo_stream *s;
+    rpo_contrast c;            /* for contrast.c, and the settings       */
+    const void *a_real, *b_real;
+    double *row_g, *col_g;
+    rpo_sums total;
+    /* shared mode: the block being worked on */
+    char *shared;
+    size_t shared_i0, shared_rows;
+    rpo_sums item_sums[256];   /* per worker, up to RPO_PARAM_THREADS    */
+} loss_job;
+
+/* Weights for contrast.c: double rows of stride n. */
+static const double *widen_rows(const loss_job *job, const void *w, size_t ldw,
+                                size_t rows, double *wide)
+{
+    const size_t n = job->s->call->n;
+    if (job->s->p->real == RPO_F64 && ldw == n)
+        return w;
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < n; j++)
+            wide[r * n + j] = job->s->p->real == RPO_F64
+                                  ? ((const double *)w)[r * ldw + j]
+                                  : (double)((const float *)w)[r * ldw + j];
+    return wide;
+}
+
+/* The per-pair stage of rows i0 .. i0 + rows - 1 with weights w (row
+ * stride ldw), into the worker's sums and column partial: the SIMD pairs
+ * kernel for the default loss, or the generic path of contrast.c. */
+static void pair_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
+                       const void *w, size_t ldw)
+{
+    const rpo_stream *s = job->s;
+    const rpo_plan *p = s->p;
+    const size_t n = s->call->n;
+    double *col_part = rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.col_part);
+    rpo_sums *sums = &job->item_sums[worker];
+    memset(sums, 0, sizeof *sums);
+    if (job->c.want_grad)
+        memset(col_part, 0, n * sizeof *col_part);
+    if (p->fast_pairs) {
+        rpo_pair_block blk;
+        blk.rows = rows;
+        blk.n = n;
+        blk.a = (const char *)job->a_real + i0 * p->elem;
+        blk.b = job->b_real;
+        blk.w = w;
+        blk.ldw = ldw;
+        blk.beta = job->c.beta;
+        blk.logit = job->c.logit;
+        blk.want_loss = job->c.want_loss;
+        blk.want_grad = job->c.want_grad;
+        blk.col_tmp = rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.col_tmp);
+        blk.sums = sums;
+        blk.row_g = job->row_g + i0;
+        blk.col_g = col_part;
+        p->k->pairs(&blk);
+    } else {
+        double *wide = rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.wide);
+        const double *wd = widen_rows(job, w, ldw, rows, wide);
+        rpo_contrast_rows(&job->c, i0, rows, wd, sums, job->row_g + i0, col_part);
+    }
+}
+
+/* Streamed mode: a whole block on one worker. */
+static void loss_block(void *arg, unsigned worker, size_t item)
+{
+    loss_job *job = arg;
+    const rpo_stream *s = job->s;
+    const size_t i0 = item * s->p->block_rows;
+    const size_t rows = rpo_block_rows(s->p, s->call->m, item);
+    void *panel = rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.panel);
+    void *sim = rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.sim);
+    size_t ldw;
+    const void *w = rpo_weight_rows(s->src, i0, rows, panel, sim, &ldw);
+    pair_stage(job, worker, i0, rows, w, ldw);
+}
+
+/* Shared mode: a sub-block of the block whose similarities are computed. */
+static void loss_sub_block(void *arg, unsigned worker, size_t item)
+{
+    loss_job *job = arg;
+    const rpo_stream *s = job->s;
+    const size_t n = s->call->n, r0 = item * RPO_SUB_BLOCK_ROWS;
+    const size_t rows = job->shared_rows - r0 < RPO_SUB_BLOCK_ROWS ? job->shared_rows - r0
+                                                                   : RPO_SUB_BLOCK_ROWS;
+    const size_t i0 = job->shared_i0 + r0;
+    void *panel = job->shared + r0 * n * s->p->elem;
+    const void *w = panel;
+    size_t ldw = n;
+    if (s->p->embedding)
+        s->src->softmax(rows, n, panel, n, panel, n, s->src->tau);
+    else
+        w = rpo_weight_rows(s->src, i0, rows, panel, NULL, &ldw);
+    pair_stage(job, worker, i0, rows, w, ldw);
+}
+
+/* Partial sums join the totals in order (threads.h). */
+static void loss_commit(void *arg, unsigned worker, size_t item)
+{
+    loss_job *job = arg;
+    const rpo_sums *sums = &job->item_sums[worker];
+    (void)item;
+    job->total.loss += sums->loss;
+    job->total.margin += sums->margin;
+    job->total.accuracy += sums->accuracy;
+    if (job->c.want_grad) {
+        const rpo_stream *s = job->s;
+        const double *col_part = rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.col_part);
+        for (size_t j = 0; j < s->call->n; j++)
+            job->col_g[j] += col_part[j];
+    }
+}
+
+static void run_blocks(loss_job *job)
+{
+    const rpo_stream *s = job->s;
+    const rpo_plan *p = s->p;
+    if (!p->shared) {
+        rpo_ordered_work work = {loss_block, loss_commit, job};
+        rpo_run_ordered(&work, p->blocks, p->workers);
+        return;
+    }
+    job->shared = rpo_scratch_at(s->ctx, s->L->shared_panel);
+    for (size_t block = 0; block < p->blocks; block++) {
+        job->shared_i0 = block * p->block_rows;
+        job->shared_rows = rpo_block_rows(p, s->call->m, block);
+        if (p->embedding)
+            rpo_shared_similarity(s, job->shared_i0, job->shared_rows, job->shared,
+                                  s->call->n, p->symmetric);
+        rpo_ordered_work work = {loss_sub_block, loss_commit, job};
+        rpo_run_ordered(&work, (job->shared_rows + RPO_SUB_BLOCK_ROWS - 1) / RPO_SUB_BLOCK_ROWS,
+                        p->workers);
+    }
+}
+
+static double mean_of(const double *x, size_t count)
+{
+    double sum = 0.0;
+    for (size_t k = 0; k < count; k++)
+        sum += x[k];
+    return sum / (double)count;
+}
+
+void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
+{
+    const rpo_ctx *ctx = s->ctx;
+    const rpo_call *call = s->call;
+    const size_t m = call->m, n = call->n;
+    loss_job job;
+    memset(&job, 0, sizeof job);
+    job.s = s;
+    job.c.n = n;
+    job.c.a = rpo_scratch_at(ctx, s->L->a);
+    job.c.b = rpo_scratch_at(ctx, s->L->b);
+    job.c.beta = ctx->param[RPO_PARAM_BETA];
+    job.c.logit = rpo_resolved_placement(ctx) == RPO_PLACEMENT_LOGIT;
+    job.c.want_loss = call->loss.data != NULL;
+    job.c.want_grad = call->grad_chosen.data != NULL ||
+                      call->grad_rejected.data != NULL;
+    job.a_real = rpo_scratch_at(ctx, s->L->a_real);
+    job.b_real = rpo_scratch_at(ctx, s->L->b_real);
+    job.row_g = rpo_scratch_at(ctx, s->L->row_g);
+    job.col_g = rpo_scratch_at(ctx, s->L->col_g);
+    if (job.c.want_grad)
+        memset(job.col_g, 0, n * sizeof *job.col_g);
+
+    run_blocks(&job);
+
+    /* mean over rows (or their sum), and the 1/N of logit placement */
+    const double beta = job.c.beta;
+    const double rows_scale =
+        rpo_reduction(ctx) == RPO_REDUCTION_MEAN ? 1.0 / (double)m : 1.0;
+    const double pair_scale = job.c.logit ? rows_scale / (double)n : rows_scale;
+    const double grad_scale = -beta * pair_scale;
+    out->loss = job.total.loss * pair_scale;
+    out->grad_a = out->grad_b = NULL;
+    if (job.c.want_grad) {
+        for (size_t i = 0; i < m; i++)
+            job.row_g[i] *= grad_scale;
+        for (size_t j = 0; j < n; j++)
+            job.col_g[j] *= -grad_scale;
+        out->grad_a = job.row_g;
+        out->grad_b = job.col_g;
+    }
+    out->metrics.loss = job.c.want_loss ? out->loss : 0.0;
+    out->metrics.reward_chosen = beta * mean_of(job.c.a, m);
+    out->metrics.reward_rejected = beta * mean_of(job.c.b, n);
+    out->metrics.margin = beta * (job.total.margin / (double)m);
+    out->metrics.accuracy = job.total.accuracy / (double)m;
+}

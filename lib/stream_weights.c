@@ -1,0 +1,149 @@
+/* The weight matrix of rpo_weights_* (and the similarities alone of the
+ * static-linking-only rpo_similarity_*), written block by block. When the
+ * output has the compute type the blocks are computed in place. */
+#include <string.h>
+
+#include "stream.h"
+#include "threads.h"
+
+typedef struct weights_job {
+    const rpo_stream *s;
+    int direct;              /* the output has the compute type */
+    /* shared mode: the block being worked on */
+    char *shared;
+    size_t shared_i0, shared_rows;
+} weights_job;
+
+static char *out_rows(const weights_job *job, size_t i0)
+{
+    const rpo_stream *s = job->s;
+    return (char *)s->call->weights_out.data + i0 * s->call->n * s->p->elem;
+}
+
+/* Rows i0 .. of W, computed at w (row stride ldw), to the output. */
+static void store_rows(const weights_job *job, size_t i0, size_t rows,
+                       const void *w, size_t ldw)
+{
+    const rpo_stream *s = job->s;
+    const size_t n = s->call->n;
+    if (job->direct && w == out_rows(job, i0) && ldw == n)
+        return;
+    for (size_t r = 0; r < rows; r++) {
+        const char *row = (const char *)w + r * ldw * s->p->elem;
+        if (s->p->real == RPO_F64)  /* to float32 or float64 */
+            rpo_out_store(s->call->weights_out, (i0 + r) * n, (const double *)row, n);
+        else                        /* float rows to a float output */
+            memcpy((float *)s->call->weights_out.data + (i0 + r) * n, row, n * sizeof(float));
+    }
+}
+
+/* Streamed mode: a whole block on one worker. */
+static void weights_block(void *arg, unsigned worker, size_t item)
+{
+    const weights_job *job = arg;
+    const rpo_stream *s = job->s;
+    const size_t i0 = item * s->p->block_rows;
+    const size_t rows = rpo_block_rows(s->p, s->call->m, item);
+    void *panel = job->direct ? out_rows(job, i0)
+                              : rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.panel);
+    void *sim = rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.sim);
+    size_t ldw;
+    const void *w = rpo_weight_rows(s->src, i0, rows, panel, sim, &ldw);
+    store_rows(job, i0, rows, w, ldw);
+}
+
+/* Shared mode: a sub-block of a block whose similarities are computed. */
+static void weights_sub_block(void *arg, unsigned worker, size_t item)
+{
+    const weights_job *job = arg;
+    const rpo_stream *s = job->s;
+    const size_t n = s->call->n, r0 = item * RPO_SUB_BLOCK_ROWS;
+    const size_t rows = job->shared_rows - r0 < RPO_SUB_BLOCK_ROWS ? job->shared_rows - r0
+                                                                   : RPO_SUB_BLOCK_ROWS;
+    const size_t i0 = job->shared_i0 + r0;
+    char *panel = job->shared + r0 * n * s->p->elem;
+    const void *w = panel;
+    size_t ldw = n;
+    (void)worker;
+    if (!s->p->embedding)
+        w = rpo_weight_rows(s->src, i0, rows, panel, NULL, &ldw);
+    else if (s->src->softmax != NULL)
+        s->src->softmax(rows, n, panel, n, panel, n, s->src->tau);
+    store_rows(job, i0, rows, w, ldw);
+}
+
+/* Paired embeddings in place: the upper triangle block by block (one
+ * CBLAS call in the shared mode), the mirror, then the softmax. */
+static void upper_block(void *arg, unsigned worker, size_t item)
+{
+    const weights_job *job = arg;
+    const rpo_stream *s = job->s;
+    const size_t i0 = item * s->p->block_rows;
+    void *sim = rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.sim);
+    rpo_similarity_rows(s->src->sim, i0, rpo_block_rows(s->p, s->call->m, item),
+                        out_rows(job, i0), s->call->n, sim, 1);
+}
+
+static void softmax_rows(void *arg, unsigned worker, size_t item)
+{
+    const weights_job *job = arg;
+    const rpo_stream *s = job->s;
+    const size_t n = s->call->n, m = s->call->m, i0 = item * RPO_SUB_BLOCK_ROWS;
+    char *w = out_rows(job, i0);
+    (void)worker;
+    s->src->softmax(m - i0 < RPO_SUB_BLOCK_ROWS ? m - i0 : RPO_SUB_BLOCK_ROWS, n, w, n,
+                    w, n, s->src->tau);
+}
+
+static void no_commit(void *arg, unsigned worker, size_t item)
+{
+    (void)arg; (void)worker; (void)item;
+}
+
+static void symmetric_in_place(weights_job *job)
+{
+    const rpo_stream *s = job->s;
+    const rpo_plan *p = s->p;
+    const size_t m = s->call->m;
+    if (p->shared) {
+        rpo_shared_similarity(s, 0, m, out_rows(job, 0), s->call->n, 1);
+    } else {
+        rpo_ordered_work work = {upper_block, no_commit, job};
+        rpo_run_ordered(&work, p->blocks, p->workers);
+        rpo_parallel_mirror(s, out_rows(job, 0), s->call->n, m);
+    }
+    if (s->src->softmax == NULL)
+        return;
+    rpo_ordered_work work = {softmax_rows, no_commit, job};
+    rpo_run_ordered(&work, (m + RPO_SUB_BLOCK_ROWS - 1) / RPO_SUB_BLOCK_ROWS, p->workers);
+}
+
+void rpo_stream_weights(const rpo_stream *s)
+{
+    const rpo_plan *p = s->p;
+    weights_job job;
+    memset(&job, 0, sizeof job);
+    job.s = s;
+    job.direct = s->call->weights_out.type == p->real;
+    if (p->paired && job.direct) {
+        symmetric_in_place(&job);
+        return;
+    }
+    if (!p->shared) {
+        rpo_ordered_work work = {weights_block, no_commit, &job};
+        rpo_run_ordered(&work, p->blocks, p->workers);
+        return;
+    }
+    for (size_t block = 0; block < p->blocks; block++) {
+        job.shared_i0 = block * p->block_rows;
+        job.shared_rows = rpo_block_rows(p, s->call->m, block);
+        job.shared = job.direct ? out_rows(&job, job.shared_i0)
+                                : rpo_scratch_at(s->ctx, s->L->shared_panel);
+        if (p->embedding)
+            rpo_shared_similarity(s, job.shared_i0, job.shared_rows, job.shared,
+                                  s->call->n, 0);
+        rpo_ordered_work work = {weights_sub_block, no_commit, &job};
+        rpo_run_ordered(&work, (job.shared_rows + RPO_SUB_BLOCK_ROWS - 1) / RPO_SUB_BLOCK_ROWS,
+                        p->workers);
+    }
+}
