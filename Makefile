@@ -123,6 +123,7 @@ include tests/hardening.mk
 include tests/sanitize.mk
 include tests/fuzz/fuzz.mk
 include tests/abi/abi.mk
+include tests/kernels.mk
 
 .PHONY: check-deps
 check-deps:

@@ -27,6 +27,8 @@ need binutils      command -v readelf
 need clang         command -v clang
 need libclang-rt-dev sh -c 'printf "int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }\n" | clang -fsanitize=fuzzer,address,undefined -x c - -o /dev/null'
 need valgrind      command -v valgrind
+# make USE_CBLAS=1 (tested by check-cblas, tests/kernels.mk) links OpenBLAS.
+need libopenblas-dev pkg-config --exists openblas
 
 [ -z "$missing" ] && exit 0
 

@@ -1,0 +1,23 @@
+# The kernel-variant and thread tests (tests/test_kernels.c) choose kernel
+# sets with rpo_ctx_use_kernels, which is static-linking-only: this suite
+# links librpo.a instead of the shared library. Included by the top
+# Makefile after tests.mk, whose TEST_BINS already lists it.
+
+$(BUILD)/tests/test_kernels: tests/test_kernels.c tests/testutil.h $(TEST_COMMON) $(BUILD)/librpo.a
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(TEST_COMMON) $(BUILD)/librpo.a \
+	    $(CMOCKA_LIBS) $(LDLIBS)
+
+# The CBLAS build (make USE_CBLAS=1, in its own folder): the C suites must
+# pass there too, and it must export exactly the symbols of the default
+# build (the header and the ABI do not depend on the option).
+.PHONY: check-cblas
+CHECK_TARGETS += check-cblas
+check-cblas: lib
+	@$(MAKE) --no-print-directory USE_CBLAS=1 BUILD=$(BUILD)/cblas check-c
+	@nm -D --defined-only $(BUILD)/$(SHLIB) | awk '{print $$NF}' | sort > $(BUILD)/exports.txt
+	@nm -D --defined-only $(BUILD)/cblas/$(SHLIB) | awk '{print $$NF}' | sort > $(BUILD)/cblas/exports.txt
+	@cmp -s $(BUILD)/exports.txt $(BUILD)/cblas/exports.txt || \
+	    { echo "check-cblas: the CBLAS build exports other symbols"; \
+	      diff $(BUILD)/exports.txt $(BUILD)/cblas/exports.txt; exit 1; }
+	@echo "check-cblas: the CBLAS build passes and exports the same symbols"
