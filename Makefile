@@ -124,6 +124,7 @@ include tests/sanitize.mk
 include tests/fuzz/fuzz.mk
 include tests/abi/abi.mk
 include tests/kernels.mk
+include bench/bench.mk
 
 .PHONY: check-deps
 check-deps:
@@ -175,6 +176,7 @@ help:
 	@echo "make            build $(BUILD)/librpo.a and $(BUILD)/$(SHLIB)"
 	@echo "make demo       run the library on a built-in batch, then train a toy policy"
 	@echo "make check      install test dependencies if root, build and run every test"
+	@echo "make bench      time librpo (bench-quick: shorter; bench-torch: against PyTorch)"
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR=; make uninstall undoes it"
 	@echo "make bench-tokens  time the token-level helpers on a GPT-2-sized batch"
 	@echo "make clean      remove $(BUILD)"

@@ -1,0 +1,36 @@
+# Benchmarks (bench/). Timing never runs in `make check`; check only builds
+# the bench program (through the -Werror builds) so it cannot rot.
+#
+#   make bench          the full sweep (several minutes; bench/bench.c)
+#   make bench-quick    a short sweep (a minute or so)
+#   make bench-torch    librpo against PyTorch on the issue's target shapes
+#                       (bench/compare_torch.py; add ARGS=--full for all)
+# BENCH_ARGS passes options to rpo_bench, e.g. BENCH_ARGS="--threads 2 --blas".
+#
+# The bench links librpo.a (it uses the static-linking-only
+# rpo_similarity_*) and, when pkg-config finds OpenBLAS, OpenBLAS too, to
+# time cblas_?syrk / ?gemm alone beside librpo's similarity stage (--blas).
+
+BENCH_BIN := $(BUILD)/bench/rpo_bench
+BENCH_ARGS ?=
+ifeq ($(shell pkg-config --exists openblas 2>/dev/null && echo yes),yes)
+BENCH_CBLAS_CFLAGS := -DBENCH_CBLAS $(shell pkg-config --cflags openblas)
+BENCH_CBLAS_LIBS   := $(shell pkg-config --libs openblas)
+endif
+
+$(BENCH_BIN): bench/bench.c include/rpo.h $(BUILD)/librpo.a
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) $(BENCH_CBLAS_CFLAGS) -o $@ $< $(BUILD)/librpo.a \
+	    $(LDLIBS) $(BENCH_CBLAS_LIBS)
+
+WERROR_TARGETS += $(BENCH_BIN)
+
+.PHONY: bench bench-quick bench-torch
+bench: $(BENCH_BIN)
+	$(BENCH_BIN) $(BENCH_ARGS)
+
+bench-quick: $(BENCH_BIN)
+	$(BENCH_BIN) --quick $(BENCH_ARGS)
+
+bench-torch: $(BENCH_BIN)
+	/usr/bin/python3 bench/compare_torch.py --bench $(BENCH_BIN) $(ARGS)
