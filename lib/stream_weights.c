@@ -44,9 +44,12 @@ static void weights_block(void *arg, unsigned worker, size_t item)
     const rpo_stream *s = job->s;
     const size_t i0 = item * s->p->block_rows;
     const size_t rows = rpo_block_rows(s->p, s->call->m, item);
+    /* (a call may have no scratch at all: take regions only when they exist) */
     void *panel = job->direct ? out_rows(job, i0)
                               : rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.panel);
-    void *sim = rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.sim);
+    void *sim = s->p->embedding
+                    ? rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.sim)
+                    : NULL;
     size_t ldw;
     const void *w = rpo_weight_rows(s->src, i0, rows, panel, sim, &ldw);
     store_rows(job, i0, rows, w, ldw);

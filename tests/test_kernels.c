@@ -24,6 +24,15 @@
 
 static rpo_vec_set vectors;
 
+/* RPO_TEST_SMALL=1 (set by make sanitize-valgrind, docs/hardening.md): the
+ * largest problems shrink and fewer thread counts repeat the same checks,
+ * since valgrind runs some fifty times slower. */
+static int small_run(void)
+{
+    const char *small = getenv("RPO_TEST_SMALL");
+    return small != NULL && small[0] == '1';
+}
+
 static const int kernel_sets[] = {RPO_KERNELS_PORTABLE, RPO_KERNELS_AVX2,
                                   RPO_KERNELS_AVX512, RPO_KERNELS_GENERIC};
 #define KERNEL_SETS (sizeof kernel_sets / sizeof kernel_sets[0])
@@ -204,6 +213,17 @@ static long double sigmoid_neg(long double u)   /* sigmoid(-u) */
 
 #define LD(x) ((long double)(x))
 
+/* Compensated (Kahan) sums: valgrind computes long double at double
+ * precision, and a plain sum of a few hundred thousand terms would then
+ * drift past the float64 tolerance. */
+typedef struct ksum { long double s, c; } ksum;
+static void kadd(ksum *k, long double x)
+{
+    long double y = x - k->c, t = k->s + y;
+    k->c = (t - k->s) - y;
+    k->s = t;
+}
+
 static reference reference_of(const problem *p, int weighting, int logit,
                               double beta, double tau, double alpha)
 {
@@ -213,8 +233,8 @@ static reference reference_of(const problem *p, int weighting, int logit,
     r.gc = calloc(m, sizeof *r.gc);
     r.gr = calloc(n, sizeof *r.gr);
     long double *row = malloc(n * sizeof *row);
-    long double total = 0;
-    long double *col = calloc(n, sizeof *col);
+    ksum total = {0, 0};
+    ksum *col = calloc(n, sizeof *col);
     for (size_t i = 0; i < m; i++) {
         if (weighting == RPO_WEIGHTING_EMBEDDING) {
             long double ne = 0, top = -2;
@@ -242,22 +262,23 @@ static reference reference_of(const problem *p, int weighting, int logit,
             for (size_t j = 0; j < n; j++)
                 row[j] = 1 / LD(n);
         }
-        long double a = LD(p->pc[i]) - LD(p->rc[i]), grow = 0;
+        long double a = LD(p->pc[i]) - LD(p->rc[i]);
+        ksum grow = {0, 0};
         for (size_t j = 0; j < n; j++) {
             r.w[i * n + j] = (double)row[j];
             long double z = a - (LD(p->pr[j]) - LD(p->rr[j]));
             long double u = logit ? LD(beta) * row[j] * z : LD(beta) * z;
-            total += logit ? softplus_neg(u) / LD(n) : row[j] * softplus_neg(u);
+            kadd(&total, logit ? softplus_neg(u) / LD(n) : row[j] * softplus_neg(u));
             long double g = -LD(beta) * row[j] * sigmoid_neg(u) /
                             (logit ? LD(m) * LD(n) : LD(m));
-            grow += g;
-            col[j] -= g;
+            kadd(&grow, g);
+            kadd(&col[j], -g);
         }
-        r.gc[i] = (double)grow;
+        r.gc[i] = (double)grow.s;
     }
     for (size_t j = 0; j < n; j++)
-        r.gr[j] = (double)col[j];
-    r.loss = (double)(total / LD(m));
+        r.gr[j] = (double)col[j].s;
+    r.loss = (double)(total.s / LD(m));
     free(row);
     free(col);
     return r;
@@ -388,7 +409,10 @@ static void test_kernel_sets_match_reference(void **state)
 {
     (void)state;
     for (size_t s = 0; s < SHAPES; s++) {
-        const shape *sh = &shapes[s];
+        shape small = shapes[s];
+        if (small_run() && small.m * small.n > 50000)
+            small.m /= 4, small.n /= 4;
+        const shape *sh = &small;
         problem p = make_problem(sh->m, sh->n, sh->d, sh->paired, 1000 + s);
         problem32 q = narrow_problem(&p);
         for (size_t t = 0; t < SETTINGS; t++) {
@@ -425,7 +449,10 @@ static void test_similarity_stage(void **state)
 {
     (void)state;
     for (size_t s = 0; s < SHAPES; s++) {
-        const shape *sh = &shapes[s];
+        shape small = shapes[s];
+        if (small_run() && small.m * small.n > 50000)
+            small.m /= 4, small.n /= 4;
+        const shape *sh = &small;
         problem p = make_problem(sh->m, sh->n, sh->d, sh->paired, 3000 + s);
         problem32 q = narrow_problem(&p);
         const size_t m = p.m, n = p.n, d = p.d;
@@ -510,20 +537,25 @@ static void assert_same_bits(const char *what, const void *x, const void *y, siz
 static void test_threads_bitwise_identical(void **state)
 {
     (void)state;
-    static const unsigned thread_counts[] = {1, 2, 3, 8};
+    static const unsigned thread_counts[] = {1, 3, 2, 8};
+    const size_t counts = small_run() ? 2 : 4;
     /* big enough to be split (above the serial size): several row blocks,
      * streamed; and single blocks, whose sub-blocks are shared out */
     static const shape big[] = {{1100, 700, 40, 0}, {800, 800, 96, 1}, {2000, 1500, 0, 0},
                                 {480, 480, 128, 1}, {400, 1000, 0, 0}};
     for (size_t s = 0; s < sizeof big / sizeof big[0]; s++) {
-        const shape *sh = &big[s];
+        /* halved, they still split (all but the last, which is small) */
+        shape small = big[s];
+        if (small_run() && s + 1 < sizeof big / sizeof big[0])
+            small.m /= 2, small.n /= 2;
+        const shape *sh = &small;
         problem p = make_problem(sh->m, sh->n, sh->d ? sh->d : 1, sh->paired, 77 + s);
         problem32 q = narrow_problem(&p);
         const int weighting = sh->d ? RPO_WEIGHTING_EMBEDDING : RPO_WEIGHTING_UNIFORM;
         for (size_t k = 0; k < KERNEL_SETS; k++) {
             outputs first;
             memset(&first, 0, sizeof first);
-            for (size_t t = 0; t < sizeof thread_counts / sizeof thread_counts[0]; t++) {
+            for (size_t t = 0; t < counts; t++) {
                 rpo_ctx *ctx = context_on(kernel_sets[k]);
                 if (ctx == NULL)
                     break;
