@@ -29,10 +29,10 @@ static int cpu_runs(int id)
 static const rpo_kernels *table_of(int id)
 {
     switch (id) {
-    case RPO_KERNELS_PORTABLE: return &rpo_kernels_portable;
+    case RPO_KERNELS_PORTABLE: return rpo_kernels_portable();
 #if RPO_X86_KERNELS
-    case RPO_KERNELS_AVX2:     return &rpo_kernels_avx2;
-    case RPO_KERNELS_AVX512:   return &rpo_kernels_avx512;
+    case RPO_KERNELS_AVX2:     return rpo_kernels_avx2();
+    case RPO_KERNELS_AVX512:   return rpo_kernels_avx512();
 #endif
     default:                   return NULL;
     }
@@ -50,5 +50,5 @@ const rpo_kernels *rpo_kernels_best(void)
         if (k != NULL)
             return k;
     }
-    return &rpo_kernels_portable;
+    return rpo_kernels_portable();
 }

@@ -103,9 +103,11 @@ const rpo_kernels *rpo_kernels_best(void);
  * or CPU cannot run it. */
 const rpo_kernels *rpo_kernels_get(int id);
 
-/* The tables, defined in lib/simd/isa_*.c (the x86 ones only on x86-64). */
-extern const rpo_kernels rpo_kernels_portable;
-extern const rpo_kernels rpo_kernels_avx2;
-extern const rpo_kernels rpo_kernels_avx512;
+/* The tables, defined in lib/simd/isa_*.c (the x86 ones only on x86-64).
+ * Functions rather than variables: an internal variable would appear in
+ * the debug information that the ABI baseline records (docs/abi.md). */
+const rpo_kernels *rpo_kernels_portable(void);
+const rpo_kernels *rpo_kernels_avx2(void);
+const rpo_kernels *rpo_kernels_avx512(void);
 
 #endif /* RPO_KERNELS_H */

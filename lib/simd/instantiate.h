@@ -3,7 +3,7 @@
  * each isa_*.c after it has defined
  *   RPO_SIMD_BYTES  vector width in bytes (the file's -m flags must allow it)
  *   RPO_MR          rows of the product's register tile (6 or 12)
- *   RPO_ISA_TABLE   the name of the table to define (see kernels.h)
+ *   RPO_ISA_TABLE   the name of the function returning the table (kernels.h)
  *   RPO_ISA_NAME, RPO_ISA_ID
  * The templates are expanded twice, for float and for double.
  */
@@ -65,10 +65,15 @@ static void widen_scale(const void *x_, size_t d, double inv, void *out_)
         out[k] = (double)x[k] * inv;
 }
 
-const rpo_kernels RPO_ISA_TABLE = {
+static const rpo_kernels table = {
     RPO_ISA_NAME,
     RPO_ISA_ID,
     {RPO_MR, 2 * VL32, product_f32, dots_f32, softmax_f32, pairs_f32, sumsq_f32, scale_f32},
     {RPO_MR, 2 * VL64, product_f64, dots_f64, softmax_f64, pairs_f64, sumsq_f64, scale_f64},
     widen_scale,
 };
+
+const rpo_kernels *RPO_ISA_TABLE(void)
+{
+    return &table;
+}
