@@ -125,6 +125,9 @@ include tests/fuzz/fuzz.mk
 include tests/abi/abi.mk
 include tests/kernels.mk
 include bench/bench.mk
+include bench/beyond.mk
+include examples/python/ddp.mk
+include examples/mpi/mpi.mk
 
 .PHONY: check-deps
 check-deps:

@@ -53,7 +53,7 @@ extern "C" {
 /* Version: written here once; the Makefile and rpo.pc read it from here.   */
 
 #define RPO_VERSION_MAJOR 1
-#define RPO_VERSION_MINOR 1
+#define RPO_VERSION_MINOR 2
 #define RPO_VERSION_PATCH 0
 #define RPO_VERSION_NUMBER \
     (RPO_VERSION_MAJOR * 10000 + RPO_VERSION_MINOR * 100 + RPO_VERSION_PATCH)
@@ -101,12 +101,29 @@ extern "C" {
 #define RPO_PARAM_THREADS    7 /* threads per call, an integer in [1, 256];
                                   default 1. Results are bitwise identical
                                   for every value (see "Threads" below)    */
+/* Beyond the paper (docs/beyond.md); keys 8 and up exist from 1.2.        */
+#define RPO_PARAM_LOSS             8 /* RPO_LOSS_*: the per-pair function;
+                                        default SIGMOID                      */
+#define RPO_PARAM_LABEL_SMOOTHING  9 /* epsilon in [0, 0.5) of SIGMOID (cDPO),
+                                        ROBUST and EXO_PAIR; default 0       */
+#define RPO_PARAM_DISCOPOP_TAU    10 /* DISCOPOP's tau > 0; default 0.05     */
+#define RPO_PARAM_LOGIT_SCALE     11 /* RPO_LOGIT_SCALE_*; default ROW_SUM   */
+#define RPO_PARAM_SINKHORN_ITERS  12 /* most Sinkhorn iterations, integer in
+                                        [1, 1e6]; default 200                */
+#define RPO_PARAM_SINKHORN_TOL    13 /* stop when every column marginal is
+                                        within this relative error, [0, 1];
+                                        default 1e-9                         */
 
 /* Weightings: how the M x N contrast matrix is weighted (rows sum to 1). */
 #define RPO_WEIGHTING_UNIFORM    0 /* W_ij = 1/N                              */
 #define RPO_WEIGHTING_DIAGONAL   1 /* W_ii = alpha, W_ij = (1-alpha)/(N-1);
                                       paired data only (M == N)               */
 #define RPO_WEIGHTING_EMBEDDING  2 /* W_ij = softmax_j((cos(e_i, f_j) - 1)/tau) */
+#define RPO_WEIGHTING_SINKHORN   3 /* rows of the entropic optimal-transport
+                                      plan between the chosen and rejected
+                                      prompts (cost 1 - cos, epsilon = tau),
+                                      rescaled to sum to 1; constants in the
+                                      backward. Not in rpo_loss_rows_*.      */
 
 /* Placements: where W enters the loss. AUTO is the reference
  * implementation's choice: LOGIT for EMBEDDING, LOSS for the others. */
@@ -126,6 +143,28 @@ extern "C" {
  * block order, so every result is bitwise identical whatever T is. With a
  * CBLAS build (make USE_CBLAS=1), large similarity products run inside the
  * BLAS with its own threads (OPENBLAS_NUM_THREADS for OpenBLAS). */
+/* Per-pair functions f(a_i, b_j), TRL's loss_type names and formulas (TRL's
+ * paired loss is DIAGONAL with alpha = 1 and LOSS placement). x = beta*(a-b),
+ * eps = LABEL_SMOOTHING, sp = softplus, s = sigmoid. LOSS placement sums
+ * W_ij f(a_i, b_j); LOGIT placement averages f(W_ij a_i, W_ij b_j).       */
+#define RPO_LOSS_SIGMOID    0 /* (1-eps) sp(-x) + eps sp(x)   (DPO, cDPO)  */
+#define RPO_LOSS_HINGE      1 /* max(0, 1 - x)                (RSO)        */
+#define RPO_LOSS_IPO        2 /* (a - b - 1/(2 beta))^2       (IPO)        */
+#define RPO_LOSS_ROBUST     3 /* ((1-eps) sp(-x) - eps sp(x)) / (1 - 2 eps)*/
+#define RPO_LOSS_EXO_PAIR   4 /* KL(s(x) || 1 - eps), eps > 0 (EXO)        */
+#define RPO_LOSS_BCO_PAIR   5 /* sp(-beta a) + sp(beta b)     (BCO)        */
+#define RPO_LOSS_SPPO_HARD  6 /* (a - 1/(2 beta))^2 + (b + 1/(2 beta))^2   */
+#define RPO_LOSS_NCA_PAIR   7 /* sp(-beta a) + sp(beta a)/2 + sp(beta b)/2 */
+#define RPO_LOSS_APO_ZERO   8 /* s(-beta a) + s(beta b)       (APO-zero)   */
+#define RPO_LOSS_APO_DOWN   9 /* s(beta a) + s(-x)            (APO-down)   */
+#define RPO_LOSS_DISCOPOP  10 /* sp(-x) s(-x/tau) + exp(-x) s(x/tau)       */
+
+/* Logit scales: the factor on W inside the logit (LOGIT placement only; LOSS
+ * placement ignores it). ROW_SUM keeps the rows of W summing to 1, as the
+ * reference does, so the logit shrinks like 1/N as N grows; ROW_MEAN uses
+ * N * W, whose rows average 1, so beta keeps its meaning at any N.        */
+#define RPO_LOGIT_SCALE_ROW_SUM   0
+#define RPO_LOGIT_SCALE_ROW_MEAN  1
 
 /* Metrics of the last successful rpo_loss_* / rpo_loss_weighted_* call,
  * read with rpo_ctx_stat. They are weighted by W, so they describe what the
@@ -135,6 +174,12 @@ extern "C" {
 #define RPO_STAT_REWARD_REJECTED  3 /* mean_j beta * b_j                      */
 #define RPO_STAT_MARGIN           4 /* (1/M) sum_ij W_ij * beta * z_ij        */
 #define RPO_STAT_ACCURACY         5 /* (1/M) sum_ij W_ij * [z_ij > 0]         */
+/* The Sinkhorn run of the last successful call that computed a SINKHORN
+ * plan (rpo_loss_*, rpo_weights_*, rpo_loss_embed_grad_*); 0 after a loss
+ * call with another weighting.                                            */
+#define RPO_STAT_SINKHORN_ITERATIONS 6 /* iterations performed             */
+#define RPO_STAT_SINKHORN_ERROR      7 /* max_j |N * colsum_j(W/M) - 1| of
+                                          the last iteration (see docs)    */
 
 /* ------------------------------------------------------------------------ */
 /* Context: settings, scratch memory that grows on demand and is reused
@@ -190,6 +235,8 @@ RPO_API int rpo_ctx_stat(const rpo_ctx *ctx, int stat, double *value);
  *   RPO_ERR_NULL_POINTER  ctx, or an input needed for a non-empty side
  *   RPO_ERR_SIZE          DIAGONAL or paired embeddings with M != N,
  *                         EMBEDDING with D == 0, a size product overflowing
+ *   RPO_ERR_PARAM         settings that conflict: EXO_PAIR with
+ *                         LABEL_SMOOTHING 0 (its loss would be infinite)
  *   RPO_ERR_NOMEM         scratch could not grow (the old scratch is kept)
  *   RPO_ERR_NONFINITE     NaN or infinity in any input read
  *   RPO_ERR_RANGE         a result would be infinite or NaN in the output
@@ -202,9 +249,13 @@ RPO_API int rpo_ctx_stat(const rpo_ctx *ctx, int stat, double *value);
  * in double and rounded once. Smaller problems, and inputs so large that a
  * float stage could overflow (beta or tau outside [2^-60, 2^60], log-probs
  * or caller weights beyond 2^60 in magnitude), run every stage in double.
- * Neither allocates nor builds anything of size M x N: the contrast matrix
- * is streamed by row blocks through scratch held in the context
- * (docs/performance.md gives the sizes). */
+ * SINKHORN weights and embedding gradients run every stage in double too,
+ * and a loss other than the reference one (RPO_PARAM_LOSS and its
+ * settings) evaluates its pairs in double. Nothing of size M x N is
+ * allocated or built: the contrast matrix is streamed by row blocks
+ * through scratch held in the context (docs/performance.md gives the
+ * sizes). The one exception is SINKHORN weighting, whose iterations keep
+ * the M x N cosine matrix in that scratch. */
 RPO_API int rpo_loss_f32(rpo_ctx *ctx,
                          size_t m, const float *policy_chosen,
                          const float *ref_chosen,
@@ -389,13 +440,142 @@ RPO_API int rpo_seq_logps_backward_f64(size_t b, size_t t,
                                        double *dtoken_logps);
 
 /* ------------------------------------------------------------------------ */
+/* Beyond the paper (since 1.2; docs/beyond.md): gradients with respect to
+ * the prompt embeddings, and one contrast matrix across data-parallel
+ * ranks. The settings above (loss family, logit scale, Sinkhorn) apply to
+ * these entry points as to rpo_loss_*.                                     */
+
+/* rpo_loss_* that also returns the gradients with respect to the prompt
+ * embeddings, for trainers that learn the prompt encoder or a projection:
+ *   grad_chosen_emb   (M, D)  out: dL/d chosen_emb;   NULL = not computed
+ *   grad_rejected_emb (N, D)  out: dL/d rejected_emb; NULL = not computed
+ * Paired embeddings (rejected_emb NULL or == chosen_emb): the one matrix
+ * plays both roles, grad_chosen_emb receives the sum of both roles and
+ * grad_rejected_emb is not used. EMBEDDING weighting differentiates through
+ * the row normalisation (as e / max(||e||, 1e-12) does, so a zero row gets
+ * its gradient divided by 1e-12) and the softmax; UNIFORM and DIAGONAL do
+ * not depend on the embeddings and give zeros. SINKHORN is
+ * RPO_ERR_UNSUPPORTED when an embedding gradient is asked for: its plan is
+ * a constant of the backward. Everything else as for rpo_loss_*. */
+RPO_API int rpo_loss_embed_grad_f32(rpo_ctx *ctx,
+                                    size_t m, const float *policy_chosen,
+                                    const float *ref_chosen,
+                                    size_t n, const float *policy_rejected,
+                                    const float *ref_rejected,
+                                    size_t d, const float *chosen_emb,
+                                    const float *rejected_emb,
+                                    float *loss, float *grad_chosen,
+                                    float *grad_rejected,
+                                    float *grad_chosen_emb,
+                                    float *grad_rejected_emb);
+
+RPO_API int rpo_loss_embed_grad_f64(rpo_ctx *ctx,
+                                    size_t m, const double *policy_chosen,
+                                    const double *ref_chosen,
+                                    size_t n, const double *policy_rejected,
+                                    const double *ref_rejected,
+                                    size_t d, const double *chosen_emb,
+                                    const double *rejected_emb,
+                                    double *loss, double *grad_chosen,
+                                    double *grad_rejected,
+                                    double *grad_chosen_emb,
+                                    double *grad_rejected_emb);
+
+/* The entries of partial_stats (rpo_loss_rows_*). Each is this block's
+ * share of the RPO_STAT_* of the same name, already divided by m_total, so
+ * the sum over all blocks is the statistic of the whole problem. */
+#define RPO_PARTIAL_LOSS             0
+#define RPO_PARTIAL_REWARD_CHOSEN    1
+#define RPO_PARTIAL_REWARD_REJECTED  2
+#define RPO_PARTIAL_MARGIN           3
+#define RPO_PARTIAL_ACCURACY         4
+#define RPO_PARTIAL_COUNT            5 /* the length of partial_stats      */
+
+/* One row block of a global problem, for data-parallel training: a rank's
+ * chosen rows row_offset .. row_offset + M - 1 of all m_total chosen rows,
+ * against all N rejected responses gathered from every rank.
+ *
+ *   m_total          the number of chosen rows over all ranks (M_total)
+ *   row_offset       global index of this block's first row
+ *   policy_chosen, ref_chosen       (M)     this block's rows
+ *   policy_rejected, ref_rejected   (N)     every rank's, gathered
+ *   chosen_emb       (M, D)  this block's rows } read by EMBEDDING only;
+ *   rejected_emb     (N, D)  gathered, always  } no "paired" shorthand
+ *   grad_chosen      (M)     out, complete: dL/d policy_chosen of the rows
+ *   grad_chosen_emb  (M, D)  out, complete: dL/d chosen_emb of the rows
+ *   partial_stats    (RPO_PARTIAL_COUNT)  out, this block's share
+ *   partial_grad_rejected     (N)     out, share of dL/d policy_rejected
+ *   partial_grad_rejected_emb (N, D)  out, share of dL/d rejected_emb
+ * Every output may be NULL (not computed).
+ *
+ * Summing each partial output over all blocks, e.g. with one all-reduce of
+ * a buffer that holds them side by side, gives what rpo_loss_embed_grad_*
+ * returns for the whole problem (to rounding): the MEAN reduction divides
+ * by m_total, never by M, so no rescaling follows the sum. The blocks must
+ * cover rows 0 .. m_total - 1 once each. DIAGONAL needs m_total == N and
+ * finds each row's diagonal through row_offset. Paired data, whose one
+ * embedding per pair is gathered as rejected_emb: the gradient of pair i's
+ * embedding is grad_chosen_emb row i plus row row_offset + i of the summed
+ * partial_grad_rejected_emb. The context's metrics are left unchanged.
+ * Errors as for rpo_loss_*, plus RPO_ERR_SIZE when row_offset + M >
+ * m_total, and RPO_ERR_UNSUPPORTED for SINKHORN weighting, whose plan
+ * couples all rows: compute it with rpo_weights_* on the gathered
+ * embeddings and pass this block's rows to rpo_loss_rows_weighted_*. */
+RPO_API int rpo_loss_rows_f32(rpo_ctx *ctx, size_t m_total, size_t row_offset,
+                              size_t m, const float *policy_chosen,
+                              const float *ref_chosen,
+                              size_t n, const float *policy_rejected,
+                              const float *ref_rejected,
+                              size_t d, const float *chosen_emb,
+                              const float *rejected_emb,
+                              float *grad_chosen, float *grad_chosen_emb,
+                              float *partial_stats,
+                              float *partial_grad_rejected,
+                              float *partial_grad_rejected_emb);
+
+RPO_API int rpo_loss_rows_f64(rpo_ctx *ctx, size_t m_total, size_t row_offset,
+                              size_t m, const double *policy_chosen,
+                              const double *ref_chosen,
+                              size_t n, const double *policy_rejected,
+                              const double *ref_rejected,
+                              size_t d, const double *chosen_emb,
+                              const double *rejected_emb,
+                              double *grad_chosen, double *grad_chosen_emb,
+                              double *partial_stats,
+                              double *partial_grad_rejected,
+                              double *partial_grad_rejected_emb);
+
+/* rpo_loss_rows_* over the caller's weights (M, N): this block's rows of
+ * the global weight matrix, as for rpo_loss_weighted_*. */
+RPO_API int rpo_loss_rows_weighted_f32(rpo_ctx *ctx,
+                                       size_t m_total, size_t row_offset,
+                                       size_t m, const float *policy_chosen,
+                                       const float *ref_chosen,
+                                       size_t n, const float *policy_rejected,
+                                       const float *ref_rejected,
+                                       const float *weights,
+                                       float *grad_chosen, float *partial_stats,
+                                       float *partial_grad_rejected);
+
+RPO_API int rpo_loss_rows_weighted_f64(rpo_ctx *ctx,
+                                       size_t m_total, size_t row_offset,
+                                       size_t m, const double *policy_chosen,
+                                       const double *ref_chosen,
+                                       size_t n, const double *policy_rejected,
+                                       const double *ref_rejected,
+                                       const double *weights,
+                                       double *grad_chosen,
+                                       double *partial_stats,
+                                       double *partial_grad_rejected);
+
+/* ------------------------------------------------------------------------ */
 /* Versions and messages.                                                   */
 
 /* RPO_VERSION_NUMBER of the library actually loaded; compare it with the
  * header's to detect a mismatch at run time. */
 RPO_API unsigned rpo_version_number(void);
 
-/* RPO_VERSION_STRING of the library actually loaded ("1.1.0"). */
+/* RPO_VERSION_STRING of the library actually loaded ("1.2.0"). */
 RPO_API const char *rpo_version_string(void);
 
 /* A static English description of a status code; never NULL, also for

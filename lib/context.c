@@ -11,6 +11,10 @@
  * setting. Written out because DBL_TRUE_MIN is C11. */
 #define POSITIVE_MIN 4.9406564584124654e-324
 
+/* The largest double below 0.5: label smoothing is a flip probability,
+ * and ROBUST divides by 1 - 2 eps. */
+#define BELOW_HALF 0.49999999999999994
+
 typedef struct param_spec {
     double default_value;
     double lo, hi;          /* inclusive */
@@ -19,18 +23,28 @@ typedef struct param_spec {
 } param_spec;
 
 static const param_spec param_specs[RPO_PARAM_END] = {
-    [RPO_PARAM_WEIGHTING] = {RPO_WEIGHTING_EMBEDDING, 0, 2, 1},
+    [RPO_PARAM_WEIGHTING] = {RPO_WEIGHTING_EMBEDDING, 0, 3, 1},
     [RPO_PARAM_BETA]      = {0.1, POSITIVE_MIN, DBL_MAX, 0},
     [RPO_PARAM_TAU]       = {0.5, POSITIVE_MIN, DBL_MAX, 0},
     [RPO_PARAM_ALPHA]     = {0.8, 0.0, 1.0, 0},
     [RPO_PARAM_PLACEMENT] = {RPO_PLACEMENT_AUTO, 0, 2, 1},
     [RPO_PARAM_REDUCTION] = {RPO_REDUCTION_MEAN, 0, 1, 1},
     [RPO_PARAM_THREADS]   = {1, 1, 256, 1},
+    [RPO_PARAM_LOSS]            = {RPO_LOSS_SIGMOID, 0, RPO_LOSS_DISCOPOP, 1},
+    [RPO_PARAM_LABEL_SMOOTHING] = {0.0, 0.0, BELOW_HALF, 0},
+    [RPO_PARAM_DISCOPOP_TAU]    = {0.05, POSITIVE_MIN, DBL_MAX, 0},
+    [RPO_PARAM_LOGIT_SCALE]     = {RPO_LOGIT_SCALE_ROW_SUM, 0, 1, 1},
+    [RPO_PARAM_SINKHORN_ITERS]  = {200, 1, 1e6, 1},
+    [RPO_PARAM_SINKHORN_TOL]    = {1e-9, 0.0, 1.0, 0},
 };
 
 static const param_spec *find_param(int param)
 {
     if (param <= 0 || param >= RPO_PARAM_END)
+        return NULL;
+    /* A key without a row (every field 0) is not a setting: no real
+     * setting has the range [0, 0]. */
+    if (param_specs[param].lo == 0.0 && param_specs[param].hi == 0.0)
         return NULL;
     return &param_specs[param];
 }
@@ -126,6 +140,10 @@ int rpo_ctx_stat(const rpo_ctx *ctx, int stat, double *value)
     case RPO_STAT_REWARD_REJECTED: *value = ctx->last.reward_rejected; break;
     case RPO_STAT_MARGIN:          *value = ctx->last.margin;          break;
     case RPO_STAT_ACCURACY:        *value = ctx->last.accuracy;        break;
+    case RPO_STAT_SINKHORN_ITERATIONS:
+        *value = ctx->last.sinkhorn_iterations;
+        break;
+    case RPO_STAT_SINKHORN_ERROR:  *value = ctx->last.sinkhorn_error;  break;
     default:                       return RPO_ERR_PARAM;
     }
     return RPO_OK;

@@ -14,7 +14,7 @@
 #include "rpo.h"
 
 /* One past the largest RPO_PARAM_* key. */
-#define RPO_PARAM_END 8
+#define RPO_PARAM_END 14
 
 /* Metrics of the last successful loss call (RPO_STAT_*). */
 typedef struct rpo_metrics {
@@ -23,6 +23,8 @@ typedef struct rpo_metrics {
     double reward_rejected;
     double margin;
     double accuracy;
+    double sinkhorn_iterations;  /* RPO_STAT_SINKHORN_*: 0 when no plan */
+    double sinkhorn_error;
 } rpo_metrics;
 
 struct rpo_ctx {
@@ -50,6 +52,14 @@ static inline int rpo_reduction(const rpo_ctx *ctx)
 static inline unsigned rpo_threads(const rpo_ctx *ctx)
 {
     return (unsigned)ctx->param[RPO_PARAM_THREADS];
+}
+static inline int rpo_loss_kind(const rpo_ctx *ctx)
+{
+    return (int)ctx->param[RPO_PARAM_LOSS];
+}
+static inline int rpo_logit_scale(const rpo_ctx *ctx)
+{
+    return (int)ctx->param[RPO_PARAM_LOGIT_SCALE];
 }
 
 /* The placement AUTO resolves to: the reference implementation puts

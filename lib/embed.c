@@ -4,10 +4,6 @@
 
 #include "embed.h"
 
-/* The reference's clamp on the norm: rows shorter than this are divided by
- * it instead, so a zero row stays zero (cosine 0 with everything). */
-#define NORM_FLOOR 1e-12
-
 /* ||x||_2 for finite x, without spurious overflow or underflow, given its
  * plain sum of squares ss. That is exact enough when it neither overflowed
  * nor lost range to underflow; otherwise we redo it scaled by the largest
@@ -49,7 +45,7 @@ int rpo_row_norms(const rpo_kernels *k, rpo_in src, size_t rows, size_t d,
             norm = norm2_f64(x, d, k->f64.sumsq(x, d));
         }
         acc += norm - norm;  /* NaN once any row held NaN or infinity */
-        denom[i] = norm < 0.0 ? norm : fmax(norm, NORM_FLOOR);
+        denom[i] = norm < 0.0 ? norm : fmax(norm, RPO_NORM_FLOOR);
     }
     return acc == 0.0;
 }

@@ -14,7 +14,11 @@
 #include "arrays.h"
 #include "kernels.h"
 
-/* denom[i] = max(||row i of src||_2, 1e-12) for src (rows, d), computed
+/* The reference's clamp on the norm: rows shorter than this are divided by
+ * it instead, so a zero row stays zero (cosine 0 with everything). */
+#define RPO_NORM_FLOOR 1e-12
+
+/* denom[i] = max(||row i of src||_2, RPO_NORM_FLOOR) for src (rows, d), computed
  * without overflow or underflow for any finite input (k's sumsq kernels do
  * the sums). A float64 row of finite entries can be longer than DBL_MAX;
  * its denom[i] is then -||row i * RPO_ROW_PRESCALE||_2, negative: such a

@@ -2,11 +2,13 @@
 #include <string.h>
 
 #include "embed.h"
+#include "embed_grad.h"
 #include "engine.h"
 #include "pack.h"
 #include "plan.h"
 #include "rpo.h"
 #include "similarity.h"
+#include "sinkhorn.h"
 #include "stream.h"
 #include "validate.h"
 #include "weights.h"
@@ -68,6 +70,46 @@ static int prepare_similarity(rpo_ctx *ctx, const rpo_call *call,
     return RPO_OK;
 }
 
+/* Embedding gradients: the normalised rows in double, for the backward,
+ * and the rejected ones transposed for its products (embed_grad.h). */
+static void prepare_emb_grad(rpo_ctx *ctx, const rpo_call *call,
+                             const rpo_plan *p, const rpo_layout *L,
+                             const rpo_similarity *sim)
+{
+    rpo_pack_rows(ctx->kernels, RPO_F64, sim->e, sim->e_norm, 0, call->m,
+                  call->d, rpo_scratch_at(ctx, L->e_hat));
+    if (!p->paired)
+        rpo_pack_rows(ctx->kernels, RPO_F64, sim->f, sim->f_norm, 0, call->n,
+                      call->d, rpo_scratch_at(ctx, L->f_hat));
+    rpo_transpose(rpo_scratch_at(ctx, L->f_hat), call->n, call->d,
+                  rpo_scratch_at(ctx, L->f_hat_t));
+}
+
+/* SINKHORN: the whole cosine matrix, a block at a time over the workers,
+ * then the plan's column potentials (sinkhorn.h), which the weight source
+ * reads with the cosines. */
+static rpo_sinkhorn_run prepare_sinkhorn(const rpo_stream *s)
+{
+    rpo_ctx *ctx = s->ctx;
+    const rpo_call *call = s->call;
+    const rpo_layout *L = s->L;
+    const size_t m = call->m, n = call->n;
+    double *cos = rpo_scratch_at(ctx, L->cos);
+    for (size_t block = 0; block < s->p->blocks; block++) {
+        const size_t i0 = block * s->p->block_rows;
+        rpo_shared_similarity(s, i0, rpo_block_rows(s->p, m, block),
+                              cos + i0 * n, n, 0);
+    }
+    return rpo_sinkhorn(cos, m, n, ctx->param[RPO_PARAM_TAU],
+                        (size_t)ctx->param[RPO_PARAM_SINKHORN_ITERS],
+                        ctx->param[RPO_PARAM_SINKHORN_TOL],
+                        rpo_scratch_at(ctx, L->pot_g),
+                        rpo_scratch_at(ctx, L->pot_f),
+                        rpo_scratch_at(ctx, L->pot_g_next),
+                        rpo_scratch_at(ctx, L->col_max),
+                        rpo_scratch_at(ctx, L->col_sum));
+}
+
 static void describe_weights(rpo_ctx *ctx, const rpo_call *call,
                              const rpo_plan *p, const rpo_layout *L,
                              const rpo_similarity *sim, rpo_weight_source *src)
@@ -81,6 +123,11 @@ static void describe_weights(rpo_ctx *ctx, const rpo_call *call,
     src->sim = sim;
     src->softmax = call->similarity_only ? NULL : p->k->softmax;
     src->caller = call->weights_in;
+    src->row_offset = call->row_offset;
+    if (p->weighting == RPO_WEIGHTING_SINKHORN) {
+        src->cos = rpo_scratch_at(ctx, L->cos);
+        src->col_bias = rpo_scratch_at(ctx, L->pot_g);
+    }
     if (p->weighting == RPO_WEIGHTING_UNIFORM) {
         void *row = rpo_scratch_at(ctx, L->uniform);
         rpo_uniform_row(p->real, call->n, row);
@@ -103,6 +150,9 @@ static int check_range(const rpo_call *call, const rpo_loss_result *r)
         return RPO_ERR_RANGE;
     if (call->loss.data != NULL && !rpo_out_fits(call->loss.type, &r->loss, 1))
         return RPO_ERR_RANGE;
+    if (call->partial_stats.data != NULL &&
+        !rpo_out_fits(call->partial_stats.type, r->partial, RPO_PARTIAL_COUNT))
+        return RPO_ERR_RANGE;
     /* Both gradients are computed when either is wanted; only the ones
      * the caller asked for must fit (a float32 grad_chosen beyond FLT_MAX
      * must not fail a call that wants grad_rejected alone). */
@@ -112,18 +162,60 @@ static int check_range(const rpo_call *call, const rpo_loss_result *r)
     if (call->grad_rejected.data != NULL &&
         !rpo_out_fits(call->grad_rejected.type, r->grad_b, call->n))
         return RPO_ERR_RANGE;
+    /* both embedding gradients are computed when either is wanted; only
+     * the ones asked for must fit (a paired call has no rejected one) */
+    if (call->grad_chosen_emb.data != NULL && r->grad_e != NULL &&
+        !rpo_out_fits(call->grad_chosen_emb.type, r->grad_e, call->m * call->d))
+        return RPO_ERR_RANGE;
+    if (call->grad_rejected_emb.data != NULL && r->grad_f != NULL &&
+        !rpo_out_fits(call->grad_rejected_emb.type, r->grad_f, call->n * call->d))
+        return RPO_ERR_RANGE;
     return RPO_OK;
 }
 
-static void write_loss(rpo_ctx *ctx, const rpo_call *call, const rpo_loss_result *r)
+/* The embedding gradient outputs: computed, or zeros where the weights do
+ * not depend on the embeddings. Paired calls have no rejected matrix. */
+static void write_emb_grad(const rpo_call *call, const rpo_loss_result *r)
 {
-    if (call->loss.data != NULL)
+    const size_t md = call->m * call->d, nd = call->n * call->d;
+    if (call->grad_chosen_emb.data != NULL) {
+        if (r != NULL && r->grad_e != NULL)
+            rpo_out_store(call->grad_chosen_emb, 0, r->grad_e, md);
+        else
+            rpo_out_zero(call->grad_chosen_emb, 0, md);
+    }
+    if (call->grad_rejected_emb.data != NULL && !rpo_call_is_paired(call)) {
+        if (r != NULL && r->grad_f != NULL)
+            rpo_out_store(call->grad_rejected_emb, 0, r->grad_f, nd);
+        else
+            rpo_out_zero(call->grad_rejected_emb, 0, nd);
+    }
+}
+
+static void store_sinkhorn_run(rpo_metrics *metrics, const rpo_sinkhorn_run *run)
+{
+    metrics->sinkhorn_iterations = (double)run->iterations;
+    metrics->sinkhorn_error = run->error;
+}
+
+static void write_loss(rpo_ctx *ctx, const rpo_call *call,
+                       const rpo_loss_result *r, const rpo_sinkhorn_run *run)
+{
+    if (call->loss.data != NULL && !call->rows)
         rpo_out_store(call->loss, 0, &r->loss, 1);
+    if (call->partial_stats.data != NULL)
+        rpo_out_store(call->partial_stats, 0, r->partial, RPO_PARTIAL_COUNT);
     if (call->grad_chosen.data != NULL)
         rpo_out_store(call->grad_chosen, 0, r->grad_a, call->m);
     if (call->grad_rejected.data != NULL)
         rpo_out_store(call->grad_rejected, 0, r->grad_b, call->n);
-    ctx->last = r->metrics;
+    write_emb_grad(call, r);
+    /* a row block's metrics are shares, not the problem's: they go to
+     * partial_stats only */
+    if (!call->rows) {
+        ctx->last = r->metrics;
+        store_sinkhorn_run(&ctx->last, run);
+    }
 }
 
 /* M == 0 or N == 0: there is no contrast. The loss is 0, the gradients of
@@ -133,13 +225,17 @@ static int finish_empty(rpo_ctx *ctx, const rpo_call *call)
     if (call->kind == RPO_CALL_WEIGHTS)
         return RPO_OK;
     const double zero = 0.0;
-    if (call->loss.data != NULL)
+    if (call->loss.data != NULL && !call->rows)
         rpo_out_store(call->loss, 0, &zero, 1);
+    if (call->partial_stats.data != NULL)
+        rpo_out_zero(call->partial_stats, 0, RPO_PARTIAL_COUNT);
     if (call->grad_chosen.data != NULL)
         rpo_out_zero(call->grad_chosen, 0, call->m);
     if (call->grad_rejected.data != NULL)
         rpo_out_zero(call->grad_rejected, 0, call->n);
-    memset(&ctx->last, 0, sizeof ctx->last);
+    write_emb_grad(call, NULL);
+    if (!call->rows)
+        memset(&ctx->last, 0, sizeof ctx->last);
     return RPO_OK;
 }
 
@@ -148,6 +244,10 @@ int rpo_run(rpo_ctx *ctx, const rpo_call *call)
     if (ctx == NULL)
         return RPO_ERR_NULL_POINTER;
     int status = rpo_validate_call(call, rpo_call_weighting(ctx, call));
+    if (status == RPO_OK)
+        status = rpo_validate_settings(call, rpo_weighting(ctx),
+                                       rpo_loss_kind(ctx),
+                                       ctx->param[RPO_PARAM_LABEL_SMOOTHING]);
     if (status != RPO_OK)
         return status;
     if (call->m == 0 || call->n == 0)
@@ -178,16 +278,24 @@ int rpo_run(rpo_ctx *ctx, const rpo_call *call)
             return status;
     }
     rpo_similarity sim;
-    if (p.embedding) {
+    memset(&sim, 0, sizeof sim);
+    if (p.uses_sim) {
         status = prepare_similarity(ctx, call, &p, &L, &sim);
         if (status != RPO_OK)
             return status;
+        if (p.emb_grad)
+            prepare_emb_grad(ctx, call, &p, &L, &sim);
     }
     rpo_weight_source src;
     describe_weights(ctx, call, &p, &L, &sim, &src);
     const rpo_stream stream = {ctx, call, &p, &L, &src};
+    rpo_sinkhorn_run run = {0, 0.0};
+    if (p.weighting == RPO_WEIGHTING_SINKHORN)
+        run = prepare_sinkhorn(&stream);
     if (call->kind == RPO_CALL_WEIGHTS) {
         rpo_stream_weights(&stream);
+        if (p.weighting == RPO_WEIGHTING_SINKHORN)
+            store_sinkhorn_run(&ctx->last, &run);
         return RPO_OK;
     }
 
@@ -195,6 +303,6 @@ int rpo_run(rpo_ctx *ctx, const rpo_call *call)
     rpo_stream_loss(&stream, &result);
     status = check_range(call, &result);
     if (status == RPO_OK)
-        write_loss(ctx, call, &result);
+        write_loss(ctx, call, &result, &run);
     return status;
 }

@@ -35,6 +35,14 @@ typedef struct rpo_call {
     int similarity_only;  /* WEIGHTS: the cosine similarities, whatever the
                              weighting, without the softmax (the
                              static-linking-only rpo_similarity_*)        */
+    rpo_out grad_chosen_emb;                 /* (M, D)                    */
+    rpo_out grad_rejected_emb;               /* (N, D)                    */
+    /* A row block of a larger problem (rpo_loss_rows_*): rows row_offset ..
+     * row_offset + m - 1 of m_total. grad_rejected, grad_rejected_emb and
+     * partial_stats then receive this block's shares, loss is unused. */
+    int rows;
+    size_t m_total, row_offset;
+    rpo_out partial_stats;                   /* (RPO_PARTIAL_COUNT)       */
 } rpo_call;
 
 /* Runs the call. Returns RPO_OK or the first error, in the order the header

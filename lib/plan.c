@@ -61,13 +61,36 @@ static int in_range(double x, double lo, double hi)
 /* Float is enough when the caller gave float and no stage can leave
  * float's range: |u| = beta |W| |z| and the softmax's 1 / tau stay far
  * from overflow, and beta, tau keep full precision as floats. */
+/* Embedding gradients flow only through the EMBEDDING softmax; the other
+ * weightings do not depend on the embeddings (SINKHORN is refused). */
+static int computes_emb_grad(const rpo_call *call, int weighting)
+{
+    return call->kind == RPO_CALL_LOSS && weighting == RPO_WEIGHTING_EMBEDDING &&
+           rpo_call_wants_emb_grad(call);
+}
+
+/* The reference loss (SIGMOID, no label smoothing, rows of W summing to 1
+ * inside the logit, no dL/dW) runs the pairs kernels or contrast.c; every
+ * other member of the family runs contrast_family.c's generic kernel. */
+static int uses_family_kernel(const rpo_ctx *ctx, int emb_grad)
+{
+    const int logit = rpo_resolved_placement(ctx) == RPO_PLACEMENT_LOGIT;
+    return rpo_loss_kind(ctx) != RPO_LOSS_SIGMOID ||
+           ctx->param[RPO_PARAM_LABEL_SMOOTHING] != 0.0 ||
+           (logit && rpo_logit_scale(ctx) != RPO_LOGIT_SCALE_ROW_SUM) ||
+           emb_grad;
+}
+
 rpo_dtype rpo_compute_type(const rpo_ctx *ctx, const rpo_call *call,
                            const rpo_input_scan *scan, int embedding)
 {
     const rpo_dtype caller = call->kind == RPO_CALL_WEIGHTS
                                  ? call->weights_out.type
                                  : call->policy_chosen.type;
-    if (caller != RPO_F32 || !scan->finite)
+    const int weighting = rpo_call_weighting(ctx, call);
+    /* Sinkhorn's iterations and the embeddings' backward run in double */
+    if (caller != RPO_F32 || !scan->finite ||
+        weighting == RPO_WEIGHTING_SINKHORN || computes_emb_grad(call, weighting))
         return RPO_F64;
     if (call_work(call, embedding) < F32_MIN_WORK)
         return RPO_F64;
@@ -112,16 +135,21 @@ rpo_plan rpo_plan_call(const rpo_ctx *ctx, const rpo_call *call,
     memset(&p, 0, sizeof p);
     p.weighting = rpo_call_weighting(ctx, call);
     p.embedding = p.weighting == RPO_WEIGHTING_EMBEDDING;
-    p.paired = p.embedding && rpo_call_is_paired(call);
+    p.uses_sim = p.embedding || p.weighting == RPO_WEIGHTING_SINKHORN;
+    p.paired = p.uses_sim && rpo_call_is_paired(call);
+    p.emb_grad = computes_emb_grad(call, p.weighting);
+    p.family = call->kind != RPO_CALL_WEIGHTS && uses_family_kernel(ctx, p.emb_grad);
     p.real = rpo_compute_type(ctx, call, scan, p.embedding);
     p.elem = p.real == RPO_F32 ? sizeof(float) : sizeof(double);
     p.k = p.real == RPO_F32 ? &ctx->kernels->f32 : &ctx->kernels->f64;
     p.backend = rpo_similarity_backend(call->m, call->n, call->d);
-    p.fast_pairs = !ctx->generic_pairs;
-    const int blas = p.embedding && p.backend == RPO_SIM_BLAS;
+    p.fast_pairs = !ctx->generic_pairs && !p.family;
+    const int blas = p.uses_sim && p.backend == RPO_SIM_BLAS;
     p.block_rows = block_rows_for(call->m, call->n, p.elem, p.k->mr, blas);
     p.blocks = (call->m + p.block_rows - 1) / p.block_rows;
-    p.symmetric = p.paired && p.blocks == 1;
+    /* the half product of paired embeddings serves the EMBEDDING rows;
+     * SINKHORN computes its cosines once, whole */
+    p.symmetric = p.embedding && p.paired && p.blocks == 1;
     p.shared = p.blocks == 1 || blas;
     p.items_per_block = p.shared ? (p.block_rows + RPO_SUB_BLOCK_ROWS - 1) / RPO_SUB_BLOCK_ROWS : 1;
 
@@ -156,7 +184,7 @@ static rpo_layout layout(const rpo_call *call, const rpo_plan *p,
         L.row_g = rpo_scratch_add(plan, m, D);
         L.col_g = rpo_scratch_add(plan, n, D);
     }
-    if (p->embedding) {
+    if (p->uses_sim) {
         L.e_norm = rpo_scratch_add(plan, m, D);
         L.f_norm = p->paired ? L.e_norm : rpo_scratch_add(plan, n, D);
         if (p->backend == RPO_SIM_TILES) {
@@ -170,6 +198,21 @@ static rpo_layout layout(const rpo_call *call, const rpo_plan *p,
         L.uniform = rpo_scratch_add(plan, n, E);
     if (p->shared && !direct)
         L.shared_panel = rpo_scratch_add(plan, p->block_rows * n, E);
+    if (p->weighting == RPO_WEIGHTING_SINKHORN) {
+        L.cos = rpo_scratch_add(plan, m * n, D);
+        L.pot_f = rpo_scratch_add(plan, m, D);
+        L.pot_g = rpo_scratch_add(plan, n, D);
+        L.pot_g_next = rpo_scratch_add(plan, n, D);
+        L.col_max = rpo_scratch_add(plan, n, D);
+        L.col_sum = rpo_scratch_add(plan, n, D);
+    }
+    if (p->emb_grad) {
+        L.e_hat = rpo_scratch_add(plan, m * d, D);
+        L.f_hat = p->paired ? L.e_hat : rpo_scratch_add(plan, n * d, D);
+        L.f_hat_t = rpo_scratch_add(plan, d * n, D);
+        L.de = rpo_scratch_add(plan, m * d, D);
+        L.df = rpo_scratch_add(plan, n * d, D);
+    }
 
     /* One worker's regions, then as many copies as workers. */
     rpo_scratch_plan w = {0, 0};
@@ -177,13 +220,19 @@ static rpo_layout layout(const rpo_call *call, const rpo_plan *p,
     const size_t product_rows = p->shared ? p->slice_rows : p->block_rows;
     if (!p->shared && !direct)
         L.per_worker.panel = rpo_scratch_add(&w, p->block_rows * n, E);
-    if (p->embedding && p->backend == RPO_SIM_TILES)
+    if (p->uses_sim && p->backend == RPO_SIM_TILES)
         L.per_worker.sim = rpo_scratch_add(&w, rpo_packed_count(product_rows, d, p->k->mr), E);
     if (loss) {
         L.per_worker.col_part = rpo_scratch_add(&w, n, D);
         L.per_worker.col_tmp = rpo_scratch_add(&w, n, E);
         if (!p->fast_pairs)
             L.per_worker.wide = rpo_scratch_add(&w, work_rows * n, D);
+        if (p->emb_grad) {
+            L.per_worker.gw = rpo_scratch_add(&w, work_rows * n, D);
+            L.per_worker.df_part = rpo_scratch_add(&w, n * d, D);
+            L.per_worker.gw_t = rpo_scratch_add(&w, n * work_rows, D);
+            L.per_worker.e_t = rpo_scratch_add(&w, d * work_rows, D);
+        }
     }
     L.worker_bytes = w.bytes;
     plan->overflow |= w.overflow;

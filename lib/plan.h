@@ -42,6 +42,11 @@ typedef struct rpo_plan {
     const rpo_kernels_of_type *k;
     int weighting;                  /* RPO_WEIGHTING_* or _CALLER         */
     int embedding, paired;
+    int uses_sim;                   /* EMBEDDING or SINKHORN: the prompts'
+                                       similarities are prepared          */
+    int family;                     /* contrast_family.c's kernel: every
+                                       loss but the reference one         */
+    int emb_grad;                   /* embedding gradients computed       */
     rpo_sim_backend backend;        /* of the similarity products         */
     int symmetric;                  /* one block of paired embeddings:
                                        half the product, mirrored         */
@@ -64,6 +69,10 @@ typedef struct rpo_worker_regions {
     size_t col_part;   /* (n) double: a block's column sums                */
     size_t col_tmp;    /* (n) compute type: the pairs kernel's scratch     */
     size_t wide;       /* (rows, n) double: weights for contrast.c         */
+    /* embedding gradients (embed_grad.h), double                          */
+    size_t gw;         /* (rows, n) dL/dW, then dL/dcos                    */
+    size_t df_part;    /* (n, d) the work unit's dL/df^                    */
+    size_t gw_t, e_t;  /* (n, rows), (d, rows) transposes                  */
 } rpo_worker_regions;
 
 /* Byte offsets in the context's scratch. */
@@ -76,6 +85,12 @@ typedef struct rpo_layout {
     size_t e_rows, f_rows;     /* DOTS, BLAS: normalised rows              */
     size_t uniform;            /* (N) 1/N in the compute type              */
     size_t shared_panel;       /* shared mode: (block_rows, n)             */
+    /* SINKHORN (sinkhorn.h): the cosines and the potentials, double       */
+    size_t cos, pot_f, pot_g, pot_g_next, col_max, col_sum;
+    /* embedding gradients (embed_grad.h), double                          */
+    size_t e_hat, f_hat;       /* (M, D), (N, D) normalised rows           */
+    size_t f_hat_t;            /* (D, N) f_hat transposed                  */
+    size_t de, df;             /* (M, D), (N, D)                           */
     rpo_worker_regions per_worker;
     size_t worker0, worker_bytes;
 } rpo_layout;

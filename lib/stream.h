@@ -28,7 +28,10 @@ typedef struct rpo_loss_result {
     double loss;
     double *grad_a;   /* (M) in scratch, or NULL when not wanted */
     double *grad_b;   /* (N) in scratch, or NULL when not wanted */
+    double *grad_e;   /* (M, D) in scratch, or NULL when not computed */
+    double *grad_f;   /* (N, D) in scratch, or NULL when not computed */
     rpo_metrics metrics;
+    double partial[RPO_PARTIAL_COUNT];  /* row blocks: the shares */
 } rpo_loss_result;
 
 /* Rows in block `block` (the last one may be short). */

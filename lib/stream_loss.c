@@ -2,6 +2,9 @@
 #include <string.h>
 
 #include "contrast.h"
+#include "contrast_family.h"
+#include "embed_grad.h"
+#include "pairloss.h"
 #include "rpo.h"
 #include "stream.h"
 #include "threads.h"
@@ -9,8 +12,12 @@
 typedef struct loss_job {
     const rpo_stream *s;
     rpo_contrast c;            /* for contrast.c, and the settings       */
+    rpo_family_contrast fc;    /* for contrast_family.c                  */
+    rpo_pairloss pair;         /* fc's per-pair function                 */
+    double pair_scale;         /* dL/d(pair term): the reduction's scale */
     const void *a_real, *b_real;
     double *row_g, *col_g;
+    double *e_hat, *f_hat_t, *de, *df; /* embedding gradients            */
     rpo_sums total;
     /* shared mode: the block being worked on */
     char *shared;
@@ -33,9 +40,31 @@ static const double *widen_rows(const loss_job *job, const void *w, size_t ldw,
     return wide;
 }
 
+/* The generic kernel of the loss family, and for embedding gradients the
+ * softmax and cosine backward of the rows (embed_grad.h); their dL/df^
+ * goes to the worker's df_part, which the commit adds in order. */
+static void family_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
+                         const double *w, rpo_sums *sums, double *col_part)
+{
+    const rpo_stream *s = job->s;
+    const rpo_layout *L = s->L;
+    const size_t n = s->call->n, d = s->call->d;
+    double *gw = s->p->emb_grad ? rpo_worker_at(s->ctx, L, worker, L->per_worker.gw) : NULL;
+    rpo_family_rows(&job->fc, i0, rows, w, sums, job->row_g + i0, col_part, gw);
+    if (gw == NULL)
+        return;
+    rpo_softmax_rows_backward(w, gw, rows, n, job->pair_scale, s->src->tau);
+    rpo_cosine_backward(s->p->k->dots, gw, rows, n, job->e_hat + i0 * d,
+                        job->f_hat_t, d, job->de + i0 * d,
+                        rpo_worker_at(s->ctx, L, worker, L->per_worker.df_part),
+                        rpo_worker_at(s->ctx, L, worker, L->per_worker.gw_t),
+                        rpo_worker_at(s->ctx, L, worker, L->per_worker.e_t));
+}
+
 /* The per-pair stage of rows i0 .. i0 + rows - 1 with weights w (row
  * stride ldw), into the worker's sums and column partial: the SIMD pairs
- * kernel for the default loss, or the generic path of contrast.c. */
+ * kernel for the default loss, or the generic paths of contrast.c and
+ * contrast_family.c. */
 static void pair_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
                        const void *w, size_t ldw)
 {
@@ -67,7 +96,10 @@ static void pair_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
     } else {
         double *wide = rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.wide);
         const double *wd = widen_rows(job, w, ldw, rows, wide);
-        rpo_contrast_rows(&job->c, i0, rows, wd, sums, job->row_g + i0, col_part);
+        if (p->family)
+            family_stage(job, worker, i0, rows, wd, sums, col_part);
+        else
+            rpo_contrast_rows(&job->c, i0, rows, wd, sums, job->row_g + i0, col_part);
     }
 }
 
@@ -113,11 +145,16 @@ static void loss_commit(void *arg, unsigned worker, size_t item)
     job->total.loss += sums->loss;
     job->total.margin += sums->margin;
     job->total.accuracy += sums->accuracy;
+    const rpo_stream *s = job->s;
     if (job->c.want_grad) {
-        const rpo_stream *s = job->s;
         const double *col_part = rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.col_part);
         for (size_t j = 0; j < s->call->n; j++)
             job->col_g[j] += col_part[j];
+    }
+    if (s->p->emb_grad) {
+        const double *df_part = rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.df_part);
+        for (size_t k = 0; k < s->call->n * s->call->d; k++)
+            job->df[k] += df_part[k];
     }
 }
 
@@ -143,19 +180,42 @@ static void run_blocks(loss_job *job)
     }
 }
 
-static double mean_of(const double *x, size_t count)
+static double sum_of(const double *x, size_t count)
 {
     double sum = 0.0;
     for (size_t k = 0; k < count; k++)
         sum += x[k];
-    return sum / (double)count;
+    return sum;
+}
+
+/* Embedding gradients after the last block: the paired matrix plays both
+ * roles, then both go back through the normalisation. */
+static void finish_emb_grad(const loss_job *job, rpo_loss_result *out)
+{
+    const rpo_stream *s = job->s;
+    const rpo_call *call = s->call;
+    const size_t d = call->d;
+    double *de = job->de, *df = job->df;
+    if (s->p->paired) {
+        for (size_t k = 0; k < call->m * d; k++)
+            de[k] += df[k];
+        df = NULL;
+    }
+    rpo_normalize_rows_backward(job->e_hat, s->src->sim->e_norm, call->m, d, de);
+    if (df != NULL)
+        rpo_normalize_rows_backward(rpo_scratch_at(s->ctx, s->L->f_hat),
+                                    s->src->sim->f_norm, call->n, d, df);
+    out->grad_e = de;
+    out->grad_f = df;
 }
 
 void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
 {
     const rpo_ctx *ctx = s->ctx;
     const rpo_call *call = s->call;
-    const size_t m = call->m, n = call->n;
+    const size_t m = call->m, n = call->n, d = call->d;
+    /* the global M of a row block (rpo_loss_rows_*), or the call's own */
+    const size_t m_total = call->rows ? call->m_total : m;
     loss_job job;
     memset(&job, 0, sizeof job);
     job.s = s;
@@ -164,7 +224,7 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
     job.c.b = rpo_scratch_at(ctx, s->L->b);
     job.c.beta = ctx->param[RPO_PARAM_BETA];
     job.c.logit = rpo_resolved_placement(ctx) == RPO_PLACEMENT_LOGIT;
-    job.c.want_loss = call->loss.data != NULL;
+    job.c.want_loss = call->loss.data != NULL || call->partial_stats.data != NULL;
     job.c.want_grad = call->grad_chosen.data != NULL ||
                       call->grad_rejected.data != NULL;
     job.a_real = rpo_scratch_at(ctx, s->L->a_real);
@@ -174,27 +234,61 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
     if (job.c.want_grad)
         memset(job.col_g, 0, n * sizeof *job.col_g);
 
+    job.pair = rpo_pairloss_make(rpo_loss_kind(ctx), job.c.beta,
+                                 ctx->param[RPO_PARAM_LABEL_SMOOTHING],
+                                 ctx->param[RPO_PARAM_DISCOPOP_TAU]);
+    job.fc.n = n;
+    job.fc.a = job.c.a;
+    job.fc.b = job.c.b;
+    job.fc.f = &job.pair;
+    job.fc.logit = job.c.logit;
+    job.fc.logit_scale = rpo_logit_scale(ctx) == RPO_LOGIT_SCALE_ROW_MEAN ? (double)n : 1.0;
+    job.fc.want_grad = job.c.want_grad;
+
+    /* mean over the rows of the whole problem (or their sum), and the 1/N
+     * of logit placement */
+    const double rows_scale =
+        rpo_reduction(ctx) == RPO_REDUCTION_MEAN ? 1.0 / (double)m_total : 1.0;
+    job.pair_scale = job.c.logit ? rows_scale / (double)n : rows_scale;
+    if (s->p->emb_grad) {
+        job.e_hat = rpo_scratch_at(ctx, s->L->e_hat);
+        job.f_hat_t = rpo_scratch_at(ctx, s->L->f_hat_t);
+        job.de = rpo_scratch_at(ctx, s->L->de);
+        job.df = rpo_scratch_at(ctx, s->L->df);
+        memset(job.df, 0, n * d * sizeof *job.df);
+    }
+
     run_blocks(&job);
 
-    /* mean over rows (or their sum), and the 1/N of logit placement */
+    /* the pairs kernels and contrast.c leave out -beta (rows) and +beta
+     * (columns); the family kernel's sums are the derivatives themselves */
     const double beta = job.c.beta;
-    const double rows_scale =
-        rpo_reduction(ctx) == RPO_REDUCTION_MEAN ? 1.0 / (double)m : 1.0;
-    const double pair_scale = job.c.logit ? rows_scale / (double)n : rows_scale;
-    const double grad_scale = -beta * pair_scale;
-    out->loss = job.total.loss * pair_scale;
-    out->grad_a = out->grad_b = NULL;
+    const int family = s->p->family;
+    const double row_unit = family ? job.pair_scale : -beta * job.pair_scale;
+    const double col_unit = family ? job.pair_scale : beta * job.pair_scale;
+    out->loss = job.total.loss * job.pair_scale;
+    out->grad_a = out->grad_b = out->grad_e = out->grad_f = NULL;
     if (job.c.want_grad) {
         for (size_t i = 0; i < m; i++)
-            job.row_g[i] *= grad_scale;
+            job.row_g[i] *= row_unit;
         for (size_t j = 0; j < n; j++)
-            job.col_g[j] *= -grad_scale;
+            job.col_g[j] *= col_unit;
         out->grad_a = job.row_g;
         out->grad_b = job.col_g;
     }
+    if (s->p->emb_grad)
+        finish_emb_grad(&job, out);
+    memset(&out->metrics, 0, sizeof out->metrics);
     out->metrics.loss = job.c.want_loss ? out->loss : 0.0;
-    out->metrics.reward_chosen = beta * mean_of(job.c.a, m);
-    out->metrics.reward_rejected = beta * mean_of(job.c.b, n);
-    out->metrics.margin = beta * (job.total.margin / (double)m);
-    out->metrics.accuracy = job.total.accuracy / (double)m;
+    out->metrics.reward_chosen = beta * (sum_of(job.c.a, m) / (double)m_total);
+    /* a block's share of the rejected mean is its share of the rows */
+    out->metrics.reward_rejected = beta * (sum_of(job.c.b, n) / (double)n) *
+                                   ((double)m / (double)m_total);
+    out->metrics.margin = beta * (job.total.margin / (double)m_total);
+    out->metrics.accuracy = job.total.accuracy / (double)m_total;
+    out->partial[RPO_PARTIAL_LOSS] = out->metrics.loss;
+    out->partial[RPO_PARTIAL_REWARD_CHOSEN] = out->metrics.reward_chosen;
+    out->partial[RPO_PARTIAL_REWARD_REJECTED] = out->metrics.reward_rejected;
+    out->partial[RPO_PARTIAL_MARGIN] = out->metrics.margin;
+    out->partial[RPO_PARTIAL_ACCURACY] = out->metrics.accuracy;
 }

@@ -128,7 +128,7 @@ void rpo_stream_weights(const rpo_stream *s)
     memset(&job, 0, sizeof job);
     job.s = s;
     job.direct = s->call->weights_out.type == p->real;
-    if (p->paired && job.direct) {
+    if (p->embedding && p->paired && job.direct) {
         symmetric_in_place(&job);
         return;
     }

@@ -13,8 +13,20 @@ int rpo_mul_overflows(size_t x, size_t y);
 /* 1 when the call's rejected embeddings are the chosen ones (paired). */
 int rpo_call_is_paired(const rpo_call *call);
 
+/* 1 when the weighting reads the prompt embeddings. */
+int rpo_weighting_uses_embeddings(int weighting);
+
+/* 1 when the call asks for an embedding gradient. */
+int rpo_call_wants_emb_grad(const rpo_call *call);
+
 /* RPO_OK, RPO_ERR_NULL_POINTER or RPO_ERR_SIZE (in that precedence) for a
  * call whose weighting is `weighting` (the context's, for every kind). */
 int rpo_validate_call(const rpo_call *call, int weighting);
+
+/* RPO_OK, RPO_ERR_PARAM for settings that conflict (EXO_PAIR without label
+ * smoothing), or RPO_ERR_UNSUPPORTED for a request no code path serves
+ * (SINKHORN in a row block or with embedding gradients). */
+int rpo_validate_settings(const rpo_call *call, int weighting, int loss,
+                          double label_smoothing);
 
 #endif /* RPO_VALIDATE_H */

@@ -1,4 +1,7 @@
-/* The three weightings of the paper, and the caller's own matrix. */
+/* The three weightings of the paper, optimal transport, and the caller's
+ * own matrix. */
+#include <string.h>
+
 #include "rpo.h"
 #include "weights.h"
 
@@ -54,6 +57,19 @@ static void embedding_rows(const rpo_weight_source *src, size_t i0,
         src->softmax(rows, n, w, n, w, n, src->tau);
 }
 
+/* W_ij = softmax_j((cos_ij + g_j) / tau), the rows of the transport plan
+ * rescaled (sinkhorn.h); the cosines come from the iterations' copy. */
+static void sinkhorn_rows(const rpo_weight_source *src, size_t i0, size_t rows,
+                          double *w)
+{
+    const size_t n = src->n;
+    memcpy(w, src->cos + i0 * n, rows * n * sizeof *w);
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < n; j++)
+            w[r * n + j] += src->col_bias[j];
+    src->softmax(rows, n, w, n, w, n, src->tau);
+}
+
 const void *rpo_weight_rows(const rpo_weight_source *src, size_t i0,
                             size_t rows, void *panel, void *sim_scratch,
                             size_t *ldw)
@@ -69,6 +85,9 @@ const void *rpo_weight_rows(const rpo_weight_source *src, size_t i0,
         return panel;
     case RPO_WEIGHTING_EMBEDDING:
         embedding_rows(src, i0, rows, panel, sim_scratch);
+        return panel;
+    case RPO_WEIGHTING_SINKHORN:
+        sinkhorn_rows(src, i0, rows, panel);
         return panel;
     default: /* RPO_WEIGHTING_CALLER */
         if (src->caller.type == src->type) {

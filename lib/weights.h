@@ -30,6 +30,10 @@ typedef struct rpo_weight_source {
     rpo_softmax_fn softmax;        /* EMBEDDING: kernel of the compute type;
                                       NULL: the similarities themselves     */
     const void *uniform_row;       /* UNIFORM: (n) of 1/N                   */
+    /* SINKHORN (always computed in double): the plan's rows are the
+     * softmax of cos_ij + g_j (sinkhorn.h), from what its iterations kept */
+    const double *cos;             /* (M, n) cosine similarities            */
+    const double *col_bias;        /* (n) the column potentials g           */
     rpo_in caller;      /* CALLER: (M, N) row-major, already checked finite */
 } rpo_weight_source;
 

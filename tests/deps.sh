@@ -29,6 +29,9 @@ need libclang-rt-dev sh -c 'printf "int LLVMFuzzerTestOneInput(const char *d, un
 need valgrind      command -v valgrind
 # make USE_CBLAS=1 (tested by check-cblas, tests/kernels.mk) links OpenBLAS.
 need libopenblas-dev pkg-config --exists openblas
+# the MPI example (examples/mpi/mpi.mk): compiler wrapper and launcher
+need libopenmpi-dev command -v mpicc
+need openmpi-bin    command -v mpirun
 
 [ -z "$missing" ] && exit 0
 

@@ -15,12 +15,20 @@ typedef struct param_row {
 
 /* SPEC section 2, written out independently of lib/context.c. */
 static const param_row spec_params[] = {
-    {1, 2.0, 0.0, 2.0, 1},                         /* WEIGHTING  */
+    {1, 2.0, 0.0, 3.0, 1},                         /* WEIGHTING (3:
+                                                      SINKHORN, 1.2) */
     {2, 0.1, 4.9406564584124654e-324, DBL_MAX, 0}, /* BETA       */
     {3, 0.5, 4.9406564584124654e-324, DBL_MAX, 0}, /* TAU        */
     {4, 0.8, 0.0, 1.0, 0},                         /* ALPHA      */
     {5, 0.0, 0.0, 2.0, 1},                         /* PLACEMENT  */
     {6, 0.0, 0.0, 1.0, 1},                         /* REDUCTION  */
+    /* docs/beyond.md, since 1.2 */
+    {8, 0.0, 0.0, 10.0, 1},                        /* LOSS       */
+    {9, 0.0, 0.0, 0.49999999999999994, 0},         /* LABEL_SMOOTHING */
+    {10, 0.05, 4.9406564584124654e-324, DBL_MAX, 0}, /* DISCOPOP_TAU */
+    {11, 0.0, 0.0, 1.0, 1},                        /* LOGIT_SCALE */
+    {12, 200.0, 1.0, 1e6, 1},                      /* SINKHORN_ITERS */
+    {13, 1e-9, 0.0, 1.0, 0},                       /* SINKHORN_TOL */
 };
 #define N_PARAMS (sizeof spec_params / sizeof spec_params[0])
 

@@ -5,7 +5,8 @@
  * Each input is a short program of operations on two contexts: settings
  * with arbitrary keys and values and queries with NULL or valid pointers
  * (settings.c), contexts freed and recreated, the token-level helpers of
- * 1.1 (tokens.c, sequences.c), and compute calls (rpo_loss_*,
+ * 1.1 (tokens.c, sequences.c), the row blocks and embedding gradients of
+ * 1.2 (beyond.c), and compute calls (rpo_loss_*,
  * rpo_weights_*, rpo_loss_weighted_*, float32, float64 or both on the same
  * values) with arbitrary sizes, settings, present or NULL pointers, outputs
  * aliasing inputs, and values including NaN, +-inf, subnormals, +-1e38,
@@ -576,6 +577,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case 11:
             op_seq_logps_backward(&r);
+            break;
+        case 7:
+            op_beyond(&r, ctx[which], ctx[1 - which]);
             break;
         default:
             op_compute(&r, ctx[which], ctx[1 - which]);

@@ -5,6 +5,7 @@
  *   settings.c   settings, queries, and a context's observable state
  *   tokens.c     the logits helpers of librpo 1.1
  *   sequences.c  the sequence helpers of librpo 1.1
+ *   beyond.c     the row blocks and embedding gradients of librpo 1.2
  */
 #ifndef RPO_FUZZ_HARNESS_H
 #define RPO_FUZZ_HARNESS_H
@@ -62,5 +63,9 @@ void op_token_logps(reader *r, rpo_ctx *ctx);
 void op_token_logps_backward(reader *r, rpo_ctx *ctx);
 void op_seq_logps(reader *r);
 void op_seq_logps_backward(reader *r);
+
+/* The row blocks and embedding gradients of 1.2, one call with its
+ * invariants, compared with `other` where they must agree (beyond.c). */
+void op_beyond(reader *r, rpo_ctx *ctx, rpo_ctx *other);
 
 #endif /* RPO_FUZZ_HARNESS_H */

@@ -17,7 +17,10 @@ demand, so NumPy users never load torch).
 from ._library import (ABI_MAJOR, ENV_VAR, SONAME, Library,
                        LibraryNotFoundError, candidates, default_library,
                        load_library)
-from .context import SETTINGS, Context, LossResult, Metrics, Setting
+from .context import (LOSS_TYPES, PARTIAL_COUNT, SETTINGS, Context,
+                      EmbedGradResult, LossResult, Metrics, RowsResult,
+                      RowsTotal, Setting, SinkhornRun, partial_length,
+                      split_partial)
 from .tokens import (seq_logps, seq_logps_backward, token_logps,
                      token_logps_backward)
 from .errors import (NonFiniteError, NullPointerError, OutOfMemoryError,
@@ -34,6 +37,8 @@ __all__ = [
     "ABI_MAJOR", "ENV_VAR", "SONAME", "Library", "LibraryNotFoundError",
     "candidates", "default_library", "load_library", "version",
     "SETTINGS", "Setting", "Context", "LossResult", "Metrics",
+    "LOSS_TYPES", "EmbedGradResult", "SinkhornRun", "PARTIAL_COUNT",
+    "RowsResult", "RowsTotal", "partial_length", "split_partial",
     "RPOError", "NullPointerError", "SizeError", "ParamError",
     "NonFiniteError", "OutOfMemoryError", "UnsupportedError", "RangeError",
     "token_logps", "token_logps_backward", "seq_logps", "seq_logps_backward",

@@ -37,6 +37,12 @@ _TOKEN_ARGS = [_p, _size, _size, _size, _p, _p, _p]
 _TOKEN_BACKWARD_ARGS = [_p, _size, _size, _size, _p, _p, _p, _p]
 _SEQ_ARGS = [_size, _size, _p, _p, _int, _p]
 _SEQ_BACKWARD_ARGS = [_size, _size, _p, _int, _p, _p]
+# 1.2: beyond the paper (docs/beyond.md)
+_EMBED_GRAD_ARGS = _LOSS_ARGS + [_p, _p]
+_ROWS_ARGS = [_p, _size, _size, _size, _p, _p, _size, _p, _p, _size, _p, _p,
+              _p, _p, _p, _p, _p]
+_ROWS_WEIGHTED_ARGS = [_p, _size, _size, _size, _p, _p, _size, _p, _p, _p,
+                       _p, _p, _p]
 
 # name: (restype, argtypes). Entry points of later minor versions are bound
 # when the loaded library has them; calling a missing one raises
@@ -63,6 +69,13 @@ PROTOTYPES = {
     "rpo_seq_logps_f64": (_int, _SEQ_ARGS),
     "rpo_seq_logps_backward_f32": (_int, _SEQ_BACKWARD_ARGS),
     "rpo_seq_logps_backward_f64": (_int, _SEQ_BACKWARD_ARGS),
+    # 1.2: embedding gradients and row blocks
+    "rpo_loss_embed_grad_f32": (_int, _EMBED_GRAD_ARGS),
+    "rpo_loss_embed_grad_f64": (_int, _EMBED_GRAD_ARGS),
+    "rpo_loss_rows_f32": (_int, _ROWS_ARGS),
+    "rpo_loss_rows_f64": (_int, _ROWS_ARGS),
+    "rpo_loss_rows_weighted_f32": (_int, _ROWS_WEIGHTED_ARGS),
+    "rpo_loss_rows_weighted_f64": (_int, _ROWS_WEIGHTED_ARGS),
     "rpo_version_number": (ctypes.c_uint, []),
     "rpo_version_string": (ctypes.c_char_p, []),
     "rpo_status_string": (ctypes.c_char_p, [_int]),

@@ -18,9 +18,13 @@ from . import errors
 Setting = collections.namedtuple("Setting", "name key choices doc")
 Setting.__new__.__defaults__ = ((), "")
 
+# TRL's loss_type names, in RPO_LOSS_* order (docs/beyond.md).
+LOSS_TYPES = ("sigmoid", "hinge", "ipo", "robust", "exo_pair", "bco_pair",
+              "sppo_hard", "nca_pair", "apo_zero", "apo_down", "discopop")
+
 # name, RPO_PARAM_* key, names of an enumeration's values (index = value).
 SETTINGS = (
-    Setting("weighting", 1, ("uniform", "diagonal", "embedding"),
+    Setting("weighting", 1, ("uniform", "diagonal", "embedding", "sinkhorn"),
             "how the M x N contrasts are weighted (RPO_PARAM_WEIGHTING)"),
     Setting("beta", 2, (), "beta > 0 (RPO_PARAM_BETA)"),
     Setting("tau", 3, (), "embedding-distance temperature > 0 (RPO_PARAM_TAU)"),
@@ -29,6 +33,23 @@ SETTINGS = (
             "where the weights enter the loss (RPO_PARAM_PLACEMENT)"),
     Setting("reduction", 6, ("mean", "sum"),
             "mean or sum over the chosen rows (RPO_PARAM_REDUCTION)"),
+    # librpo 1.2, docs/beyond.md
+    Setting("loss_type", 8, LOSS_TYPES,
+            "the per-pair loss, TRL's loss_type names (RPO_PARAM_LOSS)"),
+    Setting("label_smoothing", 9, (),
+            "eps in [0, 0.5) of sigmoid, robust and exo_pair "
+            "(RPO_PARAM_LABEL_SMOOTHING)"),
+    Setting("discopop_tau", 10, (),
+            "discopop's temperature > 0 (RPO_PARAM_DISCOPOP_TAU)"),
+    Setting("logit_scale", 11, ("row_sum", "row_mean"),
+            "the factor on W inside the logit: rows sum to 1, or average 1 "
+            "(RPO_PARAM_LOGIT_SCALE)"),
+    Setting("sinkhorn_iters", 12, (),
+            "most Sinkhorn iterations, an integer in [1, 1e6] "
+            "(RPO_PARAM_SINKHORN_ITERS)"),
+    Setting("sinkhorn_tol", 13, (),
+            "Sinkhorn's column-marginal tolerance in [0, 1] "
+            "(RPO_PARAM_SINKHORN_TOL)"),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -39,12 +60,61 @@ Metrics = collections.namedtuple("Metrics", [name for name, _ in _STATS])
 Metrics.__doc__ = ("Metrics of the last successful loss call, weighted by W "
                    "(docs/api.md, RPO_STAT_*).")
 
+# The last Sinkhorn run (RPO_STAT_SINKHORN_*).
+SinkhornRun = collections.namedtuple("SinkhornRun", "iterations error")
+
 LossResult = collections.namedtuple(
     "LossResult", "loss grad_chosen grad_rejected metrics")
 LossResult.__doc__ = ("loss (float), dL/d policy_chosen (M) and "
                       "dL/d policy_rejected (N) as arrays (None when grad="
                       "False), and the call's Metrics. The gradients with "
                       "respect to the reference log-probs are their negatives.")
+
+EmbedGradResult = collections.namedtuple(
+    "EmbedGradResult",
+    "loss grad_chosen grad_rejected grad_chosen_emb grad_rejected_emb metrics")
+EmbedGradResult.__doc__ = ("LossResult plus dL/d chosen_emb (M, D) and "
+                           "dL/d rejected_emb (N, D); with paired embeddings "
+                           "grad_chosen_emb holds both roles and "
+                           "grad_rejected_emb is None.")
+
+# Row blocks of a global problem (docs/beyond.md section 5).
+PARTIAL_COUNT = 5   # RPO_PARTIAL_COUNT: loss and the four metrics
+
+RowsResult = collections.namedtuple(
+    "RowsResult", "partial grad_chosen grad_chosen_emb")
+RowsResult.__doc__ = (
+    "One row block's results. partial: one 1-D array, [partial stats (5) | "
+    "dL/d policy_rejected share (N) | dL/d rejected_emb share (N*D, only "
+    "with emb_grad)], to be summed over all blocks (one all-reduce) and "
+    "read with rpo.split_partial. grad_chosen (M) and grad_chosen_emb "
+    "(M, D) are complete for the block's rows (None when not asked for).")
+
+RowsTotal = collections.namedtuple(
+    "RowsTotal", "loss metrics grad_rejected grad_rejected_emb")
+RowsTotal.__doc__ = ("The whole problem, from the summed partial vector: "
+                     "loss, Metrics, dL/d policy_rejected (N) and "
+                     "dL/d rejected_emb (N, D) or None.")
+
+
+def partial_length(n, d=0):
+    """Length of RowsResult.partial for N gathered columns (and D with
+    embedding gradients)."""
+    return PARTIAL_COUNT + n + n * d
+
+
+def split_partial(partial, n, d=0):
+    """The summed partial vector of every row block as a RowsTotal (views
+    into `partial`). d: the embedding width when the blocks were run with
+    emb_grad=True, else 0."""
+    partial = np.asarray(partial)
+    if partial.shape != (partial_length(n, d),):
+        raise ValueError("partial has shape %s, want (%d,) for n = %d, d = %d"
+                         % (partial.shape, partial_length(n, d), n, d))
+    stats = [float(v) for v in partial[:PARTIAL_COUNT]]
+    grad_re = partial[PARTIAL_COUNT + n:].reshape(n, d) if d else None
+    return RowsTotal(stats[0], Metrics(*stats),
+                     partial[PARTIAL_COUNT:PARTIAL_COUNT + n], grad_re)
 
 
 def _encode(setting, value):
@@ -170,6 +240,19 @@ class Context:
         """Metrics of the last successful loss call (zeros before one)."""
         with self._lock:
             return self._read_metrics()
+
+    @property
+    def sinkhorn(self):
+        """The last Sinkhorn run as SinkhornRun(iterations, error): the plan
+        of the last SINKHORN call (0, 0.0 after a loss call with another
+        weighting)."""
+        values = []
+        with self._lock:
+            for key in (6, 7):
+                v = ctypes.c_double()
+                self._lib.call("rpo_ctx_stat", self._handle(), key, ctypes.byref(v))
+                values.append(v.value)
+        return SinkhornRun(int(values[0]), values[1])
 
     def _read_metrics(self):
         values = []
@@ -303,6 +386,115 @@ class Context:
             self._lib.call("rpo_weights_" + suffix, self._handle(), m, n, d,
                            buf.address(ce), buf.address(re), buf.address(w))
         return w
+
+
+    # ------------------------------------------------ beyond the paper (1.2)
+    def loss_embed_grad(self, policy_chosen, policy_rejected, ref_chosen=None,
+                        ref_rejected=None, chosen_emb=None, rejected_emb=None,
+                        *, grad=True, dtype=None):
+        """loss() plus the gradients with respect to the prompt embeddings
+        (rpo_loss_embed_grad_f32/_f64), for a prompt encoder being trained.
+        Embedding weighting differentiates through the softmax and the row
+        normalisation; uniform and diagonal give zeros; sinkhorn raises
+        UnsupportedError. Returns an EmbedGradResult."""
+        dt = buf.call_dtype((policy_chosen, policy_rejected, ref_chosen,
+                             ref_rejected, chosen_emb, rejected_emb), dtype)
+        pc, pr, rc, rr, m, n = self._sides(dt, policy_chosen, policy_rejected,
+                                           ref_chosen, ref_rejected)
+        ce, re, d = self._embeddings(dt, chosen_emb, rejected_emb, m, n)
+        gc, gr = self._gradient_outputs(dt, m, n, grad, None)
+        ge = np.empty((m, d), dtype=dt)
+        gf = None if re is None else np.empty((n, d), dtype=dt)
+        loss = np.empty(1, dtype=dt)
+        with self._lock:
+            self._lib.call("rpo_loss_embed_grad_" + _suffix(dt), self._handle(),
+                           m, buf.address(pc), buf.address(rc),
+                           n, buf.address(pr), buf.address(rr),
+                           d, buf.address(ce), buf.address(re),
+                           buf.address(loss), buf.address(gc), buf.address(gr),
+                           buf.address(ge), buf.address(gf))
+            metrics = self._read_metrics()
+        return EmbedGradResult(float(loss[0]), gc, gr, ge, gf, metrics)
+
+    def _block(self, m_total, row_offset, m):
+        if not 0 <= row_offset <= m_total or m > m_total - row_offset:
+            raise buf.size_error(self._lib, "rows %d .. %d of %d" % (
+                row_offset, row_offset + m - 1, m_total))
+
+    def loss_rows(self, m_total, row_offset, policy_chosen, policy_rejected,
+                  ref_chosen=None, ref_rejected=None, chosen_emb=None,
+                  rejected_emb=None, *, grad=True, emb_grad=False, dtype=None):
+        """One row block of a global problem (rpo_loss_rows_f32/_f64): this
+        rank's chosen rows row_offset .. row_offset + M - 1 of m_total,
+        against all N rejected responses gathered from every rank.
+
+        policy_chosen, ref_chosen (M), chosen_emb (M, D): this block's rows.
+        policy_rejected, ref_rejected (N), rejected_emb (N, D): gathered;
+            rejected_emb is always the gathered matrix (no paired shorthand).
+        grad: the log-prob gradients; emb_grad: the embedding gradients.
+        Returns a RowsResult: sum its `partial` over all blocks (one
+        all-reduce), then rpo.split_partial(summed, N, D if emb_grad else 0).
+        """
+        dt = buf.call_dtype((policy_chosen, policy_rejected, ref_chosen,
+                             ref_rejected, chosen_emb, rejected_emb), dtype)
+        pc, pr, rc, rr, m, n = self._sides(dt, policy_chosen, policy_rejected,
+                                           ref_chosen, ref_rejected)
+        self._block(m_total, row_offset, m)
+        ce = buf.as_input(chosen_emb, dt, "chosen_emb", 2)
+        re = buf.as_input(rejected_emb, dt, "rejected_emb", 2)
+        d = ce.shape[1] if ce is not None else (re.shape[1] if re is not None else 0)
+        if ce is not None and ce.shape != (m, d):
+            raise buf.size_error(self._lib, "chosen_emb has shape %s, want "
+                                 "(%d, %d)" % (ce.shape, m, d))
+        if re is not None and re.shape != (n, d):
+            raise buf.size_error(self._lib, "rejected_emb has shape %s, want "
+                                 "(%d, %d)" % (re.shape, n, d))
+        partial = np.zeros(partial_length(n, d if emb_grad else 0), dtype=dt)
+        gc = np.empty(m, dtype=dt) if grad else None
+        ge = np.empty((m, d), dtype=dt) if emb_grad else None
+        with self._lock:
+            self._lib.call("rpo_loss_rows_" + _suffix(dt), self._handle(),
+                           m_total, row_offset,
+                           m, buf.address(pc), buf.address(rc),
+                           n, buf.address(pr), buf.address(rr),
+                           d, buf.address(ce), buf.address(re),
+                           buf.address(gc), buf.address(ge),
+                           buf.address(partial[:PARTIAL_COUNT]),
+                           buf.address(partial[PARTIAL_COUNT:PARTIAL_COUNT + n])
+                           if grad else None,
+                           buf.address(partial[PARTIAL_COUNT + n:])
+                           if emb_grad else None)
+        return RowsResult(partial, gc, ge)
+
+    def loss_rows_weighted(self, m_total, row_offset, policy_chosen,
+                           policy_rejected, ref_chosen=None, ref_rejected=None,
+                           *, weights, grad=True, dtype=None):
+        """loss_rows over the caller's weights (M, N), this block's rows of
+        the global matrix (rpo_loss_rows_weighted_f32/_f64); the recipe for
+        sinkhorn weights across ranks (docs/beyond.md section 5)."""
+        dt = buf.call_dtype((policy_chosen, policy_rejected, ref_chosen,
+                             ref_rejected, weights), dtype)
+        pc, pr, rc, rr, m, n = self._sides(dt, policy_chosen, policy_rejected,
+                                           ref_chosen, ref_rejected)
+        self._block(m_total, row_offset, m)
+        w = buf.as_input(weights, dt, "weights", 2)
+        if w.shape != (m, n):
+            raise buf.size_error(self._lib, "weights has shape %s, want "
+                                 "(%d, %d)" % (w.shape, m, n))
+        partial = np.zeros(partial_length(n), dtype=dt)
+        gc = np.empty(m, dtype=dt) if grad else None
+        with self._lock:
+            self._lib.call("rpo_loss_rows_weighted_" + _suffix(dt),
+                           self._handle(), m_total, row_offset,
+                           m, buf.address(pc), buf.address(rc),
+                           n, buf.address(pr), buf.address(rr), buf.address(w),
+                           buf.address(gc), buf.address(partial[:PARTIAL_COUNT]),
+                           buf.address(partial[PARTIAL_COUNT:]) if grad else None)
+        return RowsResult(partial, gc, None)
+
+
+def _suffix(dt):
+    return "f32" if dt == np.float32 else "f64"
 
 
 def _restore(library_path, settings):

@@ -27,12 +27,18 @@ class Settings(unittest.TestCase):
     def test_defaults_are_the_specs(self):
         self.assertEqual(context().settings(), {
             "weighting": "embedding", "beta": 0.1, "tau": 0.5, "alpha": 0.8,
-            "placement": "auto", "reduction": "mean"})
+            "placement": "auto", "reduction": "mean",
+            # librpo 1.2 (docs/beyond.md)
+            "loss_type": "sigmoid", "label_smoothing": 0.0,
+            "discopop_tau": 0.05, "logit_scale": "row_sum",
+            "sinkhorn_iters": 200, "sinkhorn_tol": 1e-9})
 
     def test_every_setting_is_a_property_that_round_trips(self):
         ctx = context()
+        # numbers inside each range (label smoothing < 0.5; whole iterations)
+        samples = {"label_smoothing": (0.0, 0.25), "sinkhorn_iters": (1, 500)}
         for s in rpo.SETTINGS:
-            values = s.choices or (0.25, 0.75)
+            values = s.choices or samples.get(s.name, (0.25, 0.75))
             for v in values:
                 setattr(ctx, s.name, v)
                 self.assertEqual(getattr(ctx, s.name), v, s.name)
@@ -65,7 +71,7 @@ class Settings(unittest.TestCase):
         self.assertEqual(ctx.bounds("alpha"), (0.0, 1.0))
         lo, hi = ctx.bounds("beta")
         self.assertGreater(lo, 0.0)
-        self.assertEqual(ctx.bounds("weighting"), (0.0, 2.0))
+        self.assertEqual(ctx.bounds("weighting"), (0.0, 3.0))   # 3: sinkhorn
 
     def test_pickle_and_deepcopy_keep_settings(self):
         ctx = context(weighting="diagonal", alpha=0.6, beta=0.7)

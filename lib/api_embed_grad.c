@@ -1,0 +1,65 @@
+/*
+ * rpo_loss_embed_grad_*: rpo_loss_* with the gradients for the prompt
+ * embeddings. Thin, like api.c: one rpo_call for the engine.
+ */
+#include "engine.h"
+#include "rpo.h"
+
+static int run_embed_grad(rpo_ctx *ctx,
+                          size_t m, rpo_in policy_chosen, rpo_in ref_chosen,
+                          size_t n, rpo_in policy_rejected, rpo_in ref_rejected,
+                          size_t d, rpo_in chosen_emb, rpo_in rejected_emb,
+                          rpo_out loss, rpo_out grad_chosen,
+                          rpo_out grad_rejected, rpo_out grad_chosen_emb,
+                          rpo_out grad_rejected_emb)
+{
+    rpo_call call = {0};
+    call.kind = RPO_CALL_LOSS;
+    call.m = m;
+    call.n = n;
+    call.d = d;
+    call.policy_chosen = policy_chosen;
+    call.ref_chosen = ref_chosen;
+    call.policy_rejected = policy_rejected;
+    call.ref_rejected = ref_rejected;
+    call.chosen_emb = chosen_emb;
+    call.rejected_emb = rejected_emb;
+    call.loss = loss;
+    call.grad_chosen = grad_chosen;
+    call.grad_rejected = grad_rejected;
+    call.grad_chosen_emb = grad_chosen_emb;
+    call.grad_rejected_emb = grad_rejected_emb;
+    return rpo_run(ctx, &call);
+}
+
+int rpo_loss_embed_grad_f32(rpo_ctx *ctx,
+                            size_t m, const float *policy_chosen, const float *ref_chosen,
+                            size_t n, const float *policy_rejected, const float *ref_rejected,
+                            size_t d, const float *chosen_emb, const float *rejected_emb,
+                            float *loss, float *grad_chosen, float *grad_rejected,
+                            float *grad_chosen_emb, float *grad_rejected_emb)
+{
+    return run_embed_grad(ctx,
+                          m, rpo_in_f32(policy_chosen), rpo_in_f32(ref_chosen),
+                          n, rpo_in_f32(policy_rejected), rpo_in_f32(ref_rejected),
+                          d, rpo_in_f32(chosen_emb), rpo_in_f32(rejected_emb),
+                          rpo_out_f32(loss), rpo_out_f32(grad_chosen),
+                          rpo_out_f32(grad_rejected), rpo_out_f32(grad_chosen_emb),
+                          rpo_out_f32(grad_rejected_emb));
+}
+
+int rpo_loss_embed_grad_f64(rpo_ctx *ctx,
+                            size_t m, const double *policy_chosen, const double *ref_chosen,
+                            size_t n, const double *policy_rejected, const double *ref_rejected,
+                            size_t d, const double *chosen_emb, const double *rejected_emb,
+                            double *loss, double *grad_chosen, double *grad_rejected,
+                            double *grad_chosen_emb, double *grad_rejected_emb)
+{
+    return run_embed_grad(ctx,
+                          m, rpo_in_f64(policy_chosen), rpo_in_f64(ref_chosen),
+                          n, rpo_in_f64(policy_rejected), rpo_in_f64(ref_rejected),
+                          d, rpo_in_f64(chosen_emb), rpo_in_f64(rejected_emb),
+                          rpo_out_f64(loss), rpo_out_f64(grad_chosen),
+                          rpo_out_f64(grad_rejected), rpo_out_f64(grad_chosen_emb),
+                          rpo_out_f64(grad_rejected_emb));
+}
