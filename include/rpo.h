@@ -90,7 +90,10 @@ extern "C" {
 
 /* ------------------------------------------------------------------------ */
 /* Settings: rpo_ctx_set / rpo_ctx_get keys. Values are doubles; an
- * enumeration passes its integer value. rpo_param_bounds gives each range. */
+ * enumeration passes its integer value. rpo_param_bounds gives each range.
+ * Keys 1 to 6 exist since 1.0, RPO_PARAM_THREADS since 1.1, keys 8 to 13
+ * since 1.2; a library older than the key answers RPO_ERR_PARAM for it
+ * (compare rpo_version_number() with RPO_VERSION_NUMBER).                  */
 
 #define RPO_PARAM_WEIGHTING  1 /* RPO_WEIGHTING_*; default EMBEDDING          */
 #define RPO_PARAM_BETA       2 /* beta > 0, finite;      default 0.1          */
@@ -98,10 +101,11 @@ extern "C" {
 #define RPO_PARAM_ALPHA      4 /* alpha in [0, 1];       default 0.8          */
 #define RPO_PARAM_PLACEMENT  5 /* RPO_PLACEMENT_*;       default AUTO         */
 #define RPO_PARAM_REDUCTION  6 /* RPO_REDUCTION_*;       default MEAN         */
-#define RPO_PARAM_THREADS    7 /* threads per call, an integer in [1, 256];
-                                  default 1. Results are bitwise identical
-                                  for every value (see "Threads" below)    */
-/* Beyond the paper (docs/beyond.md); keys 8 and up exist from 1.2.        */
+#define RPO_PARAM_THREADS    7 /* since 1.1: threads per call, an integer
+                                  in [1, 256]; default 1. Results are
+                                  bitwise identical for every value (see
+                                  "Threads" below)                         */
+/* Beyond the paper (docs/beyond.md), since 1.2.                           */
 #define RPO_PARAM_LOSS             8 /* RPO_LOSS_*: the per-pair function;
                                         default SIGMOID                      */
 #define RPO_PARAM_LABEL_SMOOTHING  9 /* epsilon in [0, 0.5) of SIGMOID (cDPO),
@@ -119,11 +123,12 @@ extern "C" {
 #define RPO_WEIGHTING_DIAGONAL   1 /* W_ii = alpha, W_ij = (1-alpha)/(N-1);
                                       paired data only (M == N)               */
 #define RPO_WEIGHTING_EMBEDDING  2 /* W_ij = softmax_j((cos(e_i, f_j) - 1)/tau) */
-#define RPO_WEIGHTING_SINKHORN   3 /* rows of the entropic optimal-transport
-                                      plan between the chosen and rejected
-                                      prompts (cost 1 - cos, epsilon = tau),
-                                      rescaled to sum to 1; constants in the
-                                      backward. Not in rpo_loss_rows_*.      */
+#define RPO_WEIGHTING_SINKHORN   3 /* since 1.2: rows of the entropic
+                                      optimal-transport plan between the
+                                      chosen and rejected prompts (cost
+                                      1 - cos, epsilon = tau), rescaled to
+                                      sum to 1; constants in the backward.
+                                      Not in rpo_loss_rows_*.                */
 
 /* Placements: where W enters the loss. AUTO is the reference
  * implementation's choice: LOGIT for EMBEDDING, LOSS for the others. */
@@ -143,10 +148,12 @@ extern "C" {
  * block order, so every result is bitwise identical whatever T is. With a
  * CBLAS build (make USE_CBLAS=1), large similarity products run inside the
  * BLAS with its own threads (OPENBLAS_NUM_THREADS for OpenBLAS). */
-/* Per-pair functions f(a_i, b_j), TRL's loss_type names and formulas (TRL's
- * paired loss is DIAGONAL with alpha = 1 and LOSS placement). x = beta*(a-b),
- * eps = LABEL_SMOOTHING, sp = softplus, s = sigmoid. LOSS placement sums
- * W_ij f(a_i, b_j); LOGIT placement averages f(W_ij a_i, W_ij b_j).       */
+
+/* Per-pair functions f(a_i, b_j) (since 1.2), TRL's loss_type names and
+ * formulas (TRL's paired loss is DIAGONAL with alpha = 1 and LOSS
+ * placement). x = beta*(a-b), eps = LABEL_SMOOTHING, sp = softplus,
+ * s = sigmoid. LOSS placement sums W_ij f(a_i, b_j); LOGIT placement
+ * averages f(W_ij a_i, W_ij b_j).                                         */
 #define RPO_LOSS_SIGMOID    0 /* (1-eps) sp(-x) + eps sp(x)   (DPO, cDPO)  */
 #define RPO_LOSS_HINGE      1 /* max(0, 1 - x)                (RSO)        */
 #define RPO_LOSS_IPO        2 /* (a - b - 1/(2 beta))^2       (IPO)        */
@@ -159,10 +166,11 @@ extern "C" {
 #define RPO_LOSS_APO_DOWN   9 /* s(beta a) + s(-x)            (APO-down)   */
 #define RPO_LOSS_DISCOPOP  10 /* sp(-x) s(-x/tau) + exp(-x) s(x/tau)       */
 
-/* Logit scales: the factor on W inside the logit (LOGIT placement only; LOSS
- * placement ignores it). ROW_SUM keeps the rows of W summing to 1, as the
- * reference does, so the logit shrinks like 1/N as N grows; ROW_MEAN uses
- * N * W, whose rows average 1, so beta keeps its meaning at any N.        */
+/* Logit scales (since 1.2): the factor on W inside the logit (LOGIT
+ * placement only; LOSS placement ignores it). ROW_SUM keeps the rows of W
+ * summing to 1, as the reference does, so the logit shrinks like 1/N as N
+ * grows; ROW_MEAN uses N * W, whose rows average 1, so beta keeps its
+ * meaning at any N.                                                       */
 #define RPO_LOGIT_SCALE_ROW_SUM   0
 #define RPO_LOGIT_SCALE_ROW_MEAN  1
 
@@ -174,9 +182,9 @@ extern "C" {
 #define RPO_STAT_REWARD_REJECTED  3 /* mean_j beta * b_j                      */
 #define RPO_STAT_MARGIN           4 /* (1/M) sum_ij W_ij * beta * z_ij        */
 #define RPO_STAT_ACCURACY         5 /* (1/M) sum_ij W_ij * [z_ij > 0]         */
-/* The Sinkhorn run of the last successful call that computed a SINKHORN
- * plan (rpo_loss_*, rpo_weights_*, rpo_loss_embed_grad_*); 0 after a loss
- * call with another weighting.                                            */
+/* Since 1.2: the Sinkhorn run of the last successful call that computed a
+ * SINKHORN plan (rpo_loss_*, rpo_weights_*, rpo_loss_embed_grad_*); 0
+ * after a loss call with another weighting.                               */
 #define RPO_STAT_SINKHORN_ITERATIONS 6 /* iterations performed             */
 #define RPO_STAT_SINKHORN_ERROR      7 /* max_j |N * colsum_j(W/M) - 1| of
                                           the last iteration (see docs)    */

@@ -42,12 +42,16 @@ void rpo_normalize_rows_backward(const double *xhat, const double *denoms,
     for (size_t i = 0; i < rows; i++) {
         const double *x = xhat + i * d;
         double *gi = g + i * d;
-        const double denom = denoms[i];
+        /* a row longer than DBL_MAX was normalised as (x 2^-32) / -denom
+         * (embed.h): its norm is -denom 2^32, and the 2^-32 applies first
+         * (exact at any magnitude that makes such a row) */
+        const double denom = denoms[i] < 0.0 ? -denoms[i] : denoms[i];
+        const double pre = denoms[i] < 0.0 ? RPO_ROW_PRESCALE : 1.0;
         double along = 0.0;
         if (denom > RPO_NORM_FLOOR)
             for (size_t k = 0; k < d; k++)
                 along += x[k] * gi[k];
         for (size_t k = 0; k < d; k++)
-            gi[k] = (gi[k] - x[k] * along) / denom;
+            gi[k] = (gi[k] - x[k] * along) * pre / denom;
     }
 }

@@ -39,9 +39,11 @@ void rpo_cosine_backward(rpo_product_fn dots, const double *gs, size_t rows,
 
 /* The normalisation's backward, in place: g (rows, d) holds dL/dx^ on
  * entry and dL/dx on return, for x^ (rows, d) and the divisors denoms
- * (rows) from rpo_normalize_rows:
+ * (rows) from rpo_row_norms (embed.h):
  *   g = (g - x^ (x^ . g)) / ||x||    where the norm was not clamped,
- *   g = g / RPO_NORM_FLOOR           where it was (x^ = x / floor there). */
+ *   g = g / RPO_NORM_FLOOR           where it was (x^ = x / floor there),
+ * with ||x|| = -denom / RPO_ROW_PRESCALE for a row longer than DBL_MAX
+ * (a negative denom). */
 void rpo_normalize_rows_backward(const double *xhat, const double *denoms,
                                  size_t rows, size_t d, double *g);
 

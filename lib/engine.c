@@ -107,7 +107,8 @@ static rpo_sinkhorn_run prepare_sinkhorn(const rpo_stream *s)
                         rpo_scratch_at(ctx, L->pot_f),
                         rpo_scratch_at(ctx, L->pot_g_next),
                         rpo_scratch_at(ctx, L->col_max),
-                        rpo_scratch_at(ctx, L->col_sum));
+                        rpo_scratch_at(ctx, L->col_sum), ctx->kernels,
+                        s->p->workers);
 }
 
 static void describe_weights(rpo_ctx *ctx, const rpo_call *call,

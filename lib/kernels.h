@@ -61,6 +61,12 @@ typedef void (*rpo_softmax_fn)(size_t rows, size_t n, const void *s,
 typedef void (*rpo_pairs_fn)(const rpo_pair_block *block);
 typedef double (*rpo_sumsq_fn)(const void *x, size_t d);
 typedef void (*rpo_scale_fn)(const void *x, size_t d, double inv, void *out);
+typedef void (*rpo_lse_rows_fn)(size_t rows, size_t n, const double *c,
+                                size_t ldc, const double *g, double eps,
+                                double *out);
+typedef void (*rpo_lse_columns_fn)(size_t rows, size_t n, const double *c,
+                                   size_t ldc, const double *f, double eps,
+                                   double *col_max, double *col_sum);
 
 /* The kernels of one element type. */
 typedef struct rpo_kernels_of_type {
@@ -94,6 +100,16 @@ typedef struct rpo_kernels {
     /* out (d) doubles = x (d) floats * inv: float32 rows computed in
      * double (small problems, and inputs too large for float). */
     rpo_scale_fn widen_scale;
+    /* The log-sum-exps of a Sinkhorn iteration (sinkhorn.c), in double,
+     * over x = c + a bias, c (rows, n) with row stride ldc:
+     *   lse_rows:    out (rows) = LSE_j(c_rj + g_j), g (n)
+     *   lse_columns: col_max, col_sum (n) of c_rj + f_r, f (rows), with
+     *                LSE_r = col_max + eps log col_sum
+     * where LSE_k(x_k) = max x + eps log sum_k exp((x_k - max x) / eps).
+     * Each column's sum runs down the rows in order: columns cut into
+     * strips give the same bits. */
+    rpo_lse_rows_fn lse_rows;
+    rpo_lse_columns_fn lse_columns;
 } rpo_kernels;
 
 /* The fastest set this CPU runs. Never NULL. */

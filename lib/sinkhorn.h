@@ -20,6 +20,8 @@
 
 #include <stddef.h>
 
+#include "kernels.h"
+
 /* Outcome of a run, for RPO_STAT_SINKHORN_*. */
 typedef struct rpo_sinkhorn_run {
     size_t iterations;
@@ -32,10 +34,14 @@ typedef struct rpo_sinkhorn_run {
  * (>= 1) iterations, keeping the g that was measured, so run->error is
  * exactly the column error of the W the engine then uses. With
  * max_iters = 1, g = 0 and W is the EMBEDDING weighting.
- * Work: f (m), g_next (n), col_max (n), col_sum (n). */
+ * Work: f (m), g_next (n), col_max (n), col_sum (n). The log-sum-exps
+ * are k's kernels (kernels.h); each half-iteration runs on up to `workers`
+ * threads (threads.h), each potential computed whole by one of them, so
+ * the results do not depend on `workers`. */
 rpo_sinkhorn_run rpo_sinkhorn(const double *cos, size_t m, size_t n,
                               double epsilon, size_t max_iters, double tol,
                               double *g, double *f, double *g_next,
-                              double *col_max, double *col_sum);
+                              double *col_max, double *col_sum,
+                              const rpo_kernels *k, unsigned workers);
 
 #endif /* RPO_SINKHORN_H */

@@ -6,7 +6,8 @@
  *     placements, both logit scales, both reductions, several losses;
  *   - a zero row (the clamped normalisation is linear there);
  * and by properties: each row's gradient is orthogonal to the row (the
- * loss sees directions only) and scales like 1/||e||; the other outputs
+ * loss sees directions only) and scales like 1/||e||, also for a row
+ * longer than DBL_MAX; the other outputs
  * equal rpo_loss_*'s; weightings that ignore the embeddings give zeros;
  * float32 follows float64.
  */
@@ -195,6 +196,38 @@ static void test_properties(void **state)
     rpo_ctx_free(ctx);
 }
 
+/* A float64 row whose length exceeds DBL_MAX (entries near DBL_MAX) is
+ * normalised after an exact scaling by 2^-32 (lib/embed.h); its gradient
+ * must still be that of the row's direction over its true length: the
+ * gradient of y 2^1023 is the gradient of y times 2^-1023. */
+static void test_rows_longer_than_dbl_max(void **state)
+{
+    (void)state;
+    problem P = make_problem(66, 4, 5, 0), Q;
+    const double y[D] = {1.5, -1.2, 1.9};   /* |y| 2^1023 > DBL_MAX */
+    memcpy(P.e + 1 * D, y, sizeof y);
+    memcpy(P.f + 3 * D, y, sizeof y);
+    Q = P;
+    for (size_t k = 0; k < D; k++) {
+        Q.e[1 * D + k] = ldexp(y[k], 1023);
+        Q.f[3 * D + k] = ldexp(y[k], 1023);
+    }
+    rpo_ctx *ctx = embedding_ctx(RPO_LOSS_SIGMOID, RPO_PLACEMENT_AUTO, 0,
+                                 RPO_REDUCTION_MEAN);
+    double ge[MAXR * D], gf[MAXR * D], he[MAXR * D], hf[MAXR * D];
+    assert_status(rpo_loss_embed_grad_f64(ctx, 4, P.pc, P.rc, 5, P.pr, P.rr, D, P.e,
+                                          P.f, NULL, NULL, NULL, ge, gf), RPO_OK);
+    assert_status(rpo_loss_embed_grad_f64(ctx, 4, Q.pc, Q.rc, 5, Q.pr, Q.rr, D, Q.e,
+                                          Q.f, NULL, NULL, NULL, he, hf), RPO_OK);
+    for (size_t k = 0; k < D; k++) {
+        he[1 * D + k] = ldexp(he[1 * D + k], 1023);
+        hf[3 * D + k] = ldexp(hf[3 * D + k], 1023);
+    }
+    check_vector_rel("dL/de, a row beyond DBL_MAX", he, ge, 4 * D, 1e-12);
+    check_vector_rel("dL/df, a row beyond DBL_MAX", hf, gf, 5 * D, 1e-12);
+    rpo_ctx_free(ctx);
+}
+
 /* UNIFORM and DIAGONAL do not depend on the embeddings: zeros. */
 static void test_other_weightings_give_zeros(void **state)
 {
@@ -274,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_finite_differences),
         cmocka_unit_test(test_zero_row),
         cmocka_unit_test(test_properties),
+        cmocka_unit_test(test_rows_longer_than_dbl_max),
         cmocka_unit_test(test_other_weightings_give_zeros),
         cmocka_unit_test(test_errors_write_nothing),
         cmocka_unit_test(test_f32_follows_f64),

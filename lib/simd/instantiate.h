@@ -8,6 +8,7 @@
  * The templates are expanded twice, for float and for double.
  */
 #include <float.h>
+#include <math.h>
 #include <string.h>
 
 #include "../kernels.h"
@@ -52,6 +53,7 @@
 #include "softmax.h"
 #include "pairs.h"
 #include "rows.h"
+#include "sinkhorn.h"
 
 /* Float rows into double (the table's widen_scale). */
 static void widen_scale(const void *x_, size_t d, double inv, void *out_)
@@ -71,6 +73,8 @@ static const rpo_kernels table = {
     {RPO_MR, 2 * VL32, product_f32, dots_f32, softmax_f32, pairs_f32, sumsq_f32, scale_f32},
     {RPO_MR, 2 * VL64, product_f64, dots_f64, softmax_f64, pairs_f64, sumsq_f64, scale_f64},
     widen_scale,
+    sinkhorn_lse_rows,
+    sinkhorn_lse_columns,
 };
 
 const rpo_kernels *RPO_ISA_TABLE(void)
