@@ -5,7 +5,7 @@
  * weights and a row block.
  *
  *   make bench-beyond                      M = N = 512, D = 256
- *   build/bench/bench_beyond M N D         other sizes
+ *   build/bench/bench_beyond M N D [T]     other sizes, T threads
  *
  * Prints the best of seven runs of each call. A measurement, not a test:
  * nothing here passes or fails.
@@ -96,6 +96,7 @@ int main(int argc, char **argv)
     p.m = argc > 1 ? (size_t)strtoul(argv[1], NULL, 10) : 512;
     p.n = argc > 2 ? (size_t)strtoul(argv[2], NULL, 10) : 512;
     p.d = argc > 3 ? (size_t)strtoul(argv[3], NULL, 10) : 256;
+    const double threads = argc > 4 ? strtod(argv[4], NULL) : 1.0;
     uint64_t seed = 1;
     p.rc = array(p.m, &seed, -40, -10);
     p.pc = array(p.m, &seed, -43, -7);
@@ -111,8 +112,12 @@ int main(int argc, char **argv)
     rpo_ctx *ctx = rpo_ctx_create();
     if (ctx == NULL)
         return 1;
-    printf("librpo %s, float64, M = %zu, N = %zu, D = %zu, best of %d\n",
-           rpo_version_string(), p.m, p.n, p.d, RUNS);
+    if (rpo_ctx_set(ctx, RPO_PARAM_THREADS, threads) != RPO_OK) {
+        fprintf(stderr, "bench_beyond: threads must be an integer in [1, 256]\n");
+        return 1;
+    }
+    printf("librpo %s, float64, M = %zu, N = %zu, D = %zu, %.0f thread(s), best of %d\n",
+           rpo_version_string(), p.m, p.n, p.d, threads, RUNS);
     for (int which = 0; which < PATHS; which++) {
         configure(ctx, (path)which);
         double best = 1e300;

@@ -481,7 +481,9 @@ static config path_config(path which, int variant)
          RPO_PLACEMENT_AUTO, RPO_LOGIT_SCALE_ROW_SUM, 0.1, 0.5, 0.0, 0.05},
         {"robust loss-placed", RPO_WEIGHTING_EMBEDDING, RPO_LOSS_ROBUST,
          RPO_PLACEMENT_LOSS, RPO_LOGIT_SCALE_ROW_SUM, 0.1, 0.5, 0.2, 0.05},
-        family[0],
+        /* family[0] again: C99 wants constant initialisers */
+        {"sigmoid eps 0.1 row-mean", RPO_WEIGHTING_EMBEDDING, RPO_LOSS_SIGMOID,
+         RPO_PLACEMENT_LOGIT, RPO_LOGIT_SCALE_ROW_MEAN, 0.1, 0.5, 0.1, 0.05},
     };
     static const config sinkhorn[] = {
         {"sigmoid", RPO_WEIGHTING_SINKHORN, RPO_LOSS_SIGMOID,

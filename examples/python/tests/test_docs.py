@@ -1,5 +1,5 @@
-"""docs/pytorch.md's code blocks, run in order in one namespace: the guide
-cannot drift from the package."""
+"""docs/pytorch.md's code blocks, run in order in one namespace, and the
+README's Python block: the guides cannot drift from the package."""
 
 import contextlib
 import io
@@ -7,7 +7,9 @@ import pathlib
 import re
 import unittest
 
-GUIDE = pathlib.Path(__file__).resolve().parents[3] / "docs" / "pytorch.md"
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+GUIDE = ROOT / "docs" / "pytorch.md"
+README = ROOT / "README.md"
 
 
 def python_blocks(text):
@@ -25,6 +27,20 @@ class PyTorchGuide(unittest.TestCase):
                 code = compile(block, "%s, python block %d" % (GUIDE.name, k + 1), "exec")
                 exec(code, namespace)   # noqa: S102 - the guide's own code
         self.assertIn("librpo", printed.getvalue())
+
+    def test_readme_block_runs(self):
+        blocks = python_blocks(README.read_text())
+        self.assertEqual(len(blocks), 1)
+        namespace = {"__name__": "readme"}
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(compile(blocks[0], "README.md, python block", "exec"), namespace)  # noqa: S102
+        loss, accuracy = (float(x) for x in printed.getvalue().split())
+        self.assertGreater(loss, 0.0)
+        self.assertTrue(0.0 <= accuracy <= 1.0)
+        # the backward reached the policy tensors
+        self.assertIsNotNone(namespace["policy_chosen"].grad)
+        self.assertIsNotNone(namespace["policy_rejected"].grad)
 
 
 if __name__ == "__main__":
