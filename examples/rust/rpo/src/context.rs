@@ -8,7 +8,8 @@ use crate::real::Real;
 use crate::sys;
 
 /// A setting's key (`RPO_PARAM_*`). New settings of later librpo versions
-/// are new constants here; [`Context::set`] and [`Context::get`] take any.
+/// are new constants here (those since 1.1 beside their typed setters, in
+/// settings.rs); [`Context::set`] and [`Context::get`] take any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Param(pub i32);
 
@@ -21,7 +22,11 @@ impl Param {
     pub const REDUCTION: Param = Param(sys::RPO_PARAM_REDUCTION);
 }
 
-/// How the M x N contrasts are weighted (`RPO_WEIGHTING_*`).
+/// How the M x N contrasts are weighted (`RPO_WEIGHTING_*` of librpo 1.0).
+///
+/// librpo 1.2's optimal-transport weighting (`RPO_WEIGHTING_SINKHORN`) is
+/// not a variant, so that `match`es written for this enum keep compiling:
+/// set it with [`Context::set_sinkhorn_weighting`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Weighting {
     /// Every contrast alike: W_ij = 1/N.
@@ -114,16 +119,16 @@ impl<'a, T: Real> Inputs<'a, T> {
         self
     }
 
-    fn m(&self) -> usize {
+    pub(crate) fn m(&self) -> usize {
         self.policy_chosen.len()
     }
 
-    fn n(&self) -> usize {
+    pub(crate) fn n(&self) -> usize {
         self.policy_rejected.len()
     }
 
     /// Lengths the C API cannot see (it takes counts, not slices).
-    fn check(&self) -> Result<(), Error> {
+    pub(crate) fn check(&self) -> Result<(), Error> {
         let (m, n) = (self.m(), self.n());
         if self.ref_chosen.map_or(false, |r| r.len() != m)
             || self.ref_rejected.map_or(false, |r| r.len() != n)
@@ -141,7 +146,7 @@ impl<'a, T: Real> Inputs<'a, T> {
     }
 
     /// (d, chosen, rejected) pointers for the C call.
-    fn embedding_args(&self) -> (usize, *const T, *const T) {
+    pub(crate) fn embedding_args(&self) -> (usize, *const T, *const T) {
         match self.embeddings {
             Embeddings::None => (0, ptr::null(), ptr::null()),
             Embeddings::Paired { chosen, dim } => (dim, chosen.as_ptr(), ptr::null()),
@@ -152,18 +157,18 @@ impl<'a, T: Real> Inputs<'a, T> {
     }
 }
 
-fn rows_match<T>(x: &[T], rows: usize, dim: usize) -> Result<(), Error> {
+pub(crate) fn rows_match<T>(x: &[T], rows: usize, dim: usize) -> Result<(), Error> {
     match rows.checked_mul(dim) {
         Some(len) if len == x.len() => Ok(()),
         _ => Err(Error::Size),
     }
 }
 
-fn opt_ptr<T>(x: Option<&[T]>) -> *const T {
+pub(crate) fn opt_ptr<T>(x: Option<&[T]>) -> *const T {
     x.map_or(ptr::null(), <[T]>::as_ptr)
 }
 
-fn out_ptr<T>(x: Option<&mut [T]>, len: usize) -> Result<*mut T, Error> {
+pub(crate) fn out_ptr<T>(x: Option<&mut [T]>, len: usize) -> Result<*mut T, Error> {
     match x {
         None => Ok(ptr::null_mut()),
         Some(s) if s.len() == len => Ok(s.as_mut_ptr()),
@@ -211,7 +216,8 @@ impl Drop for Context {
 
 impl Context {
     /// A context with the default settings (embedding weighting, beta 0.1,
-    /// tau 0.5, alpha 0.8, automatic placement, mean reduction).
+    /// tau 0.5, alpha 0.8, automatic placement, mean reduction, one thread,
+    /// the sigmoid loss without label smoothing, row-sum logit scale).
     pub fn new() -> Result<Context, Error> {
         // SAFETY: no arguments; NULL means out of memory.
         let ptr = unsafe { sys::rpo_ctx_create() };
@@ -266,6 +272,14 @@ impl Context {
 
     pub fn set_reduction(&mut self, reduction: Reduction) -> Result<(), Error> {
         self.set(Param::REDUCTION, reduction as i32 as f64)
+    }
+
+    /// One metric (`RPO_STAT_*`) of the last successful loss call.
+    pub(crate) fn stat(&self, key: c_int) -> Result<f64, Error> {
+        let mut value = 0.0;
+        // SAFETY: a valid context and a valid out pointer.
+        Error::check(unsafe { sys::rpo_ctx_stat(self.ptr.as_ptr(), key, &mut value) })?;
+        Ok(value)
     }
 
     /// Metrics of the last successful loss call (zeros before the first).

@@ -9,7 +9,13 @@
 //! loss, its gradients with respect to the policy log-probs, the weight
 //! matrix and metrics. The [`sys`] module declares the raw C API; the rest
 //! is a safe wrapper: a [`Context`] with setters, slices in,
-//! `Result<_, rpo::Error>` out.
+//! `Result<_, rpo::Error>` out. It covers the whole API of librpo 1.2: the
+//! token helpers of 1.1 ([`Context::token_logps`], [`seq_logps`]), and
+//! beyond the paper (docs/beyond.md) TRL's loss family ([`LossType`]), the
+//! logit scale, optimal-transport weights
+//! ([`Context::set_sinkhorn_weighting`]), gradients with respect to the
+//! prompt embeddings ([`Context::loss_embed_grad`]) and one contrast
+//! matrix across data-parallel ranks ([`Context::loss_rows`]).
 //!
 //! ```
 //! use rpo::{Context, Inputs, Weighting};
@@ -41,15 +47,21 @@
 //! `build.rs` and docs/rust.md.
 
 mod context;
+mod embed_grad;
 mod error;
 mod real;
+mod rows;
+mod settings;
 pub mod sys;
 mod tokens;
 
 pub use context::{Context, Embeddings, Inputs, Loss, Metrics, Param, Placement, Reduction,
                   Weighting};
+pub use embed_grad::EmbedGrad;
 pub use error::Error;
 pub use real::Real;
+pub use rows::{partial_len, Partial, RowBlock, Rows, PARTIAL_COUNT};
+pub use settings::{LogitScale, LossType, SinkhornRun};
 pub use tokens::{seq_logps, seq_logps_backward, Logits, SeqReduce};
 
 /// docs/rust.md, whose `rust` blocks `cargo test` runs as doc tests so the

@@ -12,7 +12,9 @@ mod sealed {
 
 /// f32 or f64. Sealed: librpo has entry points for these two only.
 #[allow(clippy::missing_safety_doc, clippy::too_many_arguments)]
-pub trait Real: Copy + Default + PartialEq + std::fmt::Debug + sealed::Sealed + 'static {
+pub trait Real:
+    Copy + Default + PartialEq + std::fmt::Debug + Into<f64> + sealed::Sealed + 'static
+{
     #[doc(hidden)]
     unsafe fn loss(ctx: *mut rpo_ctx, m: usize, pc: *const Self, rc: *const Self,
                    n: usize, pr: *const Self, rr: *const Self, d: usize,
@@ -42,11 +44,31 @@ pub trait Real: Copy + Default + PartialEq + std::fmt::Debug + sealed::Sealed + 
     unsafe fn seq_logps_backward(b: usize, t: usize, mask: *const u8,
                                  reduce: c_int, dseq: *const Self,
                                  dtoken: *mut Self) -> c_int;
+    #[doc(hidden)]
+    unsafe fn loss_embed_grad(ctx: *mut rpo_ctx, m: usize, pc: *const Self,
+                              rc: *const Self, n: usize, pr: *const Self,
+                              rr: *const Self, d: usize, ce: *const Self,
+                              re: *const Self, loss: *mut Self, gc: *mut Self,
+                              gr: *mut Self, gce: *mut Self, gre: *mut Self) -> c_int;
+    #[doc(hidden)]
+    unsafe fn loss_rows(ctx: *mut rpo_ctx, m_total: usize, row_offset: usize,
+                        m: usize, pc: *const Self, rc: *const Self, n: usize,
+                        pr: *const Self, rr: *const Self, d: usize,
+                        ce: *const Self, re: *const Self, gc: *mut Self,
+                        gce: *mut Self, stats: *mut Self, gr: *mut Self,
+                        gre: *mut Self) -> c_int;
+    #[doc(hidden)]
+    unsafe fn loss_rows_weighted(ctx: *mut rpo_ctx, m_total: usize,
+                                 row_offset: usize, m: usize, pc: *const Self,
+                                 rc: *const Self, n: usize, pr: *const Self,
+                                 rr: *const Self, w: *const Self, gc: *mut Self,
+                                 stats: *mut Self, gr: *mut Self) -> c_int;
 }
 
 macro_rules! real_impl {
     ($t:ty, $loss:ident, $weights:ident, $weighted:ident, $tok:ident,
-     $tok_back:ident, $seq:ident, $seq_back:ident) => {
+     $tok_back:ident, $seq:ident, $seq_back:ident, $embed_grad:ident,
+     $rows:ident, $rows_weighted:ident) => {
         impl Real for $t {
             unsafe fn loss(ctx: *mut rpo_ctx, m: usize, pc: *const Self, rc: *const Self,
                            n: usize, pr: *const Self, rr: *const Self, d: usize,
@@ -84,13 +106,42 @@ macro_rules! real_impl {
                                          dtoken: *mut Self) -> c_int {
                 sys::$seq_back(b, t, mask, reduce, dseq, dtoken)
             }
+            unsafe fn loss_embed_grad(ctx: *mut rpo_ctx, m: usize, pc: *const Self,
+                                      rc: *const Self, n: usize, pr: *const Self,
+                                      rr: *const Self, d: usize, ce: *const Self,
+                                      re: *const Self, loss: *mut Self, gc: *mut Self,
+                                      gr: *mut Self, gce: *mut Self,
+                                      gre: *mut Self) -> c_int {
+                sys::$embed_grad(ctx, m, pc, rc, n, pr, rr, d, ce, re, loss, gc, gr,
+                                 gce, gre)
+            }
+            unsafe fn loss_rows(ctx: *mut rpo_ctx, m_total: usize, row_offset: usize,
+                                m: usize, pc: *const Self, rc: *const Self, n: usize,
+                                pr: *const Self, rr: *const Self, d: usize,
+                                ce: *const Self, re: *const Self, gc: *mut Self,
+                                gce: *mut Self, stats: *mut Self, gr: *mut Self,
+                                gre: *mut Self) -> c_int {
+                sys::$rows(ctx, m_total, row_offset, m, pc, rc, n, pr, rr, d, ce, re,
+                           gc, gce, stats, gr, gre)
+            }
+            unsafe fn loss_rows_weighted(ctx: *mut rpo_ctx, m_total: usize,
+                                         row_offset: usize, m: usize, pc: *const Self,
+                                         rc: *const Self, n: usize, pr: *const Self,
+                                         rr: *const Self, w: *const Self,
+                                         gc: *mut Self, stats: *mut Self,
+                                         gr: *mut Self) -> c_int {
+                sys::$rows_weighted(ctx, m_total, row_offset, m, pc, rc, n, pr, rr, w,
+                                    gc, stats, gr)
+            }
         }
     };
 }
 
 real_impl!(f32, rpo_loss_f32, rpo_weights_f32, rpo_loss_weighted_f32,
            rpo_token_logps_f32, rpo_token_logps_backward_f32,
-           rpo_seq_logps_f32, rpo_seq_logps_backward_f32);
+           rpo_seq_logps_f32, rpo_seq_logps_backward_f32, rpo_loss_embed_grad_f32,
+           rpo_loss_rows_f32, rpo_loss_rows_weighted_f32);
 real_impl!(f64, rpo_loss_f64, rpo_weights_f64, rpo_loss_weighted_f64,
            rpo_token_logps_f64, rpo_token_logps_backward_f64,
-           rpo_seq_logps_f64, rpo_seq_logps_backward_f64);
+           rpo_seq_logps_f64, rpo_seq_logps_backward_f64, rpo_loss_embed_grad_f64,
+           rpo_loss_rows_f64, rpo_loss_rows_weighted_f64);

@@ -26,12 +26,56 @@ pub const RPO_PARAM_TAU: c_int = 3;
 pub const RPO_PARAM_ALPHA: c_int = 4;
 pub const RPO_PARAM_PLACEMENT: c_int = 5;
 pub const RPO_PARAM_REDUCTION: c_int = 6;
+pub const RPO_PARAM_THREADS: c_int = 7;
+// librpo 1.2 (docs/beyond.md).
+pub const RPO_PARAM_LOSS: c_int = 8;
+pub const RPO_PARAM_LABEL_SMOOTHING: c_int = 9;
+pub const RPO_PARAM_DISCOPOP_TAU: c_int = 10;
+pub const RPO_PARAM_LOGIT_SCALE: c_int = 11;
+pub const RPO_PARAM_SINKHORN_ITERS: c_int = 12;
+pub const RPO_PARAM_SINKHORN_TOL: c_int = 13;
+
+pub const RPO_WEIGHTING_UNIFORM: c_int = 0;
+pub const RPO_WEIGHTING_DIAGONAL: c_int = 1;
+pub const RPO_WEIGHTING_EMBEDDING: c_int = 2;
+pub const RPO_WEIGHTING_SINKHORN: c_int = 3;
+
+pub const RPO_PLACEMENT_AUTO: c_int = 0;
+pub const RPO_PLACEMENT_LOGIT: c_int = 1;
+pub const RPO_PLACEMENT_LOSS: c_int = 2;
+
+pub const RPO_REDUCTION_MEAN: c_int = 0;
+pub const RPO_REDUCTION_SUM: c_int = 1;
+
+pub const RPO_LOSS_SIGMOID: c_int = 0;
+pub const RPO_LOSS_HINGE: c_int = 1;
+pub const RPO_LOSS_IPO: c_int = 2;
+pub const RPO_LOSS_ROBUST: c_int = 3;
+pub const RPO_LOSS_EXO_PAIR: c_int = 4;
+pub const RPO_LOSS_BCO_PAIR: c_int = 5;
+pub const RPO_LOSS_SPPO_HARD: c_int = 6;
+pub const RPO_LOSS_NCA_PAIR: c_int = 7;
+pub const RPO_LOSS_APO_ZERO: c_int = 8;
+pub const RPO_LOSS_APO_DOWN: c_int = 9;
+pub const RPO_LOSS_DISCOPOP: c_int = 10;
+
+pub const RPO_LOGIT_SCALE_ROW_SUM: c_int = 0;
+pub const RPO_LOGIT_SCALE_ROW_MEAN: c_int = 1;
 
 pub const RPO_STAT_LOSS: c_int = 1;
 pub const RPO_STAT_REWARD_CHOSEN: c_int = 2;
 pub const RPO_STAT_REWARD_REJECTED: c_int = 3;
 pub const RPO_STAT_MARGIN: c_int = 4;
 pub const RPO_STAT_ACCURACY: c_int = 5;
+pub const RPO_STAT_SINKHORN_ITERATIONS: c_int = 6;
+pub const RPO_STAT_SINKHORN_ERROR: c_int = 7;
+
+pub const RPO_PARTIAL_LOSS: usize = 0;
+pub const RPO_PARTIAL_REWARD_CHOSEN: usize = 1;
+pub const RPO_PARTIAL_REWARD_REJECTED: usize = 2;
+pub const RPO_PARTIAL_MARGIN: usize = 3;
+pub const RPO_PARTIAL_ACCURACY: usize = 4;
+pub const RPO_PARTIAL_COUNT: usize = 5;
 
 pub const RPO_SEQ_SUM: c_int = 0;
 pub const RPO_SEQ_MEAN: c_int = 1;
@@ -96,4 +140,42 @@ extern "C" {
         reduce: c_int, dseq_logps: *const f32, dtoken_logps: *mut f32) -> c_int;
     pub fn rpo_seq_logps_backward_f64(b: usize, t: usize, mask: *const u8,
         reduce: c_int, dseq_logps: *const f64, dtoken_logps: *mut f64) -> c_int;
+
+    // Beyond the paper (librpo 1.2): embedding gradients and row blocks.
+    pub fn rpo_loss_embed_grad_f32(ctx: *mut rpo_ctx,
+        m: usize, policy_chosen: *const f32, ref_chosen: *const f32,
+        n: usize, policy_rejected: *const f32, ref_rejected: *const f32,
+        d: usize, chosen_emb: *const f32, rejected_emb: *const f32,
+        loss: *mut f32, grad_chosen: *mut f32, grad_rejected: *mut f32,
+        grad_chosen_emb: *mut f32, grad_rejected_emb: *mut f32) -> c_int;
+    pub fn rpo_loss_embed_grad_f64(ctx: *mut rpo_ctx,
+        m: usize, policy_chosen: *const f64, ref_chosen: *const f64,
+        n: usize, policy_rejected: *const f64, ref_rejected: *const f64,
+        d: usize, chosen_emb: *const f64, rejected_emb: *const f64,
+        loss: *mut f64, grad_chosen: *mut f64, grad_rejected: *mut f64,
+        grad_chosen_emb: *mut f64, grad_rejected_emb: *mut f64) -> c_int;
+
+    pub fn rpo_loss_rows_f32(ctx: *mut rpo_ctx, m_total: usize, row_offset: usize,
+        m: usize, policy_chosen: *const f32, ref_chosen: *const f32,
+        n: usize, policy_rejected: *const f32, ref_rejected: *const f32,
+        d: usize, chosen_emb: *const f32, rejected_emb: *const f32,
+        grad_chosen: *mut f32, grad_chosen_emb: *mut f32, partial_stats: *mut f32,
+        partial_grad_rejected: *mut f32, partial_grad_rejected_emb: *mut f32) -> c_int;
+    pub fn rpo_loss_rows_f64(ctx: *mut rpo_ctx, m_total: usize, row_offset: usize,
+        m: usize, policy_chosen: *const f64, ref_chosen: *const f64,
+        n: usize, policy_rejected: *const f64, ref_rejected: *const f64,
+        d: usize, chosen_emb: *const f64, rejected_emb: *const f64,
+        grad_chosen: *mut f64, grad_chosen_emb: *mut f64, partial_stats: *mut f64,
+        partial_grad_rejected: *mut f64, partial_grad_rejected_emb: *mut f64) -> c_int;
+
+    pub fn rpo_loss_rows_weighted_f32(ctx: *mut rpo_ctx, m_total: usize, row_offset: usize,
+        m: usize, policy_chosen: *const f32, ref_chosen: *const f32,
+        n: usize, policy_rejected: *const f32, ref_rejected: *const f32,
+        weights: *const f32, grad_chosen: *mut f32, partial_stats: *mut f32,
+        partial_grad_rejected: *mut f32) -> c_int;
+    pub fn rpo_loss_rows_weighted_f64(ctx: *mut rpo_ctx, m_total: usize, row_offset: usize,
+        m: usize, policy_chosen: *const f64, ref_chosen: *const f64,
+        n: usize, policy_rejected: *const f64, ref_rejected: *const f64,
+        weights: *const f64, grad_chosen: *mut f64, partial_stats: *mut f64,
+        partial_grad_rejected: *mut f64) -> c_int;
 }
