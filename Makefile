@@ -112,6 +112,12 @@ WERROR_TARGETS = $(BUILD)/examples/demo $(BUILD)/examples/train_toy $(TEST_BINS)
 # Each concern adds its own targets to CHECK_TARGETS in its own .mk file;
 # `make check` installs what they need (tests/deps.sh), then runs them all.
 CHECK_TARGETS :=
+# The independent builds inside a suite (the four -Werror builds, the four
+# sanitizer runs) go side by side, one per core, each one's output printed
+# whole when it ends. `make check CHECK_JOBS=1` runs them one by one.
+CHECK_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+SIDE_BY_SIDE = $(MAKE) --no-print-directory --output-sync=recurse \
+    $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(CHECK_JOBS))
 include tests/tests.mk
 include tests/install.mk
 include examples/python/python.mk

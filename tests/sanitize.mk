@@ -39,7 +39,10 @@ VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full \
         sanitize-thread
 CHECK_TARGETS += sanitize
 
-sanitize: sanitize-asan-clang sanitize-asan-gcc sanitize-valgrind sanitize-thread
+# The four are independent: side by side (SIDE_BY_SIDE, in the Makefile).
+sanitize:
+	@$(SIDE_BY_SIDE) sanitize-asan-clang sanitize-asan-gcc sanitize-valgrind \
+	    sanitize-thread
 
 sanitize-asan-clang sanitize-asan-gcc: sanitize-asan-%:
 	@echo "== every suite under -fsanitize=address,undefined ($*)"

@@ -37,10 +37,14 @@ check-c: $(TEST_BINS)
 # and clang, in C99 and C11; each combination builds in its own folder.
 WARN_COMPILERS ?= gcc clang
 WARN_STDS ?= c99 c11
+WARN_BUILDS := $(foreach cc,$(WARN_COMPILERS),$(foreach std,$(WARN_STDS),werror-$(cc)-$(std)))
+.PHONY: $(WARN_BUILDS)
 check-warnings:
-	@for cc in $(WARN_COMPILERS); do for std in $(WARN_STDS); do \
-	    echo "== -Werror build: $$cc -std=$$std"; \
-	    $(MAKE) --no-print-directory -s CC=$$cc STD=-std=$$std WERROR=1 \
-	        BUILD=$(BUILD)/werror-$$cc-$$std lib $(WERROR_TARGETS:$(BUILD)/%=$(BUILD)/werror-$$cc-$$std/%) \
-	        >/dev/null || exit 1; \
-	done; done
+	@$(SIDE_BY_SIDE) $(WARN_BUILDS)
+
+# werror-<compiler>-<standard>; a warning's text reaches the log on stderr.
+$(WARN_BUILDS): werror-%:
+	@echo "== -Werror build: $(word 1,$(subst -, ,$*)) -std=$(word 2,$(subst -, ,$*))"
+	@$(MAKE) --no-print-directory -s CC=$(word 1,$(subst -, ,$*)) \
+	    STD=-std=$(word 2,$(subst -, ,$*)) WERROR=1 BUILD=$(BUILD)/werror-$* \
+	    lib $(WERROR_TARGETS:$(BUILD)/%=$(BUILD)/werror-$*/%) >/dev/null
