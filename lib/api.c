@@ -1,7 +1,8 @@
 /*
- * The public loss and weight entry points. Each tags its arrays with their
- * element type and hands one rpo_call to the engine, so the float32 and
- * float64 variants share every line of logic.
+ * The public loss and weight entry points, the embedding gradients of 1.2
+ * among them (api_rows.c has the row blocks). Each tags its arrays with
+ * their element type and hands one rpo_call to the engine, so the float32
+ * and float64 variants share every line of logic.
  */
 #include "engine.h"
 #include "rpo.h"
@@ -11,7 +12,8 @@ static int run_loss(rpo_ctx *ctx, rpo_call_kind kind,
                     size_t n, rpo_in policy_rejected, rpo_in ref_rejected,
                     size_t d, rpo_in chosen_emb, rpo_in rejected_emb,
                     rpo_in weights, rpo_out loss, rpo_out grad_chosen,
-                    rpo_out grad_rejected)
+                    rpo_out grad_rejected, rpo_out grad_chosen_emb,
+                    rpo_out grad_rejected_emb)
 {
     rpo_call call = {0};
     call.kind = kind;
@@ -28,6 +30,8 @@ static int run_loss(rpo_ctx *ctx, rpo_call_kind kind,
     call.loss = loss;
     call.grad_chosen = grad_chosen;
     call.grad_rejected = grad_rejected;
+    call.grad_chosen_emb = grad_chosen_emb;
+    call.grad_rejected_emb = grad_rejected_emb;
     return rpo_run(ctx, &call);
 }
 
@@ -58,7 +62,8 @@ int rpo_loss_f32(rpo_ctx *ctx,
                     n, rpo_in_f32(policy_rejected), rpo_in_f32(ref_rejected),
                     d, rpo_in_f32(chosen_emb), rpo_in_f32(rejected_emb),
                     rpo_in_f32(NULL), rpo_out_f32(loss),
-                    rpo_out_f32(grad_chosen), rpo_out_f32(grad_rejected));
+                    rpo_out_f32(grad_chosen), rpo_out_f32(grad_rejected),
+                    rpo_out_f32(NULL), rpo_out_f32(NULL));
 }
 
 int rpo_loss_f64(rpo_ctx *ctx,
@@ -72,7 +77,8 @@ int rpo_loss_f64(rpo_ctx *ctx,
                     n, rpo_in_f64(policy_rejected), rpo_in_f64(ref_rejected),
                     d, rpo_in_f64(chosen_emb), rpo_in_f64(rejected_emb),
                     rpo_in_f64(NULL), rpo_out_f64(loss),
-                    rpo_out_f64(grad_chosen), rpo_out_f64(grad_rejected));
+                    rpo_out_f64(grad_chosen), rpo_out_f64(grad_rejected),
+                    rpo_out_f64(NULL), rpo_out_f64(NULL));
 }
 
 int rpo_loss_weighted_f32(rpo_ctx *ctx,
@@ -86,7 +92,8 @@ int rpo_loss_weighted_f32(rpo_ctx *ctx,
                     n, rpo_in_f32(policy_rejected), rpo_in_f32(ref_rejected),
                     0, rpo_in_f32(NULL), rpo_in_f32(NULL),
                     rpo_in_f32(weights), rpo_out_f32(loss),
-                    rpo_out_f32(grad_chosen), rpo_out_f32(grad_rejected));
+                    rpo_out_f32(grad_chosen), rpo_out_f32(grad_rejected),
+                    rpo_out_f32(NULL), rpo_out_f32(NULL));
 }
 
 int rpo_loss_weighted_f64(rpo_ctx *ctx,
@@ -100,7 +107,40 @@ int rpo_loss_weighted_f64(rpo_ctx *ctx,
                     n, rpo_in_f64(policy_rejected), rpo_in_f64(ref_rejected),
                     0, rpo_in_f64(NULL), rpo_in_f64(NULL),
                     rpo_in_f64(weights), rpo_out_f64(loss),
-                    rpo_out_f64(grad_chosen), rpo_out_f64(grad_rejected));
+                    rpo_out_f64(grad_chosen), rpo_out_f64(grad_rejected),
+                    rpo_out_f64(NULL), rpo_out_f64(NULL));
+}
+
+int rpo_loss_embed_grad_f32(rpo_ctx *ctx,
+                            size_t m, const float *policy_chosen, const float *ref_chosen,
+                            size_t n, const float *policy_rejected, const float *ref_rejected,
+                            size_t d, const float *chosen_emb, const float *rejected_emb,
+                            float *loss, float *grad_chosen, float *grad_rejected,
+                            float *grad_chosen_emb, float *grad_rejected_emb)
+{
+    return run_loss(ctx, RPO_CALL_LOSS,
+                    m, rpo_in_f32(policy_chosen), rpo_in_f32(ref_chosen),
+                    n, rpo_in_f32(policy_rejected), rpo_in_f32(ref_rejected),
+                    d, rpo_in_f32(chosen_emb), rpo_in_f32(rejected_emb),
+                    rpo_in_f32(NULL), rpo_out_f32(loss), rpo_out_f32(grad_chosen),
+                    rpo_out_f32(grad_rejected), rpo_out_f32(grad_chosen_emb),
+                    rpo_out_f32(grad_rejected_emb));
+}
+
+int rpo_loss_embed_grad_f64(rpo_ctx *ctx,
+                            size_t m, const double *policy_chosen, const double *ref_chosen,
+                            size_t n, const double *policy_rejected, const double *ref_rejected,
+                            size_t d, const double *chosen_emb, const double *rejected_emb,
+                            double *loss, double *grad_chosen, double *grad_rejected,
+                            double *grad_chosen_emb, double *grad_rejected_emb)
+{
+    return run_loss(ctx, RPO_CALL_LOSS,
+                    m, rpo_in_f64(policy_chosen), rpo_in_f64(ref_chosen),
+                    n, rpo_in_f64(policy_rejected), rpo_in_f64(ref_rejected),
+                    d, rpo_in_f64(chosen_emb), rpo_in_f64(rejected_emb),
+                    rpo_in_f64(NULL), rpo_out_f64(loss), rpo_out_f64(grad_chosen),
+                    rpo_out_f64(grad_rejected), rpo_out_f64(grad_chosen_emb),
+                    rpo_out_f64(grad_rejected_emb));
 }
 
 int rpo_weights_f32(rpo_ctx *ctx, size_t m, size_t n, size_t d,

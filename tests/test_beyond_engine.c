@@ -19,31 +19,7 @@
 
 #include "family_ref.h"
 #include "testutil.h"
-
-/* RPO_TEST_SMALL=1 (valgrind, ThreadSanitizer): the smaller shapes, the
- * fastest kernel set alone and two thread counts. */
-static int small_run(void)
-{
-    const char *small = getenv("RPO_TEST_SMALL");
-    return small != NULL && small[0] == '1';
-}
-
-static const int kernel_sets[] = {RPO_KERNELS_AVX512, RPO_KERNELS_AVX2,
-                                  RPO_KERNELS_PORTABLE, RPO_KERNELS_GENERIC};
-#define KERNEL_SETS (sizeof kernel_sets / sizeof kernel_sets[0])
-
-static rpo_ctx *context_on(int ks)
-{
-    rpo_ctx *ctx = rpo_ctx_create();
-    assert_non_null(ctx);
-    int status = rpo_ctx_use_kernels(ctx, ks);
-    if (status == RPO_ERR_UNSUPPORTED) {
-        rpo_ctx_free(ctx);
-        return NULL;
-    }
-    assert_status(status, RPO_OK);
-    return ctx;
-}
+#include "kernel_sets.h"
 
 static void *alloc(size_t count, size_t size)
 {

@@ -20,36 +20,10 @@
 #include <stdlib.h>
 
 #include "testutil.h"
+#include "kernel_sets.h"
 #include "vectors.h"
 
 static rpo_vec_set vectors;
-
-/* RPO_TEST_SMALL=1 (set by make sanitize-valgrind, docs/hardening.md): the
- * largest problems shrink and fewer thread counts repeat the same checks,
- * since valgrind runs some fifty times slower. */
-static int small_run(void)
-{
-    const char *small = getenv("RPO_TEST_SMALL");
-    return small != NULL && small[0] == '1';
-}
-
-static const int kernel_sets[] = {RPO_KERNELS_PORTABLE, RPO_KERNELS_AVX2,
-                                  RPO_KERNELS_AVX512, RPO_KERNELS_GENERIC};
-#define KERNEL_SETS (sizeof kernel_sets / sizeof kernel_sets[0])
-
-/* A context on kernel set ks, or NULL when this build or CPU lacks it. */
-static rpo_ctx *context_on(int ks)
-{
-    rpo_ctx *ctx = rpo_ctx_create();
-    assert_non_null(ctx);
-    int status = rpo_ctx_use_kernels(ctx, ks);
-    if (status == RPO_ERR_UNSUPPORTED) {
-        rpo_ctx_free(ctx);
-        return NULL;
-    }
-    assert_status(status, RPO_OK);
-    return ctx;
-}
 
 static float *narrow(const double *src, size_t count)
 {
