@@ -28,7 +28,8 @@
  *   blas x     with --blas in a bench built against a CBLAS: the stage's
  *              time over cblas_?syrk (paired) or cblas_?gemm (unpaired)
  *              alone on the same normalised rows, with the BLAS's own
- *              threads (OPENBLAS_NUM_THREADS)
+ *              threads (OPENBLAS_NUM_THREADS); the two are timed
+ *              alternately and their medians divided
  * Every call runs once untimed first (the context's scratch grows there),
  * then at least 3 times and until --min-time seconds have passed.
  *
@@ -251,46 +252,73 @@ static timing time_calls(rpo_ctx *ctx, const config *c, const batch *b,
 }
 
 #ifdef BENCH_CBLAS
-/* cblas_?syrk / ?gemm alone on the normalised rows: the product the
- * similarity stage computes. Returns the median time. */
-static double time_blas(const config *c, const batch *b, outputs *o, double min_time)
+/* The similarity stage against cblas_?syrk (paired) / ?gemm (unpaired)
+ * alone on the same normalised rows, the product the stage computes. The
+ * two are timed alternately, call after call, so that a neighbour slowing
+ * the machine down slows both alike; returns the median stage time over
+ * the median BLAS time. */
+typedef struct blas_rows {
+    double *e, *f;
+    float *e32, *f32;
+} blas_rows;
+
+static blas_rows normalised_rows(const batch *b)
 {
-    const int m = (int)b->m, n = (int)b->n, d = (int)b->d;
-    double *e = alloc(b->m * b->d, sizeof *e), *f = alloc(b->n * b->d, sizeof *f);
-    float *e32 = alloc(b->m * b->d, sizeof *e32), *f32 = alloc(b->n * b->d, sizeof *f32);
+    blas_rows r;
+    r.e = alloc(b->m * b->d, sizeof *r.e);
+    r.f = alloc(b->n * b->d, sizeof *r.f);
+    r.e32 = alloc(b->m * b->d, sizeof *r.e32);
+    r.f32 = alloc(b->n * b->d, sizeof *r.f32);
     for (size_t i = 0; i < b->m + b->n; i++) {
         const double *x = i < b->m ? b->e + i * b->d : b->f + (i - b->m) * b->d;
-        double *y = i < b->m ? e + i * b->d : f + (i - b->m) * b->d;
-        float *y32 = i < b->m ? e32 + i * b->d : f32 + (i - b->m) * b->d;
+        double *y = i < b->m ? r.e + i * b->d : r.f + (i - b->m) * b->d;
+        float *y32 = i < b->m ? r.e32 + i * b->d : r.f32 + (i - b->m) * b->d;
         double ss = 0;
         for (size_t k = 0; k < b->d; k++)
             ss += x[k] * x[k];
         for (size_t k = 0; k < b->d; k++)
             y[k] = x[k] / fmax(sqrt(ss), 1e-12), y32[k] = (float)y[k];
     }
-    double t[MAX_REPS], start = now();
-    int reps = -1;  /* the first is a warm-up */
-    while (reps < 3 || (now() - start < min_time && reps < MAX_REPS)) {
+    return r;
+}
+
+static void blas_once(const config *c, const batch *b, const blas_rows *r, outputs *o)
+{
+    const int m = (int)b->m, n = (int)b->n, d = (int)b->d;
+    if (c->f64 && c->paired)
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, m, d, 1.0, r->e, d, 0.0, o->w, n);
+    else if (c->f64)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, d, 1.0, r->e, d, r->f, d,
+                    0.0, o->w, n);
+    else if (c->paired)
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, m, d, 1.0f, r->e32, d, 0.0f,
+                    o->w32, n);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, d, 1.0f, r->e32, d,
+                    r->f32, d, 0.0f, o->w32, n);
+}
+
+static double stage_over_blas(rpo_ctx *ctx, const config *c, const batch *b, outputs *o,
+                              double min_time)
+{
+    static double ts[MAX_REPS], tb[MAX_REPS];
+    blas_rows r = normalised_rows(b);
+    (void)call_once(ctx, c, b, o, 1);  /* untimed warm-ups */
+    blas_once(c, b, &r, o);
+    int reps = 0;
+    const double start = now();
+    while (reps < MAX_REPS && (reps < 5 || now() - start < 2.0 * min_time)) {
         double t0 = now();
-        if (c->f64 && c->paired)
-            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, m, d, 1.0, e, d, 0.0, o->w, n);
-        else if (c->f64)
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, d, 1.0, e, d, f, d,
-                        0.0, o->w, n);
-        else if (c->paired)
-            cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, m, d, 1.0f, e32, d, 0.0f,
-                        o->w32, n);
-        else
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, d, 1.0f, e32, d, f32,
-                        d, 0.0f, o->w32, n);
-        double dt = now() - t0;
-        if (reps >= 0)
-            t[reps] = dt;
-        reps++;
+        (void)call_once(ctx, c, b, o, 1);
+        ts[reps] = now() - t0;
+        t0 = now();
+        blas_once(c, b, &r, o);
+        tb[reps++] = now() - t0;
     }
-    qsort(t, (size_t)reps, sizeof t[0], by_value);
-    free(e); free(f); free(e32); free(f32);
-    return t[reps / 2];
+    qsort(ts, (size_t)reps, sizeof ts[0], by_value);
+    qsort(tb, (size_t)reps, sizeof tb[0], by_value);
+    free(r.e); free(r.f); free(r.e32); free(r.f32);
+    return ts[reps / 2] / tb[reps / 2];
 }
 #endif
 
@@ -358,7 +386,7 @@ static void run_config(const config *c, const options *opt)
         sim_gflops = 2.0 * (double)mn * (double)b.d / s.median * 1e-9;
 #ifdef BENCH_CBLAS
         if (opt->blas)
-            blas_ratio = s.median / time_blas(c, &b, &o, opt->min_time);
+            blas_ratio = stage_over_blas(ctx, c, &b, &o, opt->min_time);
 #endif
     }
     const double value = c->op == OP_WEIGHTS ? 0.0 : c->f64 ? o.loss : (double)o.loss32;
