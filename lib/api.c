@@ -15,18 +15,9 @@ static int run_loss(rpo_ctx *ctx, rpo_call_kind kind,
                     rpo_out grad_rejected, rpo_out grad_chosen_emb,
                     rpo_out grad_rejected_emb)
 {
-    rpo_call call = {0};
-    call.kind = kind;
-    call.m = m;
-    call.n = n;
-    call.d = d;
-    call.policy_chosen = policy_chosen;
-    call.ref_chosen = ref_chosen;
-    call.policy_rejected = policy_rejected;
-    call.ref_rejected = ref_rejected;
-    call.chosen_emb = chosen_emb;
-    call.rejected_emb = rejected_emb;
-    call.weights_in = weights;
+    rpo_call call = rpo_loss_call(kind, m, policy_chosen, ref_chosen,
+                                  n, policy_rejected, ref_rejected,
+                                  d, chosen_emb, rejected_emb, weights);
     call.loss = loss;
     call.grad_chosen = grad_chosen;
     call.grad_rejected = grad_rejected;

@@ -16,21 +16,12 @@ static int run_rows(rpo_ctx *ctx, rpo_call_kind kind, size_t m_total,
                     rpo_out partial_stats, rpo_out partial_grad_rejected,
                     rpo_out partial_grad_rejected_emb)
 {
-    rpo_call call = {0};
-    call.kind = kind;
+    rpo_call call = rpo_loss_call(kind, m, policy_chosen, ref_chosen,
+                                  n, policy_rejected, ref_rejected,
+                                  d, chosen_emb, rejected_emb, weights);
     call.rows = 1;
     call.m_total = m_total;
     call.row_offset = row_offset;
-    call.m = m;
-    call.n = n;
-    call.d = d;
-    call.policy_chosen = policy_chosen;
-    call.ref_chosen = ref_chosen;
-    call.policy_rejected = policy_rejected;
-    call.ref_rejected = ref_rejected;
-    call.chosen_emb = chosen_emb;
-    call.rejected_emb = rejected_emb;
-    call.weights_in = weights;
     call.grad_chosen = grad_chosen;
     call.grad_chosen_emb = grad_chosen_emb;
     call.partial_stats = partial_stats;
