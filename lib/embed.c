@@ -29,11 +29,11 @@ static double norm2_f64(const double *x, size_t d, double ss)
     return norm <= DBL_MAX ? norm : -((amax * RPO_ROW_PRESCALE) * sqrt(scaled));
 }
 
-int rpo_row_norms(const rpo_kernels *k, rpo_in src, size_t rows, size_t d,
-                  double *denom)
+int rpo_row_norms(const rpo_kernels *k, rpo_in src, size_t i0, size_t rows,
+                  size_t d, double *denom)
 {
     double acc = 0.0;
-    for (size_t i = 0; i < rows; i++) {
+    for (size_t i = i0; i < i0 + rows; i++) {
         double norm;
         if (src.type == RPO_F32) {
             /* a float squared fits a double with room to spare (FLT_MAX^2

@@ -10,6 +10,7 @@
 #include "similarity.h"
 #include "sinkhorn.h"
 #include "stream.h"
+#include "threads.h"
 #include "validate.h"
 #include "weights.h"
 
@@ -31,7 +32,74 @@ static int prepare_log_ratios(rpo_ctx *ctx, const rpo_call *call,
     return finite_inputs ? RPO_OK : RPO_ERR_NONFINITE;
 }
 
-/* Row norms, then the normalised rows in the layout the product reads. */
+/* One side's row norms and normalised rows, in chunks of rows over the
+ * workers: a chunk's rows are packed right after their norms are taken,
+ * while they are still in cache. Chunks hold whole tiles, so every row
+ * lands where one pass over all rows puts it, with the same bits, for any
+ * number of workers. */
+#define PREPARE_CHUNK_BYTES ((size_t)256 << 10)
+
+typedef struct side_job {
+    const rpo_kernels *k;
+    rpo_dtype type;           /* of the packed rows */
+    rpo_in src;
+    size_t rows, d, chunk;
+    size_t tile;              /* rows per packed tile; 0: plain rows */
+    double *norm;
+    void *packed;             /* NULL: the norms alone */
+    int finite;               /* 0 once a chunk held NaN or infinity */
+    int chunk_finite[RPO_MAX_WORKERS];
+} side_job;
+
+static void prepare_chunk(void *arg, unsigned worker, size_t item)
+{
+    side_job *job = arg;
+    const size_t i0 = item * job->chunk, d = job->d;
+    const size_t rows = job->rows - i0 < job->chunk ? job->rows - i0 : job->chunk;
+    const size_t elem = job->type == RPO_F32 ? sizeof(float) : sizeof(double);
+    job->chunk_finite[worker] = rpo_row_norms(job->k, job->src, i0, rows, d, job->norm);
+    if (job->packed == NULL || !job->chunk_finite[worker])
+        return;
+    if (job->tile > 0)
+        rpo_pack_tiles(job->type, job->src, job->norm, i0, rows, d, job->tile,
+                       (char *)job->packed + rpo_packed_count(i0, d, job->tile) * elem);
+    else
+        rpo_pack_rows(job->k, job->type, job->src, job->norm, i0, rows, d,
+                      (char *)job->packed + i0 * d * elem);
+}
+
+static void commit_chunk(void *arg, unsigned worker, size_t item)
+{
+    side_job *job = arg;
+    (void)item;
+    job->finite &= job->chunk_finite[worker];
+}
+
+/* Returns 0 when src held NaN or infinity. */
+static int prepare_side(rpo_ctx *ctx, const rpo_plan *p, rpo_in src, size_t rows,
+                        size_t d, size_t tile, double *norm, void *packed)
+{
+    side_job job;
+    job.k = ctx->kernels;
+    job.type = p->real;
+    job.src = src;
+    job.rows = rows;
+    job.d = d;
+    job.tile = tile;
+    job.norm = norm;
+    job.packed = packed;
+    job.finite = 1;
+    job.chunk = PREPARE_CHUNK_BYTES / ((d > 0 ? d : 1) * sizeof(double)) + 1;
+    if (tile > 0)
+        job.chunk = (job.chunk + tile - 1) / tile * tile;
+    rpo_ordered_work work = {prepare_chunk, commit_chunk, &job};
+    rpo_run_ordered(&work, (rows + job.chunk - 1) / job.chunk, p->workers);
+    return job.finite;
+}
+
+/* Row norms, and the normalised rows in the layout the product reads: F
+ * in B tiles for the native kernel (E is packed block by block as the
+ * product goes), both sides as rows for dot products and CBLAS. */
 static int prepare_similarity(rpo_ctx *ctx, const rpo_call *call,
                               const rpo_plan *p, const rpo_layout *L,
                               rpo_similarity *sim)
@@ -46,26 +114,26 @@ static int prepare_similarity(rpo_ctx *ctx, const rpo_call *call,
     sim->k = p->k;
     sim->e = call->chosen_emb;
     sim->f = p->paired ? call->chosen_emb : call->rejected_emb;
+    /* f_norm is e_norm and f_rows is e_rows when paired (plan.c) */
     double *e_norm = rpo_scratch_at(ctx, L->e_norm);
     double *f_norm = rpo_scratch_at(ctx, L->f_norm);
-    if (!rpo_row_norms(ctx->kernels, sim->e, call->m, call->d, e_norm))
-        return RPO_ERR_NONFINITE;
-    if (!p->paired && !rpo_row_norms(ctx->kernels, sim->f, call->n, call->d, f_norm))
-        return RPO_ERR_NONFINITE;
     sim->e_norm = e_norm;
     sim->f_norm = f_norm;
-    if (p->backend == RPO_SIM_TILES) {
-        void *f_tiles = rpo_scratch_at(ctx, L->f_tiles);
-        rpo_pack_tiles(p->real, sim->f, f_norm, 0, call->n, call->d, p->k->nr, f_tiles);
-        sim->f_tiles = f_tiles;
+    const int tiles = p->backend == RPO_SIM_TILES;
+    void *e_packed = tiles ? NULL : rpo_scratch_at(ctx, L->e_rows);
+    void *f_packed = rpo_scratch_at(ctx, tiles ? L->f_tiles : L->f_rows);
+    const size_t f_tile = tiles ? p->k->nr : 0;
+    if (!(p->paired && tiles) &&
+        !prepare_side(ctx, p, sim->e, call->m, call->d, 0, e_norm, e_packed))
+        return RPO_ERR_NONFINITE;
+    if (!(p->paired && !tiles) &&
+        !prepare_side(ctx, p, sim->f, call->n, call->d, f_tile, f_norm, f_packed))
+        return RPO_ERR_NONFINITE;
+    if (tiles) {
+        sim->f_tiles = f_packed;
     } else {
-        void *e_rows = rpo_scratch_at(ctx, L->e_rows);
-        void *f_rows = rpo_scratch_at(ctx, L->f_rows);
-        rpo_pack_rows(ctx->kernels, p->real, sim->e, e_norm, 0, call->m, call->d, e_rows);
-        if (!p->paired)
-            rpo_pack_rows(ctx->kernels, p->real, sim->f, f_norm, 0, call->n, call->d, f_rows);
-        sim->e_rows = e_rows;
-        sim->f_rows = f_rows;
+        sim->e_rows = e_packed;
+        sim->f_rows = rpo_scratch_at(ctx, L->f_rows);
     }
     return RPO_OK;
 }

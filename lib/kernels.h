@@ -19,6 +19,7 @@
  *   pairs:    the per-pair loss, gradient and metric sums of a row block
  *             for the default (sigmoid) loss, see rpo_pair_block
  *   sumsq, scale: the row norms and normalised rows of the embeddings
+ *   mirror:   the upper triangle of a symmetric s copied onto the lower
  */
 #ifndef RPO_KERNELS_H
 #define RPO_KERNELS_H
@@ -61,6 +62,8 @@ typedef void (*rpo_softmax_fn)(size_t rows, size_t n, const void *s,
 typedef void (*rpo_pairs_fn)(const rpo_pair_block *block);
 typedef double (*rpo_sumsq_fn)(const void *x, size_t d);
 typedef void (*rpo_scale_fn)(const void *x, size_t d, double inv, void *out);
+typedef void (*rpo_mirror_fn)(void *s, size_t lds, size_t count, size_t j0,
+                              size_t j1, int stream);
 typedef void (*rpo_lse_rows_fn)(size_t rows, size_t n, const double *c,
                                 size_t ldc, const double *g, double eps,
                                 double *out);
@@ -89,6 +92,12 @@ typedef struct rpo_kernels_of_type {
     rpo_sumsq_fn sumsq;
     /* out (d) = x (d) * inv in the element type. */
     rpo_scale_fn scale;
+    /* Rows j0 .. j1 - 1 of the upper triangle of the square s (count,
+     * count), row stride lds, copied into columns j0 .. j1 - 1 of the rows
+     * below them. A strip one cache line wide (64 bytes) and aligned to
+     * one goes through vector tiles; stream allows streaming stores
+     * (lib/simd/mirror.h). */
+    rpo_mirror_fn mirror;
 } rpo_kernels_of_type;
 
 #define RPO_NOT_SYMMETRIC ((size_t)-1)

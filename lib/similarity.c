@@ -1,4 +1,6 @@
 /* The similarity stage through the native kernels or CBLAS. */
+#include <stdint.h>
+
 #include "pack.h"
 #include "similarity.h"
 
@@ -79,52 +81,42 @@ void rpo_similarity_rows(const rpo_similarity *sim, size_t i0, size_t rows,
     }
 }
 
-/* The mirror goes through a small square block: a block of upper rows is
- * read row by row into it, then written row by row into the lower
- * triangle, so every cache line is read or written whole, once (copying
- * element by element down a column would revisit a line per element, and
- * with a power-of-two row stride all those lines fall into one cache set).
- * Strips of MIRROR_BLOCK source rows are independent: workers may take
- * them in any order. */
-#define MIRROR_BLOCK 32
+/* From this many bytes of matrix on, the mirror writes the lower triangle
+ * with streaming stores: the matrix is then too large for the caches to
+ * keep it until the softmax reads it back, and a plain store would first
+ * read each line from memory. Below it the lines stay in the caches. */
+#define MIRROR_STREAM_BYTES ((size_t)16 << 20)
 
-#define MIRROR_STRIP(NAME, T)                                                  \
-    static void NAME(T *p, size_t lds, size_t count, size_t j0)               \
-    {                                                                          \
-        T tmp[MIRROR_BLOCK][MIRROR_BLOCK];                                     \
-        const size_t j1 = j0 + MIRROR_BLOCK < count ? j0 + MIRROR_BLOCK : count; \
-        for (size_t i0 = j0; i0 < count; i0 += MIRROR_BLOCK) {                 \
-            const size_t i1 = i0 + MIRROR_BLOCK < count ? i0 + MIRROR_BLOCK : count; \
-            for (size_t j = j0; j < j1; j++)                                   \
-                for (size_t i = i0; i < i1; i++)                               \
-                    tmp[j - j0][i - i0] = p[j * lds + i];                      \
-            for (size_t i = i0; i < i1; i++) {                                 \
-                const size_t j_end = j1 < i ? j1 : i;                          \
-                for (size_t j = j0; j < j_end; j++)                            \
-                    p[i * lds + j] = tmp[j - j0][i - i0];                      \
-            }                                                                  \
-        }                                                                      \
+rpo_mirror rpo_mirror_plan(const rpo_kernels_of_type *k, rpo_dtype type,
+                           void *s, size_t lds, size_t count)
+{
+    const size_t elem = type == RPO_F32 ? sizeof(float) : sizeof(double);
+    rpo_mirror m;
+    m.copy = k->mirror;
+    m.s = s;
+    m.lds = lds;
+    m.count = count;
+    m.width = 64 / elem;  /* a cache line */
+    /* strips start on a line when every row does */
+    const size_t to_line = (64 - (size_t)((uintptr_t)s % 64)) % 64;
+    m.lead = lds * elem % 64 == 0 && to_line % elem == 0 ? to_line / elem : 0;
+    if (m.lead > count)
+        m.lead = count;
+    m.stream = (double)count * (double)lds * (double)elem >= (double)MIRROR_STREAM_BYTES;
+    return m;
+}
+
+size_t rpo_mirror_strips(const rpo_mirror *m)
+{
+    return (m->lead > 0) + (m->count - m->lead + m->width - 1) / m->width;
+}
+
+void rpo_mirror_strip(const rpo_mirror *m, size_t strip)
+{
+    size_t j0 = 0, j1 = m->lead;
+    if (m->lead == 0 || strip > 0) {
+        j0 = m->lead + (strip - (m->lead > 0)) * m->width;
+        j1 = m->count - j0 < m->width ? m->count : j0 + m->width;
     }
-
-MIRROR_STRIP(mirror_strip_f32, float)
-MIRROR_STRIP(mirror_strip_f64, double)
-
-size_t rpo_mirror_strips(size_t count)
-{
-    return (count + MIRROR_BLOCK - 1) / MIRROR_BLOCK;
-}
-
-void rpo_mirror_strip(rpo_dtype type, void *s, size_t lds, size_t count,
-                      size_t strip)
-{
-    if (type == RPO_F32)
-        mirror_strip_f32(s, lds, count, strip * MIRROR_BLOCK);
-    else
-        mirror_strip_f64(s, lds, count, strip * MIRROR_BLOCK);
-}
-
-void rpo_mirror_upper(rpo_dtype type, void *s, size_t lds, size_t count)
-{
-    for (size_t strip = 0; strip < rpo_mirror_strips(count); strip++)
-        rpo_mirror_strip(type, s, lds, count, strip);
+    m->copy(m->s, m->lds, m->count, j0, j1, m->stream);
 }

@@ -51,19 +51,29 @@ size_t rpo_similarity_scratch(const rpo_similarity *sim, size_t rows);
 
 /* s (rows, n), row stride lds, = similarities of rows i0 .. i0 + rows - 1
  * with every f_j. upper: paired only; at least the entries with j >= i are
- * computed and the caller mirrors the rest (rpo_mirror_upper); with CBLAS
+ * computed and the caller mirrors the rest (rpo_mirror_plan); with CBLAS
  * only for the whole matrix (i0 == 0, rows == m). scratch as above. */
 void rpo_similarity_rows(const rpo_similarity *sim, size_t i0, size_t rows,
                          void *s, size_t lds, void *scratch, int upper);
 
-/* Copies the upper triangle of the square s (count, count), row stride
- * lds, onto the lower one. */
-void rpo_mirror_upper(rpo_dtype type, void *s, size_t lds, size_t count);
+/* The mirror of the square s (count, count), row stride lds: its upper
+ * triangle copied onto the lower one by the kernel set's mirror, in
+ * independent strips of columns that workers may take in any order (a
+ * copy: the same bits whatever the order). Strips are one cache line wide,
+ * shifted so that they start on a line when the rows do; large matrices
+ * are written with streaming stores. */
+typedef struct rpo_mirror {
+    rpo_mirror_fn copy;
+    void *s;
+    size_t lds, count;
+    size_t lead;     /* columns before the first line-aligned strip */
+    size_t width;    /* columns of every later strip (the last may be short) */
+    int stream;
+} rpo_mirror;
 
-/* The same in independent strips (for workers): rpo_mirror_strips(count)
- * of them, each done by rpo_mirror_strip. */
-size_t rpo_mirror_strips(size_t count);
-void rpo_mirror_strip(rpo_dtype type, void *s, size_t lds, size_t count,
-                      size_t strip);
+rpo_mirror rpo_mirror_plan(const rpo_kernels_of_type *k, rpo_dtype type,
+                           void *s, size_t lds, size_t count);
+size_t rpo_mirror_strips(const rpo_mirror *m);
+void rpo_mirror_strip(const rpo_mirror *m, size_t strip);
 
 #endif /* RPO_SIMILARITY_H */

@@ -33,24 +33,17 @@ static void nothing_to_commit(void *arg, unsigned worker, size_t item)
     (void)arg; (void)worker; (void)item;
 }
 
-typedef struct mirror_job {
-    const rpo_stream *s;
-    void *out;
-    size_t lds, count;
-} mirror_job;
-
 static void mirror_strip(void *arg, unsigned worker, size_t item)
 {
-    const mirror_job *job = arg;
     (void)worker;
-    rpo_mirror_strip(job->s->p->real, job->out, job->lds, job->count, item);
+    rpo_mirror_strip(arg, item);
 }
 
 void rpo_parallel_mirror(const rpo_stream *s, void *out, size_t lds, size_t count)
 {
-    mirror_job job = {s, out, lds, count};
-    rpo_ordered_work work = {mirror_strip, nothing_to_commit, &job};
-    rpo_run_ordered(&work, rpo_mirror_strips(count), s->p->workers);
+    rpo_mirror mirror = rpo_mirror_plan(s->src->sim->k, s->p->real, out, lds, count);
+    rpo_ordered_work work = {mirror_strip, nothing_to_commit, &mirror};
+    rpo_run_ordered(&work, rpo_mirror_strips(&mirror), s->p->workers);
 }
 
 void rpo_shared_similarity(const rpo_stream *s, size_t i0, size_t rows,

@@ -44,7 +44,8 @@ size_t rpo_block_rows(const rpo_plan *p, size_t m, size_t block);
 void rpo_shared_similarity(const rpo_stream *s, size_t i0, size_t rows,
                            void *out, size_t lds, int upper);
 
-/* rpo_mirror_upper of the square out (count, count), over the workers. */
+/* The mirror of the square out (count, count), over the workers
+ * (rpo_mirror_plan). */
 void rpo_parallel_mirror(const rpo_stream *s, void *out, size_t lds, size_t count);
 
 /* Streams the loss call described by s into *out. Cannot fail. */

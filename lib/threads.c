@@ -3,9 +3,6 @@
 
 #include "threads.h"
 
-/* The most workers a call starts; RPO_PARAM_THREADS allows no more. */
-#define MAX_WORKERS 256
-
 typedef struct shared_state {
     const rpo_ordered_work *work;
     size_t items;
@@ -62,8 +59,8 @@ static void run_serial(const rpo_ordered_work *work, size_t items)
 void rpo_run_ordered(const rpo_ordered_work *work, size_t items,
                      unsigned workers)
 {
-    if (workers > MAX_WORKERS)
-        workers = MAX_WORKERS;
+    if (workers > RPO_MAX_WORKERS)
+        workers = RPO_MAX_WORKERS;
     if ((size_t)workers > items)
         workers = (unsigned)items;
     if (workers <= 1) {
@@ -86,8 +83,8 @@ void rpo_run_ordered(const rpo_ordered_work *work, size_t items,
         return;
     }
 
-    pthread_t thread[MAX_WORKERS];
-    worker_arg args[MAX_WORKERS];
+    pthread_t thread[RPO_MAX_WORKERS];
+    worker_arg args[RPO_MAX_WORKERS];
     unsigned started = 1;
     for (unsigned w = 1; w < workers; w++) {
         args[started].shared = &sh;

@@ -17,6 +17,9 @@
 
 #include <stddef.h>
 
+/* The most workers a call starts; worker ids are below it. */
+#define RPO_MAX_WORKERS 256
+
 /* What a worker does with block `item`. compute runs concurrently on
  * distinct workers; commit runs for item 0, 1, 2, ... in that order, never
  * two at once, each after the item's compute on the same worker. */

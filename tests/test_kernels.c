@@ -11,6 +11,8 @@
  *     within the same tolerances, for every weighting and placement and
  *     for loss-only and gradient-only calls;
  *   - the similarity stage alone (rpo_similarity_*) gives the cosines;
+ *   - the paired similarity matrix is exactly symmetric at every alignment
+ *     of the output, with and without streaming stores;
  *   - RPO_PARAM_THREADS = 1, 2, 3, 8 give bitwise identical outputs;
  *   - float32 inputs beyond float's safe range fall back to double.
  * Linked with librpo.a: rpo_ctx_use_kernels is static-linking-only.
@@ -419,6 +421,26 @@ static void test_kernel_sets_match_reference(void **state)
 }
 
 /* The similarity stage alone (rpo_similarity_*), through every path. */
+/* The cosines of p in long double, rounded once: (m, n), malloc'd. */
+static double *reference_cosines(const problem *p)
+{
+    const size_t m = p->m, n = p->n, d = p->d;
+    double *want = malloc(m * n * sizeof *want);
+    assert_non_null(want);
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            long double ee = 0, ff = 0, ef = 0;
+            for (size_t k = 0; k < d; k++) {
+                ee += LD(p->e[i * d + k]) * LD(p->e[i * d + k]);
+                ff += LD(p->f[j * d + k]) * LD(p->f[j * d + k]);
+                ef += LD(p->e[i * d + k]) * LD(p->f[j * d + k]);
+            }
+            want[i * n + j] = (double)(ef / (fmaxl(sqrtl(ee), 1e-12L) *
+                                             fmaxl(sqrtl(ff), 1e-12L)));
+        }
+    return want;
+}
+
 static void test_similarity_stage(void **state)
 {
     (void)state;
@@ -430,19 +452,8 @@ static void test_similarity_stage(void **state)
         problem p = make_problem(sh->m, sh->n, sh->d, sh->paired, 3000 + s);
         problem32 q = narrow_problem(&p);
         const size_t m = p.m, n = p.n, d = p.d;
-        double *want = malloc(m * n * sizeof *want), *got = malloc(m * n * sizeof *got);
+        double *want = reference_cosines(&p), *got = malloc(m * n * sizeof *got);
         float *got32 = malloc(m * n * sizeof *got32);
-        for (size_t i = 0; i < m; i++)
-            for (size_t j = 0; j < n; j++) {
-                long double ee = 0, ff = 0, ef = 0;
-                for (size_t k = 0; k < d; k++) {
-                    ee += LD(p.e[i * d + k]) * LD(p.e[i * d + k]);
-                    ff += LD(p.f[j * d + k]) * LD(p.f[j * d + k]);
-                    ef += LD(p.e[i * d + k]) * LD(p.f[j * d + k]);
-                }
-                want[i * n + j] = (double)(ef / (fmaxl(sqrtl(ee), 1e-12L) *
-                                                 fmaxl(sqrtl(ff), 1e-12L)));
-            }
         for (size_t k = 0; k < KERNEL_SETS; k++) {
             rpo_ctx *ctx = context_on(kernel_sets[k]);
             if (ctx == NULL)
@@ -467,6 +478,84 @@ static void test_similarity_stage(void **state)
         free_problem32(&q);
         free_problem(&p);
     }
+}
+
+/* ------------------------------------ the mirror of a symmetric matrix */
+
+/* The paired similarity matrix, at every alignment of the output: the mirror
+ * (lib/simd/mirror.h) cuts its strips on cache lines when every row starts
+ * on one (M a multiple of 16 floats, 8 doubles), so each offset of the
+ * output from a line gives other strips; from 16 MiB it writes with
+ * streaming stores. Whatever the strips, the lower triangle must be the
+ * upper one transposed bit for bit, the upper one the cosines, and every
+ * offset the same bits as offset 0, on one thread or two. */
+static void check_mirrored(const char *what, const double *got, const double *first,
+                           const double *want, size_t m, double tol)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < i; j++)
+            if (memcmp(&got[i * m + j], &got[j * m + i], sizeof got[0]) != 0)
+                fail_msg("%s: s[%zu][%zu] = %.17g is not s[%zu][%zu] = %.17g", what,
+                         i, j, got[i * m + j], j, i, got[j * m + i]);
+    if (first != NULL && memcmp(got, first, m * m * sizeof *got) != 0)
+        fail_msg("%s: not the bits of the aligned output", what);
+    check_vector_abs(what, got, want, m * m, tol);
+}
+
+static void mirror_case(size_t m, size_t offsets, int f32)
+{
+    const size_t d = 5, line = f32 ? 16 : 8;
+    problem p = make_problem(m, m, d, 1, 4000 + m);
+    problem32 q = narrow_problem(&p);
+    double *want = reference_cosines(&p);
+    double *first = malloc(m * m * sizeof *first), *got = malloc(m * m * sizeof *got);
+    /* room for any offset from a 64-byte line */
+    char *room = malloc(m * m * (f32 ? sizeof(float) : sizeof(double)) + 64 + 64);
+    assert_non_null(first); assert_non_null(got); assert_non_null(room);
+    char *base = room + (64 - (size_t)((uintptr_t)room % 64)) % 64;
+    for (size_t k = 0; k < KERNEL_SETS; k++) {
+        rpo_ctx *ctx = context_on(kernel_sets[k]);
+        if (ctx == NULL)
+            continue;
+        for (size_t o = 0; o < line; o += line / offsets) {
+            char what[160];
+            snprintf(what, sizeof what, "mirror %zu x %zu [%s] %s, %zu elements past a line",
+                     m, m, rpo_ctx_kernels(ctx), f32 ? "f32" : "f64", o);
+            /* one thread or two: strips on either */
+            assert_status(rpo_ctx_set(ctx, RPO_PARAM_THREADS, (double)(1 + o % 2)), RPO_OK);
+            if (f32) {
+                float *out = (float *)(void *)base + o;
+                assert_status(rpo_similarity_f32(ctx, m, m, d, q.e, NULL, out), RPO_OK);
+                to_f64(got, out, m * m);
+            } else {
+                double *out = (double *)(void *)base + o;
+                assert_status(rpo_similarity_f64(ctx, m, m, d, p.e, NULL, out), RPO_OK);
+                memcpy(got, out, m * m * sizeof *got);
+            }
+            check_mirrored(what, got, o == 0 ? NULL : first, want, m, f32 ? TOL_F32 : TOL_F64);
+            if (o == 0)
+                memcpy(first, got, m * m * sizeof *got);
+        }
+        rpo_ctx_free(ctx);
+    }
+    free(room); free(got); free(first); free(want);
+    free_problem32(&q);
+    free_problem(&p);
+}
+
+static void test_mirror_every_alignment(void **state)
+{
+    (void)state;
+    /* rows on lines, or not (ragged strips and ends) */
+    mirror_case(160, 16, 1);
+    mirror_case(160, 8, 0);
+    mirror_case(157, 1, 1);
+    mirror_case(157, 1, 0);
+    if (small_run())
+        return;
+    /* streaming stores: 16 MiB and more */
+    mirror_case(2064, 4, 1);
+    mirror_case(1456, 4, 0);
 }
 
 /* ------------------------------------------- threads: bitwise equal */
@@ -669,6 +758,7 @@ int main(void)
         cmocka_unit_test(test_conformance_every_kernel_set),
         cmocka_unit_test(test_kernel_sets_match_reference),
         cmocka_unit_test(test_similarity_stage),
+        cmocka_unit_test(test_mirror_every_alignment),
         cmocka_unit_test(test_threads_bitwise_identical),
         cmocka_unit_test(test_threads_setting),
         cmocka_unit_test(test_kernel_knob),

@@ -126,6 +126,31 @@ static inline vf32 max_f32(vf32 a, vf32 b) { return select_f32(a > b, a, b); }
 static inline vf64 max_f64(vf64 a, vf64 b) { return select_f64(a > b, a, b); }
 #endif
 
+/* Streaming (non-temporal) stores: the line goes to memory without being
+ * read first or kept in the caches, for large outputs that nothing reads
+ * soon. p must be RPO_SIMD_BYTES-aligned. stream_fence() orders them before
+ * every later store, so that a thread which joins this one sees them.
+ * Elsewhere than on x86-64 they are ordinary stores. */
+#if defined(__x86_64__) && RPO_SIMD_BYTES == 64
+static inline void stream_f32(float *p, vf32 v) { _mm512_stream_ps(p, (__m512)v); }
+static inline void stream_f64(double *p, vf64 v) { _mm512_stream_pd(p, (__m512d)v); }
+#elif defined(__x86_64__) && RPO_SIMD_BYTES == 32
+static inline void stream_f32(float *p, vf32 v) { _mm256_stream_ps(p, (__m256)v); }
+static inline void stream_f64(double *p, vf64 v) { _mm256_stream_pd(p, (__m256d)v); }
+#elif defined(__x86_64__) && RPO_SIMD_BYTES == 16
+static inline void stream_f32(float *p, vf32 v) { _mm_stream_ps(p, (__m128)v); }
+static inline void stream_f64(double *p, vf64 v) { _mm_stream_pd(p, (__m128d)v); }
+#else
+static inline void stream_f32(float *p, vf32 v) { store_f32(p, v); }
+static inline void stream_f64(double *p, vf64 v) { store_f64(p, v); }
+#endif
+static inline void stream_fence(void)
+{
+#if defined(__x86_64__)
+    _mm_sfence();
+#endif
+}
+
 /* Sums of the lanes in a fixed order, so a result never depends on anything
  * but the data: halves are added as vectors down to 16 bytes, then the
  * last lanes in double. A tree, so the sum's latency is a few additions
