@@ -54,7 +54,7 @@ extern "C" {
 
 #define RPO_VERSION_MAJOR 1
 #define RPO_VERSION_MINOR 2
-#define RPO_VERSION_PATCH 0
+#define RPO_VERSION_PATCH 1
 #define RPO_VERSION_NUMBER \
     (RPO_VERSION_MAJOR * 10000 + RPO_VERSION_MINOR * 100 + RPO_VERSION_PATCH)
 #define RPO_VERSION_STRINGIFY_(x) #x
@@ -583,7 +583,7 @@ RPO_API int rpo_loss_rows_weighted_f64(rpo_ctx *ctx,
  * header's to detect a mismatch at run time. */
 RPO_API unsigned rpo_version_number(void);
 
-/* RPO_VERSION_STRING of the library actually loaded ("1.2.0"). */
+/* RPO_VERSION_STRING of the library actually loaded ("1.2.1"). */
 RPO_API const char *rpo_version_string(void);
 
 /* A static English description of a status code; never NULL, also for

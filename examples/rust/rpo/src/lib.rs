@@ -70,7 +70,7 @@ pub use tokens::{seq_logps, seq_logps_backward, Logits, SeqReduce};
 #[doc = include_str!("../../../../docs/rust.md")]
 pub struct RustGuide;
 
-/// The version of the librpo actually linked, e.g. "1.2.0".
+/// The version of the librpo actually linked, e.g. "1.2.1".
 pub fn version() -> &'static str {
     // SAFETY: rpo_version_string returns a static NUL-terminated string.
     unsafe { std::ffi::CStr::from_ptr(sys::rpo_version_string()) }
