@@ -158,6 +158,19 @@ int rpo_resolved_placement(const rpo_ctx *ctx)
                                                          : RPO_PLACEMENT_LOSS;
 }
 
+double rpo_logit_factor(const rpo_ctx *ctx, size_t n)
+{
+    return rpo_logit_scale(ctx) == RPO_LOGIT_SCALE_ROW_MEAN ? (double)n : 1.0;
+}
+
+double rpo_pair_beta(const rpo_ctx *ctx, size_t n)
+{
+    const double beta = ctx->param[RPO_PARAM_BETA];
+    return rpo_resolved_placement(ctx) == RPO_PLACEMENT_LOGIT
+               ? beta * rpo_logit_factor(ctx, n)
+               : beta;
+}
+
 size_t rpo_scratch_add(rpo_scratch_plan *plan, size_t count, size_t elem_size)
 {
     size_t offset = plan->bytes;

@@ -66,6 +66,11 @@ static inline int rpo_logit_scale(const rpo_ctx *ctx)
  * embedding weights inside the logit and the others on the loss. */
 int rpo_resolved_placement(const rpo_ctx *ctx);
 
+/* The logit scale k of LOGIT placement (1, or N for ROW_MEAN), and the
+ * beta the sigmoid kernels see: beta k W_ij z_ij is the pair's logit. */
+double rpo_logit_factor(const rpo_ctx *ctx, size_t n);
+double rpo_pair_beta(const rpo_ctx *ctx, size_t n);
+
 /*
  * Scratch. A call first sums the sizes of the regions it needs with
  * rpo_scratch_add (which reports size_t overflow), then reserves them all

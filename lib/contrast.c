@@ -7,7 +7,7 @@ void rpo_contrast_rows(const rpo_contrast *c, size_t i0, size_t rows,
                        double *col_g)
 {
     const size_t n = c->n;
-    const double beta = c->beta;
+    const double beta = c->beta, eps = c->smoothing;
     for (size_t r = 0; r < rows; r++) {
         const double a = c->a[i0 + r];
         const double *wr = w + r * n;
@@ -21,12 +21,17 @@ void rpo_contrast_rows(const rpo_contrast *c, size_t i0, size_t rows,
             const double t = rpo_exp_neg_abs(u);
             margin += wz;
             accuracy += z > 0.0 ? wr[j] : 0.0;
-            if (c->want_loss)
-                loss += scale * rpo_softplus_neg(u, t);
+            if (c->want_loss) {
+                /* smoothed: softplus(u) = u + softplus(-u) */
+                const double g = rpo_softplus_neg(u, t);
+                loss += scale * (eps != 0.0 ? g + eps * u : g);
+            }
             if (c->want_grad) {
-                /* d p_ij / d z_ij = -beta * W_ij * sigmoid(-u) in both
-                 * placements (the chain rule brings W out of the logit). */
-                const double s = wr[j] * rpo_sigmoid_neg(u, t);
+                /* d p_ij / d z_ij = -beta * W_ij * (sigmoid(-u) - eps) in
+                 * both placements (the chain rule brings W out of the
+                 * logit). */
+                const double sig = rpo_sigmoid_neg(u, t);
+                const double s = wr[j] * (eps != 0.0 ? sig - eps : sig);
                 grad += s;
                 col_g[j] += s;
             }

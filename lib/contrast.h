@@ -13,15 +13,18 @@ typedef struct rpo_contrast {
     size_t n;           /* columns                                       */
     const double *a;    /* (M) chosen log-ratios                         */
     const double *b;    /* (N) rejected log-ratios                       */
-    double beta;
+    double beta;        /* the pair's: times the logit scale in logit
+                           placement                                     */
+    double smoothing;   /* label smoothing eps (0: the plain loss)       */
     int logit;          /* 1: logit placement, 0: loss placement         */
     int want_loss;      /* 0: skip softplus (gradient-only call)         */
     int want_grad;      /* 0: skip sigmoid and gradient accumulation     */
 } rpo_contrast;
 
 /* Unscaled sums over the rows processed so far. With p_ij the pair loss
- * (loss placement W_ij softplus(-beta z_ij), logit placement
- * softplus(-beta W_ij z_ij)) and s_ij = W_ij sigmoid(-u_ij):
+ * (loss placement W_ij g(beta z_ij), logit placement g(beta W_ij z_ij),
+ * g(u) = softplus(-u) + eps u, which is (1 - eps) softplus(-u) + eps
+ * softplus(u)) and s_ij = W_ij (sigmoid(-u_ij) - eps):
  *   loss     = sum p_ij        margin   = sum W_ij z_ij
  *   accuracy = sum W_ij [z_ij > 0]                                        */
 typedef struct rpo_sums {

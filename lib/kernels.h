@@ -43,7 +43,9 @@ typedef struct rpo_pair_block {
     const void *b;        /* (n) rejected log-ratios                        */
     const void *w;        /* (rows, ldw) weights; ldw == 0: one row for all */
     size_t ldw;
-    double beta;
+    double beta;          /* the pair's beta: times the logit scale in logit
+                             placement (pairloss.h)                         */
+    double smoothing;     /* label smoothing eps; 0: the plain loss         */
     int logit;            /* 1: logit placement, 0: loss placement          */
     int want_loss;        /* 0: no softplus                                 */
     int want_grad;        /* 0: no sigmoid, row_g and col_g untouched       */

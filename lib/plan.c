@@ -69,16 +69,13 @@ static int computes_emb_grad(const rpo_call *call, int weighting)
            rpo_call_wants_emb_grad(call);
 }
 
-/* The reference loss (SIGMOID, no label smoothing, rows of W summing to 1
- * inside the logit, no dL/dW) runs the pairs kernels or contrast.c; every
- * other member of the family runs contrast_family.c's generic kernel. */
+/* SIGMOID (with or without label smoothing, either logit scale) without
+ * dL/dW runs the pairs kernels or contrast.c; every other member of the
+ * family, and every call with embedding gradients, runs
+ * contrast_family.c's generic kernel. */
 static int uses_family_kernel(const rpo_ctx *ctx, int emb_grad)
 {
-    const int logit = rpo_resolved_placement(ctx) == RPO_PLACEMENT_LOGIT;
-    return rpo_loss_kind(ctx) != RPO_LOSS_SIGMOID ||
-           ctx->param[RPO_PARAM_LABEL_SMOOTHING] != 0.0 ||
-           (logit && rpo_logit_scale(ctx) != RPO_LOGIT_SCALE_ROW_SUM) ||
-           emb_grad;
+    return rpo_loss_kind(ctx) != RPO_LOSS_SIGMOID || emb_grad;
 }
 
 rpo_dtype rpo_compute_type(const rpo_ctx *ctx, const rpo_call *call,
@@ -100,7 +97,8 @@ rpo_dtype rpo_compute_type(const rpo_ctx *ctx, const rpo_call *call,
         return RPO_F64;
     if (call->kind == RPO_CALL_WEIGHTS)
         return RPO_F32;
-    const double beta = ctx->param[RPO_PARAM_BETA];
+    /* the pair's beta: the logit scale multiplies it in LOGIT placement */
+    const double beta = rpo_pair_beta(ctx, call->n);
     if (!in_range(beta, 1.0 / F32_RANGE, F32_RANGE) ||
         scan->z_bound > F32_RANGE || scan->w_bound > F32_RANGE ||
         beta * scan->w_bound * scan->z_bound > F32_PAIR_RANGE)

@@ -85,6 +85,7 @@ static void pair_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
         blk.w = w;
         blk.ldw = ldw;
         blk.beta = job->c.beta;
+        blk.smoothing = job->c.smoothing;
         blk.logit = job->c.logit;
         blk.want_loss = job->c.want_loss;
         blk.want_grad = job->c.want_grad;
@@ -222,7 +223,8 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
     job.c.n = n;
     job.c.a = rpo_scratch_at(ctx, s->L->a);
     job.c.b = rpo_scratch_at(ctx, s->L->b);
-    job.c.beta = ctx->param[RPO_PARAM_BETA];
+    job.c.beta = rpo_pair_beta(ctx, n);
+    job.c.smoothing = ctx->param[RPO_PARAM_LABEL_SMOOTHING];
     job.c.logit = rpo_resolved_placement(ctx) == RPO_PLACEMENT_LOGIT;
     job.c.want_loss = call->loss.data != NULL || call->partial_stats.data != NULL;
     job.c.want_grad = call->grad_chosen.data != NULL ||
@@ -234,7 +236,8 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
     if (job.c.want_grad)
         memset(job.col_g, 0, n * sizeof *job.col_g);
 
-    job.pair = rpo_pairloss_make(rpo_loss_kind(ctx), job.c.beta,
+    const double beta = ctx->param[RPO_PARAM_BETA];
+    job.pair = rpo_pairloss_make(rpo_loss_kind(ctx), beta,
                                  ctx->param[RPO_PARAM_LABEL_SMOOTHING],
                                  ctx->param[RPO_PARAM_DISCOPOP_TAU]);
     job.fc.n = n;
@@ -242,7 +245,7 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
     job.fc.b = job.c.b;
     job.fc.f = &job.pair;
     job.fc.logit = job.c.logit;
-    job.fc.logit_scale = rpo_logit_scale(ctx) == RPO_LOGIT_SCALE_ROW_MEAN ? (double)n : 1.0;
+    job.fc.logit_scale = rpo_logit_factor(ctx, n);
     job.fc.want_grad = job.c.want_grad;
 
     /* mean over the rows of the whole problem (or their sum), and the 1/N
@@ -261,11 +264,11 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
     run_blocks(&job);
 
     /* the pairs kernels and contrast.c leave out -beta (rows) and +beta
-     * (columns); the family kernel's sums are the derivatives themselves */
-    const double beta = job.c.beta;
+     * (columns), the pair's beta; the family kernel's sums are the
+     * derivatives themselves. The metrics take the caller's beta. */
     const int family = s->p->family;
-    const double row_unit = family ? job.pair_scale : -beta * job.pair_scale;
-    const double col_unit = family ? job.pair_scale : beta * job.pair_scale;
+    const double row_unit = family ? job.pair_scale : -job.c.beta * job.pair_scale;
+    const double col_unit = family ? job.pair_scale : job.c.beta * job.pair_scale;
     out->loss = job.total.loss * job.pair_scale;
     out->grad_a = out->grad_b = out->grad_e = out->grad_f = NULL;
     if (job.c.want_grad) {

@@ -8,8 +8,9 @@
  *   - on problems large enough to take the tiled and multi-block paths
  *     (ragged sizes, so every edge is exercised) each kernel set agrees
  *     with an independent long double evaluation of the SPEC formulas,
- *     within the same tolerances, for every weighting and placement and
- *     for loss-only and gradient-only calls;
+ *     within the same tolerances, for every weighting and placement, with
+ *     and without label smoothing and the logit scale k = N, and for
+ *     loss-only and gradient-only calls;
  *   - the similarity stage alone (rpo_similarity_*) gives the cosines;
  *   - the paired similarity matrix is exactly symmetric at every alignment
  *     of the output, with and without streaming stores;
@@ -200,8 +201,11 @@ static void kadd(ksum *k, long double x)
     k->s = t;
 }
 
+/* The reference loss with label smoothing eps, (1 - eps) softplus(-u) +
+ * eps softplus(u), and logit scale k (u = beta k W z in LOGIT placement). */
 static reference reference_of(const problem *p, int weighting, int logit,
-                              double beta, double tau, double alpha)
+                              double beta, double tau, double alpha,
+                              double eps, double k_scale)
 {
     const size_t m = p->m, n = p->n, d = p->d;
     reference r;
@@ -243,10 +247,13 @@ static reference reference_of(const problem *p, int weighting, int logit,
         for (size_t j = 0; j < n; j++) {
             r.w[i * n + j] = (double)row[j];
             long double z = a - (LD(p->pr[j]) - LD(p->rr[j]));
-            long double u = logit ? LD(beta) * row[j] * z : LD(beta) * z;
-            kadd(&total, logit ? softplus_neg(u) / LD(n) : row[j] * softplus_neg(u));
-            long double g = -LD(beta) * row[j] * sigmoid_neg(u) /
-                            (logit ? LD(m) * LD(n) : LD(m));
+            const long double kb = logit ? LD(beta) * LD(k_scale) : LD(beta);
+            long double u = logit ? kb * row[j] * z : kb * z;
+            long double f = (1 - LD(eps)) * softplus_neg(u) + LD(eps) * softplus_neg(-u);
+            kadd(&total, logit ? f / LD(n) : row[j] * f);
+            /* df/du = -(1 - eps) sigmoid(-u) + eps sigmoid(u) */
+            long double dfdu = -(1 - LD(eps)) * sigmoid_neg(u) + LD(eps) * sigmoid_neg(-u);
+            long double g = kb * row[j] * dfdu / (logit ? LD(m) * LD(n) : LD(m));
             kadd(&grow, g);
             kadd(&col[j], -g);
         }
@@ -370,15 +377,26 @@ static const shape shapes[] = {
 typedef struct setting {
     int weighting, placement;
     double beta, tau, alpha;
+    double smoothing;   /* RPO_PARAM_LABEL_SMOOTHING */
+    int logit_scale;    /* RPO_PARAM_LOGIT_SCALE */
 } setting;
 
+#define ROW_SUM RPO_LOGIT_SCALE_ROW_SUM
+#define ROW_MEAN RPO_LOGIT_SCALE_ROW_MEAN
 static const setting settings[] = {
-    {RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_AUTO, 0.1, 0.5, 0.8},
-    {RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_LOSS, 2.0, 0.05, 0.8},
-    {RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_AUTO, 0.1, 0.01, 0.8},
-    {RPO_WEIGHTING_UNIFORM, RPO_PLACEMENT_AUTO, 0.5, 0.5, 0.8},
-    {RPO_WEIGHTING_DIAGONAL, RPO_PLACEMENT_LOGIT, 0.3, 0.5, 0.7},
+    {RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_AUTO, 0.1, 0.5, 0.8, 0.0, ROW_SUM},
+    {RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_LOSS, 2.0, 0.05, 0.8, 0.0, ROW_SUM},
+    {RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_AUTO, 0.1, 0.01, 0.8, 0.0, ROW_SUM},
+    {RPO_WEIGHTING_UNIFORM, RPO_PLACEMENT_AUTO, 0.5, 0.5, 0.8, 0.0, ROW_SUM},
+    {RPO_WEIGHTING_DIAGONAL, RPO_PLACEMENT_LOGIT, 0.3, 0.5, 0.7, 0.0, ROW_SUM},
+    /* label smoothing (cDPO) and the logit scale k = N */
+    {RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_AUTO, 0.1, 0.5, 0.8, 0.1, ROW_SUM},
+    {RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_LOSS, 2.0, 0.05, 0.8, 0.3, ROW_SUM},
+    {RPO_WEIGHTING_UNIFORM, RPO_PLACEMENT_LOGIT, 0.05, 0.5, 0.8, 0.0, ROW_MEAN},
+    {RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_LOGIT, 0.02, 0.5, 0.8, 0.2, ROW_MEAN},
 };
+#undef ROW_SUM
+#undef ROW_MEAN
 #define SETTINGS (sizeof settings / sizeof settings[0])
 
 static void test_kernel_sets_match_reference(void **state)
@@ -395,21 +413,33 @@ static void test_kernel_sets_match_reference(void **state)
             const setting *st = &settings[t];
             if (st->weighting == RPO_WEIGHTING_DIAGONAL && sh->m != sh->n)
                 continue;
+            /* a reduced run keeps every other setting, smoothed and
+             * scaled ones among them */
+            if (small_run() && t % 2 == 1)
+                continue;
             int logit = st->placement == RPO_PLACEMENT_LOGIT ||
                         (st->placement == RPO_PLACEMENT_AUTO &&
                          st->weighting == RPO_WEIGHTING_EMBEDDING);
+            const double k_scale =
+                st->logit_scale == RPO_LOGIT_SCALE_ROW_MEAN ? (double)sh->n : 1.0;
             reference ref = reference_of(&p, st->weighting, logit, st->beta,
-                                         st->tau, st->alpha);
+                                         st->tau, st->alpha, st->smoothing, k_scale);
             for (size_t k = 0; k < KERNEL_SETS; k++) {
                 rpo_ctx *ctx = context_on(kernel_sets[k]);
                 if (ctx == NULL)
                     continue;
                 configure(ctx, st->weighting, st->placement, st->beta, st->tau,
                           st->alpha, RPO_REDUCTION_MEAN);
-                char label[160];
-                snprintf(label, sizeof label, "%zux%zux%zu %s, weighting %d placement %d [%s]",
+                assert_status(rpo_ctx_set(ctx, RPO_PARAM_LABEL_SMOOTHING, st->smoothing),
+                              RPO_OK);
+                assert_status(rpo_ctx_set(ctx, RPO_PARAM_LOGIT_SCALE, st->logit_scale),
+                              RPO_OK);
+                char label[200];
+                snprintf(label, sizeof label,
+                         "%zux%zux%zu %s, weighting %d placement %d eps %g scale %d [%s]",
                          sh->m, sh->n, sh->d, sh->paired ? "paired" : "unpaired",
-                         st->weighting, st->placement, rpo_ctx_kernels(ctx));
+                         st->weighting, st->placement, st->smoothing, st->logit_scale,
+                         rpo_ctx_kernels(ctx));
                 check_against_reference(ctx, &p, &q, &ref, label);
                 rpo_ctx_free(ctx);
             }
@@ -420,7 +450,6 @@ static void test_kernel_sets_match_reference(void **state)
     }
 }
 
-/* The similarity stage alone (rpo_similarity_*), through every path. */
 /* The cosines of p in long double, rounded once: (m, n), malloc'd. */
 static double *reference_cosines(const problem *p)
 {
@@ -441,6 +470,7 @@ static double *reference_cosines(const problem *p)
     return want;
 }
 
+/* The similarity stage alone (rpo_similarity_*), through every path. */
 static void test_similarity_stage(void **state)
 {
     (void)state;

@@ -7,6 +7,12 @@
  *     t = exp(-|u|)      softplus(-u) = max(-u, 0) + log1p(t)
  *                        sigmoid(-u)  = (u >= 0 ? t : 1) / (1 + t)
  *
+ * With label smoothing eps (cDPO) the pair's function is
+ * (1 - eps) softplus(-u) + eps softplus(u), which is softplus(-u) + eps u
+ * (softplus(u) = u + softplus(-u)), with derivative -(sigmoid(-u) - eps):
+ * two more operations per vector, in instantiations of their own so that
+ * the plain loss does not pay them.
+ *
  * Template: included once per element type by instantiate.h.
  *
  * A row is taken SUM_CHUNK vectors at a time, in two sweeps: the front of
@@ -17,9 +23,10 @@
  * over at most GROUP rows and are then added into the double col_g. So
  * float blocks keep double accuracy in every total, at little cost.
  *
- * The six combinations of placement x (loss, gradient, both) are separate
- * instantiations of one always-inlined body, so the loss-only call does no
- * gradient work and the inner loop never tests a flag.
+ * The twelve combinations of placement x (loss, gradient, both) x
+ * smoothing are separate instantiations of one always-inlined body, so the
+ * loss-only call does no gradient work and the inner loop never tests a
+ * flag.
  */
 
 #define SUM_CHUNK 16
@@ -51,7 +58,7 @@ TNAME(pair_front_of)(REAL ai, VREAL w, VREAL b, REAL beta, const int logit)
 static inline __attribute__((always_inline)) VREAL
 TNAME(pair_back)(TNAME(pair_acc) *acc, const TNAME(pair_front) *f, VMASK live,
                  const int tail, const int logit, const int want_loss,
-                 const int want_grad)
+                 const int want_grad, const int smooth, REAL eps)
 {
     const VREAL w = f->w, z = f->z, u = f->u, t = f->t;
     VREAL margin = w * z, accuracy = TNAME(keep)(z > 0, w);
@@ -69,7 +76,9 @@ TNAME(pair_back)(TNAME(pair_acc) *acc, const TNAME(pair_front) *f, VMASK live,
     const VREAL sigmoid =
         want_grad ? TNAME(select)(u >= 0, t, (VREAL){0} + 1) / (1 + t) : (VREAL){0};
     if (want_loss) {
-        const VREAL softplus = TNAME(max)(-u, (VREAL){0}) + TNAME(log1p_finish)(&lp, log1p_s);
+        VREAL softplus = TNAME(max)(-u, (VREAL){0}) + TNAME(log1p_finish)(&lp, log1p_s);
+        if (smooth)
+            softplus += eps * u;
         VREAL p = logit ? softplus : w * softplus;
         if (tail)
             p = TNAME(keep)(live, p);
@@ -77,8 +86,9 @@ TNAME(pair_back)(TNAME(pair_acc) *acc, const TNAME(pair_front) *f, VMASK live,
     }
     VREAL s = {0};
     if (want_grad) {
-        /* d p / d z = -beta * W * sigmoid(-u) in both placements */
-        s = w * sigmoid;
+        /* d p / d z = -beta * W * sigmoid(-u) in both placements
+         * (-beta * W * (sigmoid(-u) - eps) smoothed) */
+        s = smooth ? w * (sigmoid - eps) : w * sigmoid;
         if (tail)
             s = TNAME(keep)(live, s);
         acc->grad += s;
@@ -99,12 +109,12 @@ TNAME(pair_flush)(TNAME(pair_acc) *acc, double *loss, double *margin,
 
 static inline __attribute__((always_inline)) void
 TNAME(pairs_body)(const rpo_pair_block *blk, const int logit,
-                  const int want_loss, const int want_grad)
+                  const int want_loss, const int want_grad, const int smooth)
 {
     const size_t n = blk->n, full = n / VLR * VLR, rest = n - full;
     const REAL *a = blk->a, *b = blk->b, *w = blk->w;
     REAL *col = blk->col_tmp;
-    const REAL beta = (REAL)blk->beta;
+    const REAL beta = (REAL)blk->beta, eps = (REAL)blk->smoothing;
     const VMASK all = FIRST_LANES(VLR), tail = FIRST_LANES(rest);
     double loss = 0.0, margin = 0.0, accuracy = 0.0;
 
@@ -128,7 +138,7 @@ TNAME(pairs_body)(const rpo_pair_block *blk, const int logit,
                                                                 TNAME(load)(b + j), beta, logit);
                 for (size_t j = j0; j < j1; j += VLR) {
                     const VREAL s = TNAME(pair_back)(&acc, &front[(j - j0) / VLR], all, 0,
-                                                     logit, want_loss, want_grad);
+                                                     logit, want_loss, want_grad, smooth, eps);
                     if (want_grad)
                         TNAME(store)(col + j, TNAME(load)(col + j) + s);
                 }
@@ -138,7 +148,8 @@ TNAME(pairs_body)(const rpo_pair_block *blk, const int logit,
                 const TNAME(pair_front) f = TNAME(pair_front_of)(
                     ai, TNAME(load_part)(wr + full, rest), TNAME(load_part)(b + full, rest),
                     beta, logit);
-                const VREAL s = TNAME(pair_back)(&acc, &f, tail, 1, logit, want_loss, want_grad);
+                const VREAL s = TNAME(pair_back)(&acc, &f, tail, 1, logit, want_loss, want_grad,
+                                                 smooth, eps);
                 if (want_grad)
                     TNAME(store_part)(col + full, TNAME(load_part)(col + full, rest) + s,
                                       rest);
@@ -156,22 +167,37 @@ TNAME(pairs_body)(const rpo_pair_block *blk, const int logit,
     blk->sums->accuracy += accuracy;
 }
 
-static void TNAME(pairs_logit_both)(const rpo_pair_block *b) { TNAME(pairs_body)(b, 1, 1, 1); }
-static void TNAME(pairs_logit_loss)(const rpo_pair_block *b) { TNAME(pairs_body)(b, 1, 1, 0); }
-static void TNAME(pairs_logit_grad)(const rpo_pair_block *b) { TNAME(pairs_body)(b, 1, 0, 1); }
-static void TNAME(pairs_loss_both)(const rpo_pair_block *b) { TNAME(pairs_body)(b, 0, 1, 1); }
-static void TNAME(pairs_loss_loss)(const rpo_pair_block *b) { TNAME(pairs_body)(b, 0, 1, 0); }
-static void TNAME(pairs_loss_grad)(const rpo_pair_block *b) { TNAME(pairs_body)(b, 0, 0, 1); }
+/* One instantiation per flag combination (names: placement, then what is
+ * wanted, then _s when smoothed). */
+#define PAIRS_VARIANT(name, logit, want_loss, want_grad, smooth)                \
+    static void TNAME(name)(const rpo_pair_block *b)                           \
+    {                                                                          \
+        TNAME(pairs_body)(b, logit, want_loss, want_grad, smooth);             \
+    }
+PAIRS_VARIANT(pairs_logit_both, 1, 1, 1, 0)
+PAIRS_VARIANT(pairs_logit_loss, 1, 1, 0, 0)
+PAIRS_VARIANT(pairs_logit_grad, 1, 0, 1, 0)
+PAIRS_VARIANT(pairs_loss_both, 0, 1, 1, 0)
+PAIRS_VARIANT(pairs_loss_loss, 0, 1, 0, 0)
+PAIRS_VARIANT(pairs_loss_grad, 0, 0, 1, 0)
+PAIRS_VARIANT(pairs_logit_both_s, 1, 1, 1, 1)
+PAIRS_VARIANT(pairs_logit_loss_s, 1, 1, 0, 1)
+PAIRS_VARIANT(pairs_logit_grad_s, 1, 0, 1, 1)
+PAIRS_VARIANT(pairs_loss_both_s, 0, 1, 1, 1)
+PAIRS_VARIANT(pairs_loss_loss_s, 0, 1, 0, 1)
+PAIRS_VARIANT(pairs_loss_grad_s, 0, 0, 1, 1)
+#undef PAIRS_VARIANT
 
 static void TNAME(pairs)(const rpo_pair_block *blk)
 {
-    if (!blk->want_grad) {
-        if (blk->logit) TNAME(pairs_logit_loss)(blk); else TNAME(pairs_loss_loss)(blk);
-    } else if (!blk->want_loss) {
-        if (blk->logit) TNAME(pairs_logit_grad)(blk); else TNAME(pairs_loss_grad)(blk);
-    } else {
-        if (blk->logit) TNAME(pairs_logit_both)(blk); else TNAME(pairs_loss_both)(blk);
-    }
+    /* [smoothed][logit][0 loss only, 1 gradients only, 2 both] */
+    static void (*const variant[2][2][3])(const rpo_pair_block *) = {
+        {{TNAME(pairs_loss_loss), TNAME(pairs_loss_grad), TNAME(pairs_loss_both)},
+         {TNAME(pairs_logit_loss), TNAME(pairs_logit_grad), TNAME(pairs_logit_both)}},
+        {{TNAME(pairs_loss_loss_s), TNAME(pairs_loss_grad_s), TNAME(pairs_loss_both_s)},
+         {TNAME(pairs_logit_loss_s), TNAME(pairs_logit_grad_s), TNAME(pairs_logit_both_s)}}};
+    const int wanted = !blk->want_grad ? 0 : !blk->want_loss ? 1 : 2;
+    variant[blk->smoothing != 0.0][blk->logit != 0][wanted](blk);
 }
 
 #undef SUM_CHUNK
