@@ -174,18 +174,16 @@ TNAME(pairs_body)(const rpo_pair_block *blk, const int logit,
     {                                                                          \
         TNAME(pairs_body)(b, logit, want_loss, want_grad, smooth);             \
     }
-PAIRS_VARIANT(pairs_logit_both, 1, 1, 1, 0)
-PAIRS_VARIANT(pairs_logit_loss, 1, 1, 0, 0)
-PAIRS_VARIANT(pairs_logit_grad, 1, 0, 1, 0)
-PAIRS_VARIANT(pairs_loss_both, 0, 1, 1, 0)
-PAIRS_VARIANT(pairs_loss_loss, 0, 1, 0, 0)
-PAIRS_VARIANT(pairs_loss_grad, 0, 0, 1, 0)
-PAIRS_VARIANT(pairs_logit_both_s, 1, 1, 1, 1)
-PAIRS_VARIANT(pairs_logit_loss_s, 1, 1, 0, 1)
-PAIRS_VARIANT(pairs_logit_grad_s, 1, 0, 1, 1)
-PAIRS_VARIANT(pairs_loss_both_s, 0, 1, 1, 1)
-PAIRS_VARIANT(pairs_loss_loss_s, 0, 1, 0, 1)
-PAIRS_VARIANT(pairs_loss_grad_s, 0, 0, 1, 1)
+#define PAIRS_VARIANTS(suffix, smooth)                                         \
+    PAIRS_VARIANT(pairs_logit_both##suffix, 1, 1, 1, smooth)                   \
+    PAIRS_VARIANT(pairs_logit_loss##suffix, 1, 1, 0, smooth)                   \
+    PAIRS_VARIANT(pairs_logit_grad##suffix, 1, 0, 1, smooth)                   \
+    PAIRS_VARIANT(pairs_loss_both##suffix, 0, 1, 1, smooth)                    \
+    PAIRS_VARIANT(pairs_loss_loss##suffix, 0, 1, 0, smooth)                    \
+    PAIRS_VARIANT(pairs_loss_grad##suffix, 0, 0, 1, smooth)
+PAIRS_VARIANTS(, 0)
+PAIRS_VARIANTS(_s, 1)
+#undef PAIRS_VARIANTS
 #undef PAIRS_VARIANT
 
 static void TNAME(pairs)(const rpo_pair_block *blk)
