@@ -171,6 +171,12 @@ double rpo_pair_beta(const rpo_ctx *ctx, size_t n)
                : beta;
 }
 
+double rpo_sigmoid_smoothing(const rpo_ctx *ctx)
+{
+    const double e = ctx->param[RPO_PARAM_LABEL_SMOOTHING];
+    return rpo_loss_kind(ctx) == RPO_LOSS_ROBUST ? -e / (1.0 - 2.0 * e) : e;
+}
+
 size_t rpo_scratch_add(rpo_scratch_plan *plan, size_t count, size_t elem_size)
 {
     size_t offset = plan->bytes;

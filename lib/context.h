@@ -71,6 +71,13 @@ int rpo_resolved_placement(const rpo_ctx *ctx);
 double rpo_logit_factor(const rpo_ctx *ctx, size_t n);
 double rpo_pair_beta(const rpo_ctx *ctx, size_t n);
 
+/* The eps of the pairs kernels' softplus(-u) + eps u, for SIGMOID and
+ * ROBUST. SIGMOID's (1 - e) softplus(-u) + e softplus(u) has eps = e, since
+ * softplus(u) = u + softplus(-u); ROBUST's ((1 - e) softplus(-u) - e
+ * softplus(u)) / (1 - 2 e) is softplus(-u) - e u / (1 - 2 e): eps =
+ * -e / (1 - 2 e). */
+double rpo_sigmoid_smoothing(const rpo_ctx *ctx);
+
 /*
  * Scratch. A call first sums the sizes of the regions it needs with
  * rpo_scratch_add (which reports size_t overflow), then reserves them all

@@ -69,13 +69,14 @@ static int computes_emb_grad(const rpo_call *call, int weighting)
            rpo_call_wants_emb_grad(call);
 }
 
-/* SIGMOID (with or without label smoothing, either logit scale) without
- * dL/dW runs the pairs kernels or contrast.c; every other member of the
- * family, and every call with embedding gradients, runs
- * contrast_family.c's generic kernel. */
+/* SIGMOID and ROBUST (any label smoothing, either logit scale) without
+ * dL/dW run the pairs kernels or contrast.c (rpo_sigmoid_smoothing); every
+ * other member of the family, and every call with embedding gradients,
+ * runs contrast_family.c's generic kernel. */
 static int uses_family_kernel(const rpo_ctx *ctx, int emb_grad)
 {
-    return rpo_loss_kind(ctx) != RPO_LOSS_SIGMOID || emb_grad;
+    const int loss = rpo_loss_kind(ctx);
+    return (loss != RPO_LOSS_SIGMOID && loss != RPO_LOSS_ROBUST) || emb_grad;
 }
 
 rpo_dtype rpo_compute_type(const rpo_ctx *ctx, const rpo_call *call,
@@ -97,11 +98,14 @@ rpo_dtype rpo_compute_type(const rpo_ctx *ctx, const rpo_call *call,
         return RPO_F64;
     if (call->kind == RPO_CALL_WEIGHTS)
         return RPO_F32;
-    /* the pair's beta: the logit scale multiplies it in LOGIT placement */
+    /* the pair's beta: the logit scale multiplies it in LOGIT placement;
+     * the smoothed sigmoid adds eps u, and ROBUST's |eps| grows without
+     * bound as its smoothing nears 1/2 */
     const double beta = rpo_pair_beta(ctx, call->n);
-    if (!in_range(beta, 1.0 / F32_RANGE, F32_RANGE) ||
+    const double eps = fabs(rpo_sigmoid_smoothing(ctx));
+    if (!in_range(beta, 1.0 / F32_RANGE, F32_RANGE) || eps > F32_RANGE ||
         scan->z_bound > F32_RANGE || scan->w_bound > F32_RANGE ||
-        beta * scan->w_bound * scan->z_bound > F32_PAIR_RANGE)
+        beta * (eps > 1.0 ? eps : 1.0) * scan->w_bound * scan->z_bound > F32_PAIR_RANGE)
         return RPO_F64;
     return RPO_F32;
 }

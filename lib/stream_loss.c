@@ -224,7 +224,7 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
     job.c.a = rpo_scratch_at(ctx, s->L->a);
     job.c.b = rpo_scratch_at(ctx, s->L->b);
     job.c.beta = rpo_pair_beta(ctx, n);
-    job.c.smoothing = ctx->param[RPO_PARAM_LABEL_SMOOTHING];
+    job.c.smoothing = rpo_sigmoid_smoothing(ctx);
     job.c.logit = rpo_resolved_placement(ctx) == RPO_PLACEMENT_LOGIT;
     job.c.want_loss = call->loss.data != NULL || call->partial_stats.data != NULL;
     job.c.want_grad = call->grad_chosen.data != NULL ||

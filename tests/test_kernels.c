@@ -9,8 +9,8 @@
  *     (ragged sizes, so every edge is exercised) each kernel set agrees
  *     with an independent long double evaluation of the SPEC formulas,
  *     within the same tolerances, for every weighting and placement, with
- *     and without label smoothing and the logit scale k = N, and for
- *     loss-only and gradient-only calls;
+ *     and without label smoothing and the logit scale k = N, for SIGMOID
+ *     and ROBUST, and for loss-only and gradient-only calls;
  *   - the similarity stage alone (rpo_similarity_*) gives the cosines;
  *   - the paired similarity matrix is exactly symmetric at every alignment
  *     of the output, with and without streaming stores;
@@ -202,10 +202,12 @@ static void kadd(ksum *k, long double x)
 }
 
 /* The reference loss with label smoothing eps, (1 - eps) softplus(-u) +
- * eps softplus(u), and logit scale k (u = beta k W z in LOGIT placement). */
+ * eps softplus(u), or with robust: ((1 - eps) softplus(-u) - eps
+ * softplus(u)) / (1 - 2 eps) (RPO_LOSS_ROBUST); logit scale k (u = beta k
+ * W z in LOGIT placement). */
 static reference reference_of(const problem *p, int weighting, int logit,
                               double beta, double tau, double alpha,
-                              double eps, double k_scale)
+                              double eps, double k_scale, int robust)
 {
     const size_t m = p->m, n = p->n, d = p->d;
     reference r;
@@ -249,10 +251,14 @@ static reference reference_of(const problem *p, int weighting, int logit,
             long double z = a - (LD(p->pr[j]) - LD(p->rr[j]));
             const long double kb = logit ? LD(beta) * LD(k_scale) : LD(beta);
             long double u = logit ? kb * row[j] * z : kb * z;
-            long double f = (1 - LD(eps)) * softplus_neg(u) + LD(eps) * softplus_neg(-u);
+            const long double sign = robust ? -1 : 1;
+            const long double norm = robust ? 1 - 2 * LD(eps) : 1;
+            long double f = ((1 - LD(eps)) * softplus_neg(u) +
+                             sign * LD(eps) * softplus_neg(-u)) / norm;
             kadd(&total, logit ? f / LD(n) : row[j] * f);
-            /* df/du = -(1 - eps) sigmoid(-u) + eps sigmoid(u) */
-            long double dfdu = -(1 - LD(eps)) * sigmoid_neg(u) + LD(eps) * sigmoid_neg(-u);
+            /* df/du = (-(1 - eps) sigmoid(-u) +- eps sigmoid(u)) / norm */
+            long double dfdu = (-(1 - LD(eps)) * sigmoid_neg(u) +
+                                sign * LD(eps) * sigmoid_neg(-u)) / norm;
             long double g = kb * row[j] * dfdu / (logit ? LD(m) * LD(n) : LD(m));
             kadd(&grow, g);
             kadd(&col[j], -g);
@@ -379,24 +385,32 @@ typedef struct setting {
     double beta, tau, alpha;
     double smoothing;   /* RPO_PARAM_LABEL_SMOOTHING */
     int logit_scale;    /* RPO_PARAM_LOGIT_SCALE */
+    int loss;           /* RPO_PARAM_LOSS: SIGMOID or ROBUST */
 } setting;
 
 #define ROW_SUM RPO_LOGIT_SCALE_ROW_SUM
 #define ROW_MEAN RPO_LOGIT_SCALE_ROW_MEAN
+#define SIGMOID RPO_LOSS_SIGMOID
+#define ROBUST RPO_LOSS_ROBUST
 static const setting settings[] = {
-    {RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_AUTO, 0.1, 0.5, 0.8, 0.0, ROW_SUM},
-    {RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_LOSS, 2.0, 0.05, 0.8, 0.0, ROW_SUM},
-    {RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_AUTO, 0.1, 0.01, 0.8, 0.0, ROW_SUM},
-    {RPO_WEIGHTING_UNIFORM, RPO_PLACEMENT_AUTO, 0.5, 0.5, 0.8, 0.0, ROW_SUM},
-    {RPO_WEIGHTING_DIAGONAL, RPO_PLACEMENT_LOGIT, 0.3, 0.5, 0.7, 0.0, ROW_SUM},
+    {RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_AUTO, 0.1, 0.5, 0.8, 0.0, ROW_SUM, SIGMOID},
+    {RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_LOSS, 2.0, 0.05, 0.8, 0.0, ROW_SUM, SIGMOID},
+    {RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_AUTO, 0.1, 0.01, 0.8, 0.0, ROW_SUM, SIGMOID},
+    {RPO_WEIGHTING_UNIFORM, RPO_PLACEMENT_AUTO, 0.5, 0.5, 0.8, 0.0, ROW_SUM, SIGMOID},
+    {RPO_WEIGHTING_DIAGONAL, RPO_PLACEMENT_LOGIT, 0.3, 0.5, 0.7, 0.0, ROW_SUM, SIGMOID},
     /* label smoothing (cDPO) and the logit scale k = N */
-    {RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_AUTO, 0.1, 0.5, 0.8, 0.1, ROW_SUM},
-    {RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_LOSS, 2.0, 0.05, 0.8, 0.3, ROW_SUM},
-    {RPO_WEIGHTING_UNIFORM, RPO_PLACEMENT_LOGIT, 0.05, 0.5, 0.8, 0.0, ROW_MEAN},
-    {RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_LOGIT, 0.02, 0.5, 0.8, 0.2, ROW_MEAN},
+    {RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_AUTO, 0.1, 0.5, 0.8, 0.1, ROW_SUM, SIGMOID},
+    {RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_LOSS, 2.0, 0.05, 0.8, 0.3, ROW_SUM, SIGMOID},
+    {RPO_WEIGHTING_UNIFORM, RPO_PLACEMENT_LOGIT, 0.05, 0.5, 0.8, 0.0, ROW_MEAN, SIGMOID},
+    {RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_LOGIT, 0.02, 0.5, 0.8, 0.2, ROW_MEAN, SIGMOID},
+    /* ROBUST, on the same kernels (eps -> -eps / (1 - 2 eps)) */
+    {RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_LOSS, 0.5, 0.5, 0.8, 0.45, ROW_SUM, ROBUST},
+    {RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_AUTO, 0.1, 0.5, 0.8, 0.2, ROW_MEAN, ROBUST},
 };
 #undef ROW_SUM
 #undef ROW_MEAN
+#undef SIGMOID
+#undef ROBUST
 #define SETTINGS (sizeof settings / sizeof settings[0])
 
 static void test_kernel_sets_match_reference(void **state)
@@ -423,7 +437,8 @@ static void test_kernel_sets_match_reference(void **state)
             const double k_scale =
                 st->logit_scale == RPO_LOGIT_SCALE_ROW_MEAN ? (double)sh->n : 1.0;
             reference ref = reference_of(&p, st->weighting, logit, st->beta,
-                                         st->tau, st->alpha, st->smoothing, k_scale);
+                                         st->tau, st->alpha, st->smoothing, k_scale,
+                                         st->loss == RPO_LOSS_ROBUST);
             for (size_t k = 0; k < KERNEL_SETS; k++) {
                 rpo_ctx *ctx = context_on(kernel_sets[k]);
                 if (ctx == NULL)
@@ -434,12 +449,13 @@ static void test_kernel_sets_match_reference(void **state)
                               RPO_OK);
                 assert_status(rpo_ctx_set(ctx, RPO_PARAM_LOGIT_SCALE, st->logit_scale),
                               RPO_OK);
+                assert_status(rpo_ctx_set(ctx, RPO_PARAM_LOSS, st->loss), RPO_OK);
                 char label[200];
                 snprintf(label, sizeof label,
-                         "%zux%zux%zu %s, weighting %d placement %d eps %g scale %d [%s]",
+                         "%zux%zux%zu %s, weighting %d placement %d loss %d eps %g scale %d [%s]",
                          sh->m, sh->n, sh->d, sh->paired ? "paired" : "unpaired",
-                         st->weighting, st->placement, st->smoothing, st->logit_scale,
-                         rpo_ctx_kernels(ctx));
+                         st->weighting, st->placement, st->loss, st->smoothing,
+                         st->logit_scale, rpo_ctx_kernels(ctx));
                 check_against_reference(ctx, &p, &q, &ref, label);
                 rpo_ctx_free(ctx);
             }
