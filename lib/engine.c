@@ -133,7 +133,7 @@ static int prepare_similarity(rpo_ctx *ctx, const rpo_call *call,
         sim->f_tiles = f_packed;
     } else {
         sim->e_rows = e_packed;
-        sim->f_rows = rpo_scratch_at(ctx, L->f_rows);
+        sim->f_rows = f_packed;  /* e_rows when paired */
     }
     return RPO_OK;
 }

@@ -43,7 +43,7 @@ import torch.distributed as dist
 from . import errors
 from .context import split_partial
 from .torch import (RPOLoss, _compute_dtype, _cpu_array, _scaled_back,
-                    _target, check_logps, per_token)
+                    _target, prepared_logps)
 
 
 def _gather_rows(t, counts, group):
@@ -168,12 +168,8 @@ class GlobalRPOLoss(RPOLoss):
                 rejected_lengths=None):
         """As RPOLoss.forward, on this rank's shard; every rank must call it
         (it communicates)."""
-        logps = (policy_chosen_logps, policy_rejected_logps,
-                 reference_chosen_logps, reference_rejected_logps)
-        check_logps(logps)
-        logps = (per_token(logps[0], chosen_lengths),
-                 per_token(logps[1], rejected_lengths),
-                 per_token(logps[2], chosen_lengths),
-                 per_token(logps[3], rejected_lengths))
+        logps = prepared_logps((policy_chosen_logps, policy_rejected_logps,
+                                reference_chosen_logps, reference_rejected_logps),
+                               chosen_lengths, rejected_lengths)
         return _GlobalFunction.apply(self, self.group, *logps, chosen_emb,
                                      rejected_emb)

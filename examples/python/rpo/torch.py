@@ -130,10 +130,15 @@ def per_token(logps, lengths):
     return logps / lengths.to(logps.dtype).clamp(min=1)
 
 
-def check_logps(logps):
+def prepared_logps(logps, chosen_lengths, rejected_lengths):
+    """The four log-prob arguments of a forward (policy chosen, policy
+    rejected, reference chosen, reference rejected) checked to be 1-D
+    tensors or None, then divided by their lengths when given."""
     for name, t in zip(_LOGP_ARGS, logps):
         if t is not None and (not isinstance(t, torch.Tensor) or t.dim() != 1):
             raise ValueError("%s must be a 1-dimensional tensor" % name)
+    lengths = (chosen_lengths, rejected_lengths, chosen_lengths, rejected_lengths)
+    return tuple(per_token(t, n) for t, n in zip(logps, lengths))
 
 
 class RPOLoss(torch.nn.Module):
@@ -189,13 +194,9 @@ class RPOLoss(torch.nn.Module):
         rejected_lengths (N): completion token counts; when given, the
         log-probs (policy and reference) are divided by them first, TRL's
         per-token averages for ipo and sigmoid_norm."""
-        logps = (policy_chosen_logps, policy_rejected_logps,
-                 reference_chosen_logps, reference_rejected_logps)
-        check_logps(logps)
-        logps = (per_token(logps[0], chosen_lengths),
-                 per_token(logps[1], rejected_lengths),
-                 per_token(logps[2], chosen_lengths),
-                 per_token(logps[3], rejected_lengths))
+        logps = prepared_logps((policy_chosen_logps, policy_rejected_logps,
+                                reference_chosen_logps, reference_rejected_logps),
+                               chosen_lengths, rejected_lengths)
         return _RPOFunction.apply(self, *logps, chosen_emb, rejected_emb)
 
     @property
