@@ -53,8 +53,8 @@ extern "C" {
 /* Version: written here once; the Makefile and rpo.pc read it from here.   */
 
 #define RPO_VERSION_MAJOR 1
-#define RPO_VERSION_MINOR 2
-#define RPO_VERSION_PATCH 1
+#define RPO_VERSION_MINOR 3
+#define RPO_VERSION_PATCH 0
 #define RPO_VERSION_NUMBER \
     (RPO_VERSION_MAJOR * 10000 + RPO_VERSION_MINOR * 100 + RPO_VERSION_PATCH)
 #define RPO_VERSION_STRINGIFY_(x) #x
@@ -583,12 +583,19 @@ RPO_API int rpo_loss_rows_weighted_f64(rpo_ctx *ctx,
  * header's to detect a mismatch at run time. */
 RPO_API unsigned rpo_version_number(void);
 
-/* RPO_VERSION_STRING of the library actually loaded ("1.2.1"). */
+/* RPO_VERSION_STRING of the library actually loaded ("1.3.0"). */
 RPO_API const char *rpo_version_string(void);
 
 /* A static English description of a status code; never NULL, also for
  * unknown codes. */
 RPO_API const char *rpo_status_string(int status);
+
+/* Since 1.3. The detail of the last call on ctx that failed: which
+ * argument, which rule, the values involved (for example "DIAGONAL
+ * weighting needs m == n (m = 6, n = 4)"). "" before any call and after a
+ * call that succeeded; never NULL ("" for a NULL ctx). The text belongs to
+ * the context and stays valid until the next call on it. */
+RPO_API const char *rpo_ctx_error_detail(const rpo_ctx *ctx);
 
 #ifdef __cplusplus
 }

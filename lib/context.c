@@ -1,5 +1,7 @@
 /* Context lifetime, settings with their bounds, metrics and scratch. */
 #include <float.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -58,6 +60,23 @@ rpo_ctx *rpo_ctx_create(void)
         ctx->param[p] = param_specs[p].default_value;
     ctx->kernels = rpo_kernels_best();
     return ctx;
+}
+
+int rpo_fail(rpo_ctx *ctx, int status, const char *fmt, ...)
+{
+    if (ctx != NULL) {
+        va_list args;
+        va_start(args, fmt);
+        /* vsnprintf cuts a long detail and always ends it with a NUL. */
+        (void)vsnprintf(ctx->error_detail, sizeof ctx->error_detail, fmt, args);
+        va_end(args);
+    }
+    return status;
+}
+
+const char *rpo_ctx_error_detail(const rpo_ctx *ctx)
+{
+    return ctx != NULL ? ctx->error_detail : "";
 }
 
 int rpo_ctx_use_kernels(rpo_ctx *ctx, int kernels)

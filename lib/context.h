@@ -13,6 +13,10 @@
 #include "kernels.h"
 #include "rpo.h"
 
+/* Room for one rpo_ctx_error_detail text, its NUL included; a longer
+ * detail is cut, never overrun. */
+#define RPO_DETAIL_BYTES 256
+
 /* One past the largest RPO_PARAM_* key. */
 #define RPO_PARAM_END 14
 
@@ -35,7 +39,24 @@ struct rpo_ctx {
     size_t scratch_bytes;         /* usable bytes at scratch               */
     const rpo_kernels *kernels;   /* chosen at creation for this CPU       */
     int generic_pairs;            /* per-pair stage through contrast.c     */
+    char error_detail[RPO_DETAIL_BYTES]; /* rpo_ctx_error_detail's text: "" */
 };
+
+/* Error details (rpo_ctx_error_detail). Every public entry point that takes
+ * a context clears the detail first (rpo_detail_clear), so a successful call
+ * leaves "". A check that fails returns rpo_fail(ctx, status, fmt, ...):
+ * it formats the detail into the context (when ctx is not NULL) and
+ * returns status, so a check reads `return rpo_fail(ctx, RPO_ERR_SIZE,
+ * "DIAGONAL weighting needs m == n (m = %zu, n = %zu)", m, n);`. */
+static inline void rpo_detail_clear(rpo_ctx *ctx)
+{
+    if (ctx != NULL)
+        ctx->error_detail[0] = '\0';
+}
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+int rpo_fail(rpo_ctx *ctx, int status, const char *fmt, ...);
 
 /* Alignment of every scratch region: one cache line, enough for AVX-512. */
 #define RPO_ALIGN 64
