@@ -71,7 +71,10 @@ endif
 .DEFAULT_GOAL := all
 
 all: lib
-lib: $(BUILD)/librpo.a $(BUILD)/$(SHLIB) $(BUILD)/$(SONAME) $(BUILD)/librpo.so
+# The library's files: programs depend on these (not on the phony `lib`), so
+# a program is relinked only when the library changed.
+LIB_FILES = $(BUILD)/librpo.a $(BUILD)/$(SHLIB) $(BUILD)/$(SONAME) $(BUILD)/librpo.so
+lib: $(LIB_FILES)
 
 $(BUILD)/lib/%.o: lib/%.c $(LIB_HDR) Makefile
 	@mkdir -p $(@D)
@@ -96,7 +99,7 @@ PROG_CFLAGS = $(ALL_CFLAGS) -Iinclude
 PROG_LDFLAGS = -L$(BUILD) -Wl,-rpath,'$$ORIGIN/..' $(LDFLAGS)
 
 # ---------------------------------------------------------------- demo
-$(BUILD)/examples/%: examples/%.c include/rpo.h lib
+$(BUILD)/examples/%: examples/%.c include/rpo.h $(LIB_FILES)
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) -o $@ $< $(PROG_LDFLAGS) -lrpo $(LDLIBS)
 
@@ -142,6 +145,15 @@ check-deps:
 check: check-deps
 	@$(MAKE) --no-print-directory $(CHECK_TARGETS)
 	@echo "make check: every suite passed ($(CHECK_TARGETS))"
+
+# The fast tier, for the edit loop: the C suites, the Python and Rust
+# bindings, the docs' code and the demo (no -Werror builds, sanitizers,
+# fuzzing, ABI gate or install test: `make check` runs those too, and CI
+# runs `make check`).
+TEST_TIER = check-c check-python check-rust check-docs check-demo
+test: check-deps
+	@$(MAKE) --no-print-directory $(TEST_TIER)
+	@echo "make test: the fast tier passed ($(TEST_TIER)); make check runs everything"
 
 # ---------------------------------------------------------------- install
 # The CMake package files locate the header and libraries relative to

@@ -5,7 +5,7 @@
 .PHONY: bench-tokens
 WERROR_TARGETS += $(BUILD)/bench/bench_tokens
 
-$(BUILD)/bench/%: bench/%.c include/rpo.h lib
+$(BUILD)/bench/%: bench/%.c include/rpo.h $(LIB_FILES)
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) -o $@ $< $(PROG_LDFLAGS) -lrpo $(LDLIBS)
 

@@ -12,7 +12,7 @@ $(BUILD)/docs/c_trainer.c: docs/c-trainer.md
 	@mkdir -p $(@D)
 	awk '/^```c$$/ {on = 1; next} /^```$$/ {on = 0} on' $< > $@
 
-$(BUILD)/docs/c_trainer: $(BUILD)/docs/c_trainer.c include/rpo.h lib
+$(BUILD)/docs/c_trainer: $(BUILD)/docs/c_trainer.c include/rpo.h $(LIB_FILES)
 	$(CC) $(PROG_CFLAGS) -Werror -o $@ $< $(PROG_LDFLAGS) -lrpo $(LDLIBS)
 
 check-docs: $(BUILD)/docs/c_trainer

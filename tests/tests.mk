@@ -18,7 +18,7 @@ $(BUILD)/tests/%.o: tests/%.c tests/%.h include/rpo.h
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -c $< -o $@
 
-$(BUILD)/tests/test_%: tests/test_%.c $(wildcard tests/*.h) $(TEST_COMMON) lib
+$(BUILD)/tests/test_%: tests/test_%.c $(wildcard tests/*.h) $(TEST_COMMON) $(LIB_FILES)
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(TEST_COMMON) $(PROG_LDFLAGS) -lrpo \
 	    $(CMOCKA_LIBS) $(LDLIBS)

@@ -12,7 +12,7 @@ MPI_RANKS ?= 1 3
 # fewer cores.
 MPIRUN = mpirun $(if $(filter 0,$(shell id -u)),--allow-run-as-root) --oversubscribe
 
-$(BUILD)/examples/mpi/mpi_rpo: examples/mpi/mpi_rpo.c include/rpo.h lib
+$(BUILD)/examples/mpi/mpi_rpo: examples/mpi/mpi_rpo.c include/rpo.h $(LIB_FILES)
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) $(MPI_CFLAGS) -o $@ $< -L$(BUILD) \
 	    -Wl,-rpath,'$$ORIGIN/../..' $(LDFLAGS) -lrpo $(MPI_LIBS) $(LDLIBS)
