@@ -67,13 +67,15 @@ $(BUILD)/lib/simd/isa_avx2.o: KERNEL_CFLAGS += -mavx2 -mfma
 $(BUILD)/lib/simd/isa_avx512.o: KERNEL_CFLAGS += -mavx512f -mfma
 endif
 
-.PHONY: all lib demo check test install uninstall clean help compilers
+.PHONY: all lib demo check test install uninstall clean help
 .DEFAULT_GOAL := all
 
+## all: build the static and shared library (the default)
 all: lib
 # The library's files: programs depend on these (not on the phony `lib`), so
 # a program is relinked only when the library changed.
 LIB_FILES = $(BUILD)/librpo.a $(BUILD)/$(SHLIB) $(BUILD)/$(SONAME) $(BUILD)/librpo.so
+## lib: the same as all
 lib: $(LIB_FILES)
 
 $(BUILD)/lib/%.o: lib/%.c $(LIB_HDR) Makefile
@@ -104,6 +106,7 @@ $(BUILD)/examples/%: examples/%.c include/rpo.h $(LIB_FILES)
 	$(CC) $(PROG_CFLAGS) -o $@ $< $(PROG_LDFLAGS) -lrpo $(LDLIBS)
 
 # The built-in batch, then a small policy trained end to end (train_toy).
+## demo: run librpo on a built-in batch, then train a toy policy
 demo: $(BUILD)/examples/demo $(BUILD)/examples/train_toy
 	$(BUILD)/examples/demo
 	$(BUILD)/examples/train_toy
@@ -139,9 +142,11 @@ include examples/python/ddp.mk
 include examples/mpi/mpi.mk
 
 .PHONY: check-deps
+## check-deps: install the test dependencies (as root) or say which are missing
 check-deps:
 	@sh tests/deps.sh
 
+## check: every test (CI runs this): all of the check-* targets below
 check: check-deps
 	@$(MAKE) --no-print-directory $(CHECK_TARGETS)
 	@echo "make check: every suite passed ($(CHECK_TARGETS))"
@@ -151,6 +156,7 @@ check: check-deps
 # fuzzing, ABI gate or install test: `make check` runs those too, and CI
 # runs `make check`).
 TEST_TIER = check-c check-python check-rust check-docs check-demo
+## test: the fast tier for the edit loop: C suites, bindings, docs, demo
 test: check-deps
 	@$(MAKE) --no-print-directory $(TEST_TIER)
 	@echo "make test: the fast tier passed ($(TEST_TIER)); make check runs everything"
@@ -164,6 +170,7 @@ CMAKE_SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@MAJOR@|$(MAJOR)|g' \
     -e 's|@REL_LIBDIR@|$(shell realpath -m --relative-to=$(CMAKEDIR) $(LIBDIR))|g' \
     -e 's|@POINTER_BYTES@|$(shell echo __SIZEOF_POINTER__ | $(CC) -E -P - | tail -n 1)|g'
 
+## install: install header, libraries, pkg-config and CMake files (PREFIX, DESTDIR)
 install: lib
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 644 include/rpo.h $(DESTDIR)$(INCLUDEDIR)/rpo.h
@@ -182,6 +189,7 @@ install: lib
 	    chmod 644 $(DESTDIR)$(CMAKEDIR)/$$f.cmake || exit 1; \
 	done
 
+## uninstall: remove what install put there
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/rpo.h
 	rm -f $(DESTDIR)$(LIBDIR)/librpo.a $(DESTDIR)$(LIBDIR)/$(SHLIB)
@@ -190,14 +198,16 @@ uninstall:
 	rm -f $(DESTDIR)$(CMAKEDIR)/rpoConfig.cmake $(DESTDIR)$(CMAKEDIR)/rpoConfigVersion.cmake
 	rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null || true
 
+## clean: remove the build folder
 clean:
 	rm -rf $(BUILD)
 
+## help: this list
+# Every target is listed from the `## target: what it does` line above its
+# rule, in whichever make file it lives, so the list cannot drift.
 help:
-	@echo "make            build $(BUILD)/librpo.a and $(BUILD)/$(SHLIB)"
-	@echo "make demo       run the library on a built-in batch, then train a toy policy"
-	@echo "make check      install test dependencies if root, build and run every test"
-	@echo "make bench      time librpo (bench-quick: shorter; bench-torch: against PyTorch)"
-	@echo "make install    PREFIX=$(PREFIX) DESTDIR=; make uninstall undoes it"
-	@echo "make bench-tokens  time the token-level helpers on a GPT-2-sized batch"
-	@echo "make clean      remove $(BUILD)"
+	@echo "make [target]; the targets, by the file that defines them:"
+	@for f in $(MAKEFILE_LIST); do \
+	    X' $$f | \
+	    awk -F'|' '{ printf "  %-22s %s\n", $$1, $$2 }'; \
+	done

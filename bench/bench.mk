@@ -26,11 +26,14 @@ $(BENCH_BIN): bench/bench.c include/rpo.h $(BUILD)/librpo.a
 WERROR_TARGETS += $(BENCH_BIN)
 
 .PHONY: bench bench-quick bench-torch
+## bench: time librpo against the FMA and memory floors (BENCH_ARGS)
 bench: $(BENCH_BIN)
 	$(BENCH_BIN) $(BENCH_ARGS)
 
+## bench-quick: a shorter bench
 bench-quick: $(BENCH_BIN)
 	$(BENCH_BIN) --quick $(BENCH_ARGS)
 
+## bench-torch: librpo against PyTorch eager on the same inputs (ARGS)
 bench-torch: $(BENCH_BIN)
 	/usr/bin/python3 bench/compare_torch.py --bench $(BENCH_BIN) $(ARGS)

@@ -6,5 +6,6 @@
 .PHONY: bench-beyond
 WERROR_TARGETS += $(BUILD)/bench/bench_beyond
 
+## bench-beyond: time the 1.2 paths: loss family, Sinkhorn, embedding gradients
 bench-beyond: $(BUILD)/bench/bench_beyond
 	$(BUILD)/bench/bench_beyond

@@ -9,5 +9,6 @@ $(BUILD)/bench/%: bench/%.c include/rpo.h $(LIB_FILES)
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) -o $@ $< $(PROG_LDFLAGS) -lrpo $(LDLIBS)
 
+## bench-tokens: time the token helpers on a GPT-2-sized batch
 bench-tokens: $(BUILD)/bench/bench_tokens
 	$(BUILD)/bench/bench_tokens

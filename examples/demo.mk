@@ -10,6 +10,7 @@ CHECK_TARGETS += check-demo
 README_TOY = sed -n '/<!-- train_toy output: begin -->/,/<!-- train_toy output: end -->/p' \
              README.md | sed -e '1,2d' -e '$$d' | sed -e '$$d'
 
+## check-demo: make demo's output must match README's copy
 check-demo: $(BUILD)/examples/demo $(BUILD)/examples/train_toy
 	@$(BUILD)/examples/demo > $(BUILD)/examples/demo.out
 	@$(BUILD)/examples/train_toy > $(BUILD)/examples/train_toy.out

@@ -15,6 +15,7 @@ $(BUILD)/docs/c_trainer.c: docs/c-trainer.md
 $(BUILD)/docs/c_trainer: $(BUILD)/docs/c_trainer.c include/rpo.h $(LIB_FILES)
 	$(CC) $(PROG_CFLAGS) -Werror -o $@ $< $(PROG_LDFLAGS) -lrpo $(LDLIBS)
 
+## check-docs: the docs' code blocks compile and run as shown
 check-docs: $(BUILD)/docs/c_trainer
 	@$(BUILD)/docs/c_trainer
 	@echo "docs/c-trainer.md: its program builds without a warning and runs"

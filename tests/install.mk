@@ -2,5 +2,6 @@
 .PHONY: check-install
 CHECK_TARGETS += check-install
 
+## check-install: install into a staging folder and build against it
 check-install: lib
 	@sh tests/install_test.sh $(BUILD)

@@ -15,6 +15,7 @@ $(STATIC_TEST_BINS): $(BUILD)/tests/test_%: tests/test_%.c $(wildcard tests/*.h)
 # build (the header and the ABI do not depend on the option).
 .PHONY: check-cblas
 CHECK_TARGETS += check-cblas
+## check-cblas: the suites against a USE_CBLAS=1 build
 check-cblas: lib
 	@$(MAKE) --no-print-directory USE_CBLAS=1 BUILD=$(BUILD)/cblas check-c
 	@nm -D --defined-only $(BUILD)/$(SHLIB) | awk '{print $$NF}' | sort > $(BUILD)/exports.txt

@@ -40,10 +40,13 @@ VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full \
 CHECK_TARGETS += sanitize
 
 # The four are independent: side by side (SIDE_BY_SIDE, in the Makefile).
+## sanitize: every C suite under ASan+UBSan (clang, gcc), valgrind and TSan
 sanitize:
 	@$(SIDE_BY_SIDE) sanitize-asan-clang sanitize-asan-gcc sanitize-valgrind \
 	    sanitize-thread
 
+## sanitize-asan-clang: every C suite under ASan+UBSan, clang
+## sanitize-asan-gcc: every C suite under ASan+UBSan, gcc
 sanitize-asan-clang sanitize-asan-gcc: sanitize-asan-%:
 	@echo "== every suite under -fsanitize=address,undefined ($*)"
 	@$(SAN_ENV) $(MAKE) --no-print-directory CC=$* BUILD=$(BUILD)/asan-$* \
@@ -52,6 +55,7 @@ sanitize-asan-clang sanitize-asan-gcc: sanitize-asan-%:
 
 # The large suites take their reduced sizes (RPO_TEST_SMALL=1): valgrind
 # runs some fifty times slower than native code.
+## sanitize-valgrind: every C suite under valgrind memcheck (reduced sizes)
 sanitize-valgrind:
 	@echo "== every suite under valgrind memcheck"
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/valgrind CFLAGS="-O1 -g" \
@@ -64,6 +68,7 @@ sanitize-valgrind:
 
 # Every suite, the threads suite above all, under ThreadSanitizer, at the
 # reduced sizes (ThreadSanitizer runs some ten times slower).
+## sanitize-thread: the threaded suites under ThreadSanitizer
 sanitize-thread:
 	@echo "== every suite under -fsanitize=thread (clang)"
 	@RPO_TEST_SMALL=1 $(TSAN_ENV) $(MAKE) --no-print-directory CC=clang \

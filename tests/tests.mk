@@ -27,6 +27,7 @@ $(BUILD)/tests/test_%: tests/test_%.c $(wildcard tests/*.h) $(TEST_COMMON) $(LIB
 CHECK_TARGETS += check-c check-warnings
 
 # Runs every suite even when one fails, then fails if any did.
+## check-c: build and run every C suite (tests/test_*.c)
 check-c: $(TEST_BINS)
 	@failed=""; for t in $(TEST_BINS); do \
 	    echo "== $$t"; $$t || failed="$$failed $$t"; \
@@ -39,6 +40,7 @@ WARN_COMPILERS ?= gcc clang
 WARN_STDS ?= c99 c11
 WARN_BUILDS := $(foreach cc,$(WARN_COMPILERS),$(foreach std,$(WARN_STDS),werror-$(cc)-$(std)))
 .PHONY: $(WARN_BUILDS)
+## check-warnings: build without a warning: gcc and clang, C99 and C11, -Werror
 check-warnings:
 	@$(SIDE_BY_SIDE) $(WARN_BUILDS)
 

@@ -8,5 +8,6 @@ DDP_WORLD_SIZE ?= 3
 .PHONY: check-ddp
 CHECK_TARGETS += check-ddp
 
+## check-ddp: the distributed loss on 2 gloo ranks
 check-ddp: lib
 	$(PYTHON_ENV) $(PYTHON) examples/python/ddp_rpo.py --world-size $(DDP_WORLD_SIZE)

@@ -10,6 +10,7 @@ PYTHON_ENV = RPO_LIBRARY=$(abspath $(BUILD)/$(SONAME)) \
 .PHONY: check-python
 CHECK_TARGETS += check-python
 
+## check-python: the Python suites (ctypes, NumPy, torch)
 check-python: lib
 	cd examples/python && $(PYTHON_ENV) $(PYTHON) -m unittest discover \
 	    -s tests -t . -v

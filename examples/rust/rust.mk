@@ -14,5 +14,6 @@ RUST_ENV = CARGO_HOME=$(abspath $(BUILD)/cargo-home) \
 .PHONY: check-rust
 CHECK_TARGETS += check-rust
 
+## check-rust: the Rust crate's tests (offline)
 check-rust: lib
 	cd examples/rust/rpo && $(RUST_ENV) $(CARGO) test --offline --locked --quiet

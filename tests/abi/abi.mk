@@ -17,16 +17,20 @@ ABI_MAKE   = $(MAKE) --no-print-directory -s BUILD=$(ABI_BUILD) CFLAGS="-O2 -g" 
 .PHONY: check-abi abi-lib abi-update check-abi-selftest
 CHECK_TARGETS += check-abi
 
+## abi-lib: build the library the ABI gate inspects
 abi-lib:
 	@$(ABI_MAKE) lib
 
+## check-abi: the library must match the ABI baseline in tests/abi/
 check-abi: abi-lib
 	@CC="$(CC)" sh tests/abi/abi.sh check $(ABI_LIB)
 	@$(MAKE) --no-print-directory check-abi-selftest
 
+## abi-update: record a compatible ABI change as the new baseline
 abi-update: abi-lib
 	@CC="$(CC)" sh tests/abi/abi.sh update $(ABI_LIB)
 
 # Breaks a copy of the tree in four ways and expects the gate to refuse each.
+## check-abi-selftest: the ABI gate must refuse four kinds of breakage
 check-abi-selftest:
 	@sh tests/abi/selftest.sh $(BUILD)/abi-selftest

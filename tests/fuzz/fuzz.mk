@@ -25,6 +25,7 @@ FUZZ_RUN = $(FUZZ_BIN) -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
 .PHONY: fuzz-build check-fuzz fuzz fuzz-merge
 CHECK_TARGETS += check-fuzz
 
+## fuzz-build: build the libFuzzer harness
 fuzz-build:
 	@$(MAKE) --no-print-directory -s CC=clang BUILD=$(FUZZ_BUILD) \
 	    CFLAGS="-O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link" $(FUZZ_BUILD)/librpo.a
@@ -32,6 +33,8 @@ fuzz-build:
 	    -D_POSIX_C_SOURCE=200809L -Iinclude -Itests/fuzz $(wildcard tests/fuzz/*.c) \
 	    $(FUZZ_BUILD)/librpo.a -lm -pthread -o $(FUZZ_BIN)
 
+## check-fuzz: fuzz the API for FUZZ_SECONDS from the committed corpus
+## fuzz: fuzz the API until stopped or FUZZ_SECONDS (docs/hardening.md)
 check-fuzz fuzz: fuzz-build
 	@mkdir -p $(FUZZ_BUILD)/corpus
 	@echo "== fuzzing the API for $(FUZZ_SECONDS) s (corpus: tests/fuzz/corpus)"
@@ -40,6 +43,7 @@ check-fuzz fuzz: fuzz-build
 # The committed seeds are the smallest set that keeps every covered edge
 # (hit counts and comparison features are left to the working corpus), so
 # they stay a few hundred bytes.
+## fuzz-merge: shrink the working corpus into tests/fuzz/corpus
 fuzz-merge: fuzz-build
 	@rm -rf $(FUZZ_BUILD)/merged && mkdir -p $(FUZZ_BUILD)/merged $(FUZZ_BUILD)/corpus
 	@$(FUZZ_RUN) -merge=1 -use_counters=0 -use_cmp=0 $(FUZZ_BUILD)/merged \
