@@ -208,6 +208,6 @@ clean:
 help:
 	@echo "make [target]; the targets, by the file that defines them:"
 	@for f in $(MAKEFILE_LIST); do \
-	    X' $$f | \
+	    sed -n 's/^## \([^:]*\): \(.*\)/\1|\2/p' $$f | \
 	    awk -F'|' '{ printf "  %-22s %s\n", $$1, $$2 }'; \
 	done
