@@ -135,6 +135,7 @@ include tests/hardening.mk
 include tests/sanitize.mk
 include tests/fuzz/fuzz.mk
 include tests/abi/abi.mk
+include tests/coverage/coverage.mk
 include tests/kernels.mk
 include bench/bench.mk
 include bench/beyond.mk
