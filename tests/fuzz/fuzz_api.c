@@ -199,6 +199,7 @@ static int run_checked(rpo_ctx *ctx, const problem *p, instance *x)
     int status = invoke(ctx, p, x);
 
     CHECK(status_listed(status), "unlisted status %d", status);
+    check_detail(ctx, status, "a loss or weights call");
     CHECK(status_allowed(&s, status),
           "kind %d %s m %zu n %zu d %zu weighting %d: status %d (%s) breaks the "
           "documented rules (expected shape status %d, non-finite input %d)",

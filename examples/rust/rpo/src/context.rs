@@ -3,7 +3,7 @@
 use std::os::raw::c_int;
 use std::ptr::{self, NonNull};
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::real::Real;
 use crate::sys;
 
@@ -133,7 +133,7 @@ impl<'a, T: Real> Inputs<'a, T> {
         if self.ref_chosen.map_or(false, |r| r.len() != m)
             || self.ref_rejected.map_or(false, |r| r.len() != n)
         {
-            return Err(Error::Size);
+            return Err(Error::from(ErrorKind::Size));
         }
         match self.embeddings {
             Embeddings::None => Ok(()),
@@ -160,7 +160,7 @@ impl<'a, T: Real> Inputs<'a, T> {
 pub(crate) fn rows_match<T>(x: &[T], rows: usize, dim: usize) -> Result<(), Error> {
     match rows.checked_mul(dim) {
         Some(len) if len == x.len() => Ok(()),
-        _ => Err(Error::Size),
+        _ => Err(Error::from(ErrorKind::Size)),
     }
 }
 
@@ -172,7 +172,7 @@ pub(crate) fn out_ptr<T>(x: Option<&mut [T]>, len: usize) -> Result<*mut T, Erro
     match x {
         None => Ok(ptr::null_mut()),
         Some(s) if s.len() == len => Ok(s.as_mut_ptr()),
-        Some(_) => Err(Error::Size),
+        Some(_) => Err(Error::from(ErrorKind::Size)),
     }
 }
 
@@ -221,17 +221,25 @@ impl Context {
     pub fn new() -> Result<Context, Error> {
         // SAFETY: no arguments; NULL means out of memory.
         let ptr = unsafe { sys::rpo_ctx_create() };
-        NonNull::new(ptr).map(|ptr| Context { ptr }).ok_or(Error::NoMemory)
+        NonNull::new(ptr).map(|ptr| Context { ptr }).ok_or(Error::from(ErrorKind::NoMemory))
+    }
+
+    /// The error of a status librpo returned for a call on this context,
+    /// with the detail librpo recorded.
+    pub(crate) fn check(&self, status: c_int) -> Result<(), Error> {
+        // SAFETY: the context is alive and, through &self, not in use.
+        unsafe { Error::check_ctx(status, self.ptr.as_ptr()) }
     }
 
     pub(crate) fn raw(&mut self) -> *mut sys::rpo_ctx {
         self.ptr.as_ptr()
     }
 
-    /// Sets any setting by key; `Err(Error::Param)` keeps the old value.
+    /// Sets any setting by key; `Err(ErrorKind::Param)` keeps the old value.
     pub fn set(&mut self, param: Param, value: f64) -> Result<(), Error> {
         // SAFETY: a valid context.
-        Error::check(unsafe { sys::rpo_ctx_set(self.raw(), param.0, value) })
+        let status = unsafe { sys::rpo_ctx_set(self.raw(), param.0, value) };
+        self.check(status)
     }
 
     /// Reads any setting by key.
@@ -322,12 +330,13 @@ impl Context {
         let mut loss = T::default();
         // SAFETY: every pointer is valid for the length the call reads or
         // writes: checked above against M, N and D.
-        Error::check(unsafe {
+        let status = unsafe {
             T::loss(self.raw(), inputs.m(), inputs.policy_chosen.as_ptr(),
                     opt_ptr(inputs.ref_chosen), inputs.n(),
                     inputs.policy_rejected.as_ptr(), opt_ptr(inputs.ref_rejected),
                     d, ce, re, &mut loss, gc, gr)
-        })?;
+        };
+        self.check(status)?;
         Ok(loss)
     }
 
@@ -336,7 +345,7 @@ impl Context {
     /// whose rows must number M (and N); the others ignore it.
     pub fn weights<T: Real>(&mut self, m: usize, n: usize,
                             embeddings: Embeddings<T>) -> Result<Vec<T>, Error> {
-        let len = m.checked_mul(n).ok_or(Error::Size)?;
+        let len = m.checked_mul(n).ok_or(Error::from(ErrorKind::Size))?;
         let (d, ce, re) = match embeddings {
             Embeddings::None => (0, ptr::null(), ptr::null()),
             Embeddings::Paired { chosen, dim } => {
@@ -351,7 +360,8 @@ impl Context {
         };
         let mut w = vec![T::default(); len];
         // SAFETY: embeddings checked against (M, d) and (N, d); w has M * N.
-        Error::check(unsafe { T::weights(self.raw(), m, n, d, ce, re, w.as_mut_ptr()) })?;
+        let status = unsafe { T::weights(self.raw(), m, n, d, ce, re, w.as_mut_ptr()) };
+        self.check(status)?;
         Ok(w)
     }
 
@@ -366,14 +376,15 @@ impl Context {
         let mut grad_chosen = vec![T::default(); inputs.m()];
         let mut grad_rejected = vec![T::default(); inputs.n()];
         // SAFETY: lengths checked above.
-        Error::check(unsafe {
+        let status = unsafe {
             T::loss_weighted(self.raw(), inputs.m(), inputs.policy_chosen.as_ptr(),
                              opt_ptr(inputs.ref_chosen), inputs.n(),
                              inputs.policy_rejected.as_ptr(),
                              opt_ptr(inputs.ref_rejected), weights.as_ptr(),
                              &mut loss, grad_chosen.as_mut_ptr(),
                              grad_rejected.as_mut_ptr())
-        })?;
+        };
+        self.check(status)?;
         Ok(Loss { loss, grad_chosen, grad_rejected, metrics: self.metrics() })
     }
 }

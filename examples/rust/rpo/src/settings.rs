@@ -3,14 +3,14 @@
 //! the statistics of the last Sinkhorn run.
 //!
 //! Each setter checks nothing itself: librpo owns the ranges
-//! ([`Context::bounds`]) and answers `Err(Error::Param)` outside them,
+//! ([`Context::bounds`]) and answers `Err(ErrorKind::Param)` outside them,
 //! keeping the old value. Each getter returns a `Result` because a librpo
-//! older than the setting answers `Err(Error::Param)` for its key.
+//! older than the setting answers `Err(ErrorKind::Param)` for its key.
 use std::fmt;
 use std::str::FromStr;
 
 use crate::context::{Context, Param};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::sys;
 
 impl Param {
@@ -115,12 +115,12 @@ impl fmt::Display for LossType {
     }
 }
 
-/// From TRL's `loss_type` name; `Err(Error::Param)` for any other string.
+/// From TRL's `loss_type` name; `Err(ErrorKind::Param)` for any other string.
 impl FromStr for LossType {
     type Err = Error;
 
     fn from_str(name: &str) -> Result<LossType, Error> {
-        LOSS_TYPES.iter().find(|&&(_, n)| n == name).map(|&(loss, _)| loss).ok_or(Error::Param)
+        LOSS_TYPES.iter().find(|&&(_, n)| n == name).map(|&(loss, _)| loss).ok_or(Error::from(ErrorKind::Param))
     }
 }
 
@@ -182,10 +182,10 @@ impl Context {
         self.set(Param::LOSS, loss as i32 as f64)
     }
 
-    /// The per-pair function; `Err(Error::Unsupported)` for a value of a
+    /// The per-pair function; `Err(ErrorKind::Unsupported)` for a value of a
     /// newer librpo that this crate has no variant for.
     pub fn loss_type(&self) -> Result<LossType, Error> {
-        LossType::from_value(self.get(Param::LOSS)?).ok_or(Error::Unsupported)
+        LossType::from_value(self.get(Param::LOSS)?).ok_or(Error::from(ErrorKind::Unsupported))
     }
 
     /// Label smoothing eps in [0, 0.5) of [`LossType::Sigmoid`] (cDPO),
@@ -214,7 +214,7 @@ impl Context {
         self.set(Param::LOGIT_SCALE, scale as i32 as f64)
     }
 
-    /// The logit scale; `Err(Error::Unsupported)` for a value of a newer
+    /// The logit scale; `Err(ErrorKind::Unsupported)` for a value of a newer
     /// librpo that this crate has no variant for.
     pub fn logit_scale(&self) -> Result<LogitScale, Error> {
         let value = self.get(Param::LOGIT_SCALE)?;
@@ -222,7 +222,7 @@ impl Context {
             .iter()
             .copied()
             .find(|&scale| scale as i32 as f64 == value)
-            .ok_or(Error::Unsupported)
+            .ok_or(Error::from(ErrorKind::Unsupported))
     }
 
     /// Weights from the entropic optimal-transport plan between the chosen
@@ -231,7 +231,7 @@ impl Context {
     /// to sum to 1. It reads embeddings as [`Weighting::Embedding`] does;
     /// its plan is a constant of the backward, so
     /// [`Context::loss_embed_grad`] and the row-block calls refuse it with
-    /// `Err(Error::Unsupported)` (docs/beyond.md gives the recipe across
+    /// `Err(ErrorKind::Unsupported)` (docs/beyond.md gives the recipe across
     /// ranks). AUTO placement is LOSS placement.
     ///
     /// [`Weighting`] has no variant for it: adding one would break the

@@ -90,6 +90,7 @@ extern "C" {
     pub fn rpo_version_number() -> c_uint;
     pub fn rpo_version_string() -> *const c_char;
     pub fn rpo_status_string(status: c_int) -> *const c_char;
+    pub fn rpo_ctx_error_detail(ctx: *const rpo_ctx) -> *const c_char;
 }
 
 // The float32 and float64 entry points (rpo.h), in the header's order.

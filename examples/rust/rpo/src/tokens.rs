@@ -4,7 +4,7 @@
 use std::ptr;
 
 use crate::context::Context;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::real::Real;
 use crate::sys;
 
@@ -41,9 +41,9 @@ fn span(rows: usize, vocab: usize, stride: usize) -> Option<usize> {
 }
 
 fn check_logits<T>(logits: &Logits<T>, targets: &[i32]) -> Result<(), Error> {
-    let need = span(logits.rows, logits.vocab, logits.stride).ok_or(Error::Size)?;
+    let need = span(logits.rows, logits.vocab, logits.stride).ok_or(Error::from(ErrorKind::Size))?;
     if logits.data.len() < need || targets.len() != logits.rows || logits.stride < logits.vocab {
-        return Err(Error::Size);
+        return Err(Error::from(ErrorKind::Size));
     }
     Ok(())
 }
@@ -65,13 +65,14 @@ impl Context {
                                 logps: &mut [T]) -> Result<(), Error> {
         check_logits(&logits, targets)?;
         if logps.len() != logits.rows {
-            return Err(Error::Size);
+            return Err(Error::from(ErrorKind::Size));
         }
         // SAFETY: logits span, targets and logps lengths checked above.
-        Error::check(unsafe {
+        let status = unsafe {
             T::token_logps(self.raw(), logits.rows, logits.vocab, logits.stride,
                            logits.data.as_ptr(), targets.as_ptr(), logps.as_mut_ptr())
-        })
+        };
+        self.check(status)
     }
 
     /// Accumulates `dlogps[t] * (onehot(targets[t]) - softmax(logits[t]))`
@@ -79,16 +80,17 @@ impl Context {
     pub fn token_logps_backward<T: Real>(&mut self, logits: Logits<T>, targets: &[i32],
                                          dlogps: &[T], dlogits: &mut [T]) -> Result<(), Error> {
         check_logits(&logits, targets)?;
-        let need = span(logits.rows, logits.vocab, logits.stride).ok_or(Error::Size)?;
+        let need = span(logits.rows, logits.vocab, logits.stride).ok_or(Error::from(ErrorKind::Size))?;
         if dlogps.len() != logits.rows || dlogits.len() < need {
-            return Err(Error::Size);
+            return Err(Error::from(ErrorKind::Size));
         }
         // SAFETY: every length checked above.
-        Error::check(unsafe {
+        let status = unsafe {
             T::token_logps_backward(self.raw(), logits.rows, logits.vocab, logits.stride,
                                     logits.data.as_ptr(), targets.as_ptr(),
                                     dlogps.as_ptr(), dlogits.as_mut_ptr())
-        })
+        };
+        self.check(status)
     }
 }
 
@@ -96,7 +98,7 @@ fn mask_ptr(mask: Option<&[u8]>, len: usize) -> Result<*const u8, Error> {
     match mask {
         None => Ok(ptr::null()),
         Some(m) if m.len() == len => Ok(m.as_ptr()),
-        Some(_) => Err(Error::Size),
+        Some(_) => Err(Error::from(ErrorKind::Size)),
     }
 }
 
@@ -114,9 +116,9 @@ fn mask_ptr(mask: Option<&[u8]>, len: usize) -> Result<*const u8, Error> {
 /// ```
 pub fn seq_logps<T: Real>(token_logps: &[T], len: usize, mask: Option<&[u8]>,
                           reduce: SeqReduce, out: &mut [T]) -> Result<(), Error> {
-    let total = out.len().checked_mul(len).ok_or(Error::Size)?;
+    let total = out.len().checked_mul(len).ok_or(Error::from(ErrorKind::Size))?;
     if token_logps.len() != total {
-        return Err(Error::Size);
+        return Err(Error::from(ErrorKind::Size));
     }
     let mask = mask_ptr(mask, total)?;
     // SAFETY: token_logps and mask hold out.len() * len entries.
@@ -130,9 +132,9 @@ pub fn seq_logps<T: Real>(token_logps: &[T], len: usize, mask: Option<&[u8]>,
 /// of `dtoken_logps` (`dseq_logps.len()` rows of `len`).
 pub fn seq_logps_backward<T: Real>(dseq_logps: &[T], len: usize, mask: Option<&[u8]>,
                                    reduce: SeqReduce, dtoken_logps: &mut [T]) -> Result<(), Error> {
-    let total = dseq_logps.len().checked_mul(len).ok_or(Error::Size)?;
+    let total = dseq_logps.len().checked_mul(len).ok_or(Error::from(ErrorKind::Size))?;
     if dtoken_logps.len() != total {
-        return Err(Error::Size);
+        return Err(Error::from(ErrorKind::Size));
     }
     let mask = mask_ptr(mask, total)?;
     // SAFETY: dtoken_logps and mask hold dseq_logps.len() * len entries.
