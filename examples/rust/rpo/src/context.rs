@@ -3,7 +3,7 @@
 use std::os::raw::c_int;
 use std::ptr::{self, NonNull};
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{checked_len, size_error, Error, ErrorKind};
 use crate::real::Real;
 use crate::sys;
 
@@ -130,17 +130,20 @@ impl<'a, T: Real> Inputs<'a, T> {
     /// Lengths the C API cannot see (it takes counts, not slices).
     pub(crate) fn check(&self) -> Result<(), Error> {
         let (m, n) = (self.m(), self.n());
-        if self.ref_chosen.map_or(false, |r| r.len() != m)
-            || self.ref_rejected.map_or(false, |r| r.len() != n)
-        {
-            return Err(Error::from(ErrorKind::Size));
+        if let Some(r) = self.ref_chosen.filter(|r| r.len() != m) {
+            return Err(size_error(format!("ref_chosen has {} entries, policy_chosen {m}",
+                                          r.len())));
+        }
+        if let Some(r) = self.ref_rejected.filter(|r| r.len() != n) {
+            return Err(size_error(format!("ref_rejected has {} entries, policy_rejected {n}",
+                                          r.len())));
         }
         match self.embeddings {
             Embeddings::None => Ok(()),
-            Embeddings::Paired { chosen, dim } => rows_match(chosen, m, dim),
+            Embeddings::Paired { chosen, dim } => rows_match("chosen_emb", chosen, m, dim),
             Embeddings::Unpaired { chosen, rejected, dim } => {
-                rows_match(chosen, m, dim)?;
-                rows_match(rejected, n, dim)
+                rows_match("chosen_emb", chosen, m, dim)?;
+                rows_match("rejected_emb", rejected, n, dim)
             }
         }
     }
@@ -157,10 +160,12 @@ impl<'a, T: Real> Inputs<'a, T> {
     }
 }
 
-pub(crate) fn rows_match<T>(x: &[T], rows: usize, dim: usize) -> Result<(), Error> {
-    match rows.checked_mul(dim) {
-        Some(len) if len == x.len() => Ok(()),
-        _ => Err(Error::from(ErrorKind::Size)),
+/// `x` (called `name`) must hold rows x dim entries.
+pub(crate) fn rows_match<T>(name: &str, x: &[T], rows: usize, dim: usize) -> Result<(), Error> {
+    if checked_len(rows, dim, name)? == x.len() {
+        Ok(())
+    } else {
+        Err(size_error(format!("{name} has {} entries, want {rows} x {dim}", x.len())))
     }
 }
 
@@ -168,11 +173,12 @@ pub(crate) fn opt_ptr<T>(x: Option<&[T]>) -> *const T {
     x.map_or(ptr::null(), <[T]>::as_ptr)
 }
 
-pub(crate) fn out_ptr<T>(x: Option<&mut [T]>, len: usize) -> Result<*mut T, Error> {
+/// The pointer of an output (called `name`) of len entries; NULL for None.
+pub(crate) fn out_ptr<T>(name: &str, x: Option<&mut [T]>, len: usize) -> Result<*mut T, Error> {
     match x {
         None => Ok(ptr::null_mut()),
         Some(s) if s.len() == len => Ok(s.as_mut_ptr()),
-        Some(_) => Err(Error::from(ErrorKind::Size)),
+        Some(s) => Err(size_error(format!("{name} has {} entries, want {len}", s.len()))),
     }
 }
 
@@ -221,7 +227,9 @@ impl Context {
     pub fn new() -> Result<Context, Error> {
         // SAFETY: no arguments; NULL means out of memory.
         let ptr = unsafe { sys::rpo_ctx_create() };
-        NonNull::new(ptr).map(|ptr| Context { ptr }).ok_or(Error::from(ErrorKind::NoMemory))
+        NonNull::new(ptr)
+            .map(|ptr| Context { ptr })
+            .ok_or_else(|| Error::new(ErrorKind::NoMemory, "rpo_ctx_create could not allocate a context"))
     }
 
     /// The error of a status librpo returned for a call on this context,
@@ -324,8 +332,8 @@ impl Context {
                               grad_chosen: Option<&mut [T]>,
                               grad_rejected: Option<&mut [T]>) -> Result<T, Error> {
         inputs.check()?;
-        let gc = out_ptr(grad_chosen, inputs.m())?;
-        let gr = out_ptr(grad_rejected, inputs.n())?;
+        let gc = out_ptr("grad_chosen", grad_chosen, inputs.m())?;
+        let gr = out_ptr("grad_rejected", grad_rejected, inputs.n())?;
         let (d, ce, re) = inputs.embedding_args();
         let mut loss = T::default();
         // SAFETY: every pointer is valid for the length the call reads or
@@ -345,16 +353,16 @@ impl Context {
     /// whose rows must number M (and N); the others ignore it.
     pub fn weights<T: Real>(&mut self, m: usize, n: usize,
                             embeddings: Embeddings<T>) -> Result<Vec<T>, Error> {
-        let len = m.checked_mul(n).ok_or(Error::from(ErrorKind::Size))?;
+        let len = checked_len(m, n, "m * n")?;
         let (d, ce, re) = match embeddings {
             Embeddings::None => (0, ptr::null(), ptr::null()),
             Embeddings::Paired { chosen, dim } => {
-                rows_match(chosen, m, dim)?;
+                rows_match("chosen_emb", chosen, m, dim)?;
                 (dim, chosen.as_ptr(), ptr::null())
             }
             Embeddings::Unpaired { chosen, rejected, dim } => {
-                rows_match(chosen, m, dim)?;
-                rows_match(rejected, n, dim)?;
+                rows_match("chosen_emb", chosen, m, dim)?;
+                rows_match("rejected_emb", rejected, n, dim)?;
                 (dim, chosen.as_ptr(), rejected.as_ptr())
             }
         };
@@ -371,7 +379,7 @@ impl Context {
     pub fn loss_weighted<T: Real>(&mut self, inputs: &Inputs<T>,
                                   weights: &[T]) -> Result<Loss<T>, Error> {
         inputs.check()?;
-        rows_match(weights, inputs.m(), inputs.n())?;
+        rows_match("weights", weights, inputs.m(), inputs.n())?;
         let mut loss = T::default();
         let mut grad_chosen = vec![T::default(); inputs.m()];
         let mut grad_rejected = vec![T::default(); inputs.n()];

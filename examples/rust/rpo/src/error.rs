@@ -147,6 +147,18 @@ impl Error {
     }
 }
 
+/// A length this crate checks before calling librpo, which takes counts
+/// and cannot see a slice's length.
+pub(crate) fn size_error(detail: String) -> Error {
+    Error::new(ErrorKind::Size, detail)
+}
+
+/// `x * y` as a length, or the error naming the product that overflows.
+pub(crate) fn checked_len(x: usize, y: usize, what: &str) -> Result<usize, Error> {
+    x.checked_mul(y)
+        .ok_or_else(|| size_error(format!("{what} overflows usize ({x} * {y})")))
+}
+
 impl From<ErrorKind> for Error {
     fn from(kind: ErrorKind) -> Error {
         Error { kind, detail: String::new() }

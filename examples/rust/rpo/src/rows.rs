@@ -6,7 +6,7 @@
 use std::ptr;
 
 use crate::context::{out_ptr, opt_ptr, rows_match, Context, Inputs, Metrics};
-use crate::error::{Error, ErrorKind};
+use crate::error::{checked_len, size_error, Error};
 use crate::real::Real;
 use crate::sys;
 
@@ -36,7 +36,9 @@ impl RowBlock {
     fn check(&self, m: usize) -> Result<(), Error> {
         match self.row_offset.checked_add(m) {
             Some(end) if end <= self.m_total => Ok(()),
-            _ => Err(Error::from(ErrorKind::Size)),
+            _ => Err(size_error(format!("row_offset + m exceeds m_total (row_offset = {}, \
+                                         m = {m}, m_total = {})",
+                                        self.row_offset, self.m_total))),
         }
     }
 }
@@ -48,7 +50,7 @@ pub fn partial_len(n: usize, d: usize) -> Result<usize, Error> {
     n.checked_mul(d)
         .and_then(|nd| nd.checked_add(n))
         .and_then(|len| len.checked_add(PARTIAL_COUNT))
-        .ok_or(Error::from(ErrorKind::Size))
+        .ok_or_else(|| size_error(format!("partial_len({n}, {d}) overflows usize")))
 }
 
 /// A partial buffer holds, side by side so that one all-reduce sums them:
@@ -65,7 +67,8 @@ fn partial_parts(len: usize, n: usize, d: usize) -> Result<(usize, usize), Error
     } else if len == partial_len(n, d)? {
         Ok((n, n * d))
     } else {
-        Err(Error::from(ErrorKind::Size))
+        Err(size_error(format!("partial has {len} entries, want {PARTIAL_COUNT}, {} or {} \
+                                (n = {n}, d = {d})", partial_len(n, 0)?, partial_len(n, d)?)))
     }
 }
 
@@ -192,7 +195,7 @@ impl Context {
                                          inputs: &Inputs<T>) -> Result<Rows<T>, Error> {
         let (d, _, _) = inputs.embedding_args();
         let mut grad_chosen = vec![T::default(); inputs.m()];
-        let mut grad_chosen_emb = vec![T::default(); inputs.m().checked_mul(d).ok_or(Error::from(ErrorKind::Size))?];
+        let mut grad_chosen_emb = vec![T::default(); checked_len(inputs.m(), d, "m * d")?];
         let mut partial = vec![T::default(); partial_len(inputs.n(), d)?];
         self.loss_rows_into(block, inputs, Some(&mut grad_chosen), Some(&mut grad_chosen_emb),
                             &mut partial)?;
@@ -213,8 +216,8 @@ impl Context {
         let (m, n) = (inputs.m(), inputs.n());
         block.check(m)?;
         let (d, ce, re) = inputs.embedding_args();
-        let gc = out_ptr(grad_chosen, m)?;
-        let gce = out_ptr(grad_chosen_emb, m.checked_mul(d).ok_or(Error::from(ErrorKind::Size))?)?;
+        let gc = out_ptr("grad_chosen", grad_chosen, m)?;
+        let gce = out_ptr("grad_chosen_emb", grad_chosen_emb, checked_len(m, d, "m * d")?)?;
         let (stats, gr, gre) = partial_ptrs(partial, n, d)?;
         // SAFETY: inputs checked against M, N and D (a paired matrix is
         // passed as the chosen rows only); outputs NULL or of the lengths
@@ -253,8 +256,8 @@ impl Context {
         inputs.check()?;
         let (m, n) = (inputs.m(), inputs.n());
         block.check(m)?;
-        rows_match(weights, m, n)?;
-        let gc = out_ptr(grad_chosen, m)?;
+        rows_match("weights", weights, m, n)?;
+        let gc = out_ptr("grad_chosen", grad_chosen, m)?;
         let (stats, gr, _) = partial_ptrs(partial, n, 0)?;
         // SAFETY: inputs of lengths M and N, weights M x N; outputs NULL or
         // of lengths M, PARTIAL_COUNT and N.

@@ -120,7 +120,11 @@ impl FromStr for LossType {
     type Err = Error;
 
     fn from_str(name: &str) -> Result<LossType, Error> {
-        LOSS_TYPES.iter().find(|&&(_, n)| n == name).map(|&(loss, _)| loss).ok_or(Error::from(ErrorKind::Param))
+        LOSS_TYPES.iter().find(|&&(_, n)| n == name).map(|&(loss, _)| loss).ok_or_else(|| {
+            let names: Vec<&str> = LOSS_TYPES.iter().map(|&(_, n)| n).collect();
+            Error::new(ErrorKind::Param,
+                       format!("{name:?} is not a loss_type: one of {}", names.join(", ")))
+        })
     }
 }
 
@@ -185,7 +189,8 @@ impl Context {
     /// The per-pair function; `Err(ErrorKind::Unsupported)` for a value of a
     /// newer librpo that this crate has no variant for.
     pub fn loss_type(&self) -> Result<LossType, Error> {
-        LossType::from_value(self.get(Param::LOSS)?).ok_or(Error::from(ErrorKind::Unsupported))
+        let value = self.get(Param::LOSS)?;
+        LossType::from_value(value).ok_or_else(|| newer_value("RPO_PARAM_LOSS", value))
     }
 
     /// Label smoothing eps in [0, 0.5) of [`LossType::Sigmoid`] (cDPO),
@@ -222,7 +227,7 @@ impl Context {
             .iter()
             .copied()
             .find(|&scale| scale as i32 as f64 == value)
-            .ok_or(Error::from(ErrorKind::Unsupported))
+            .ok_or_else(|| newer_value("RPO_PARAM_LOGIT_SCALE", value))
     }
 
     /// Weights from the entropic optimal-transport plan between the chosen
@@ -295,4 +300,10 @@ impl Context {
             error: self.stat(sys::RPO_STAT_SINKHORN_ERROR)?,
         })
     }
+}
+
+/// A setting's value that a newer librpo knows and this crate does not.
+fn newer_value(setting: &str, value: f64) -> Error {
+    Error::new(ErrorKind::Unsupported,
+               format!("{setting} = {value} has no variant in this crate (a newer librpo's)"))
 }

@@ -81,6 +81,18 @@ fn errors_carry_the_detail() {
     let err = ctx.token_logps(Logits::new(&[0.0f64; 6], 3), &[0, 3], &mut logps)
         .unwrap_err();
     assert_eq!(err.detail(), "targets[1] = 3 is not below v = 3");
+    // lengths the wrapper checks before librpo is called say which slice
+    let err = ctx.loss(&Inputs::new(&pc, &pr).reference(&pc[..1], &pr)).unwrap_err();
+    assert_eq!((err.kind(), err.detail()),
+               (ErrorKind::Size, "ref_chosen has 1 entries, policy_chosen 2"));
+    let mut short = [0.0f64; 1];
+    let err = ctx.loss_into(&Inputs::new(&pc, &pr), Some(&mut short), None).unwrap_err();
+    assert_eq!(err.detail(), "grad_chosen has 1 entries, want 2");
+    let err = ctx.token_logps(Logits::new(&[0.0f64; 6], 3), &[0, 1], &mut [0.0; 1])
+        .unwrap_err();
+    assert_eq!(err.detail(), "logps has 1 entries, logits 2 rows");
+    let err = "dpo".parse::<rpo::LossType>().unwrap_err();
+    assert!(err.detail().starts_with("\"dpo\" is not a loss_type: one of sigmoid, "), "{err}");
 }
 
 #[test]
