@@ -20,6 +20,8 @@
  *     give for the arguments (contract.h);
  *   - on error nothing was written, and the context's settings and metrics
  *     are unchanged;
+ *   - rpo_ctx_error_detail is "" after a success and a non-empty text
+ *     after a failure (harness.h, for every call on a context);
  *   - inputs are never written (unless an output aliases them);
  *   - on success every output is finite, every weight lies in [0, 1] and
  *     every weight row sums to 1, the metrics are finite, an empty side
