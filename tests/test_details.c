@@ -317,6 +317,21 @@ static void test_tokens(void **state)
     EXPECT_DETAIL(ctx, rpo_token_logps_backward_f64(ctx, 4, 5, 5, logits,
                                                     targets, dlogps, dlogits),
                   RPO_ERR_NONFINITE, "dlogits[3, 1] is inf");
+    /* results beyond float32: a log-prob below -FLT_MAX, and a dlogits
+     * row that one more update could carry past FLT_MAX */
+    const float wide[2] = {3e38f, -3e38f};
+    const int32_t second[1] = {1};
+    float logpf = (float)SENTINEL;
+    EXPECT_DETAIL(ctx, rpo_token_logps_f32(ctx, 1, 2, 2, wide, second, &logpf),
+                  RPO_ERR_RANGE, "logps = -6", "beyond float32's range");
+    assert_true(logpf == (float)SENTINEL);
+    const float flat[2] = {0.0f, 0.0f}, dlogpf[1] = {1e38f};
+    float dlogitsf[2] = {3e38f, 0.0f};
+    EXPECT_DETAIL(ctx, rpo_token_logps_backward_f32(ctx, 1, 2, 2, flat, second,
+                                                    dlogpf, dlogitsf),
+                  RPO_ERR_RANGE, "dlogits[0, :] could leave float32's range",
+                  "= 4e+38");
+    assert_true(dlogitsf[0] == 3e38f && dlogitsf[1] == 0.0f);
     /* and a success clears the detail */
     assert_int_equal(rpo_token_logps_f64(ctx, 4, 5, 5, logits, targets, logps),
                      RPO_OK);
