@@ -189,6 +189,23 @@ install: lib
 	    $(CMAKE_SUBST) cmake/$$f.cmake.in > $(DESTDIR)$(CMAKEDIR)/$$f.cmake && \
 	    chmod 644 $(DESTDIR)$(CMAKEDIR)/$$f.cmake || exit 1; \
 	done
+	@$(INSTALL_HINT)
+
+# How installed programs will find librpo.so.1 (README, "Installing"): the
+# loader reads the folders ldconfig lists through its cache, so an install
+# there needs `ldconfig`; any other folder needs an rpath or
+# LD_LIBRARY_PATH. Staged installs (DESTDIR) print nothing: their package
+# runs ldconfig where it is installed.
+INSTALL_HINT = [ -n "$(DESTDIR)" ] || { \
+    libdir=$$(realpath -m "$(LIBDIR)"); \
+    if ldconfig -v -N -X 2>/dev/null | grep -q "^$$libdir:"; then \
+        echo "librpo: run 'ldconfig' (as root) so that programs find librpo.so.1 in $$libdir"; \
+    else \
+        echo "librpo: $$libdir is not a folder the loader searches; programs linked with -lrpo"; \
+        echo "  find librpo.so.1 there only through an rpath (cc ... -Wl,-rpath,$$libdir)"; \
+        echo "  or LD_LIBRARY_PATH=$$libdir, or once the folder is listed in"; \
+        echo "  /etc/ld.so.conf.d/ and 'ldconfig' has run (README, \"Installing\")"; \
+    fi; }
 
 ## uninstall: remove what install put there
 uninstall:

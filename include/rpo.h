@@ -79,14 +79,24 @@ extern "C" {
 
 #define RPO_OK                 0
 #define RPO_ERR_NULL_POINTER  (-1) /* a required pointer is NULL               */
-#define RPO_ERR_SIZE          (-2) /* inconsistent sizes, or a size product
-                                      that overflows size_t                    */
-#define RPO_ERR_PARAM         (-3) /* unknown setting, or value out of range   */
+#define RPO_ERR_SIZE          (-2) /* a size breaks a rule of the call (sizes
+                                      that must match, a zero or
+                                      out-of-bounds size or index), or a size
+                                      product overflows size_t                */
+#define RPO_ERR_PARAM         (-3) /* unknown setting, value out of range, or
+                                      settings that conflict                 */
 #define RPO_ERR_NONFINITE     (-4) /* NaN or infinity in an input that is read */
 #define RPO_ERR_NOMEM         (-5) /* scratch memory could not be allocated    */
-#define RPO_ERR_UNSUPPORTED   (-6) /* a valid request this build cannot serve  */
+#define RPO_ERR_UNSUPPORTED   (-6) /* a valid request that these settings,
+                                      this build or this CPU cannot serve
+                                      (e.g. SINKHORN embedding gradients)    */
 #define RPO_ERR_RANGE         (-7) /* finite inputs whose result does not fit
                                       the output type (it would be inf or NaN) */
+
+/* rpo_status_string gives a code's general meaning. A call on a context
+ * that fails also leaves a detail there (since 1.3, rpo_ctx_error_detail):
+ * the argument, the rule and the values, as in "DIAGONAL weighting needs
+ * m == n (m = 6, n = 4)".                                                  */
 
 /* ------------------------------------------------------------------------ */
 /* Settings: rpo_ctx_set / rpo_ctx_get keys. Values are doubles; an
@@ -592,9 +602,15 @@ RPO_API const char *rpo_status_string(int status);
 
 /* Since 1.3. The detail of the last call on ctx that failed: which
  * argument, which rule, the values involved (for example "DIAGONAL
- * weighting needs m == n (m = 6, n = 4)"). "" before any call and after a
- * call that succeeded; never NULL ("" for a NULL ctx). The text belongs to
- * the context and stays valid until the next call on it. */
+ * weighting needs m == n (m = 6, n = 4)", "targets[3] = 7 is not below
+ * v = 5", "policy_chosen[2] is NaN"). Every function that takes a
+ * non-const ctx clears it first, so it is "" before any call and after a
+ * call that succeeded, and it is never "" after one that failed with a
+ * non-NULL ctx. rpo_ctx_get and rpo_ctx_stat, which only read the context,
+ * leave it as it was (their failures are a NULL pointer or an unknown
+ * key). Never NULL ("" for a NULL ctx). The text is English for people,
+ * not a format to parse; it belongs to the context and stays valid until
+ * the next call on it. */
 RPO_API const char *rpo_ctx_error_detail(const rpo_ctx *ctx);
 
 #ifdef __cplusplus

@@ -18,6 +18,7 @@
 #define BELOW_HALF 0.49999999999999994
 
 typedef struct param_spec {
+    const char *name;       /* as rpo.h spells the key, for error details */
     double default_value;
     double lo, hi;          /* inclusive */
     int is_enum;            /* the value must be an integer in [lo, hi]
@@ -25,28 +26,40 @@ typedef struct param_spec {
 } param_spec;
 
 static const param_spec param_specs[RPO_PARAM_END] = {
-    [RPO_PARAM_WEIGHTING] = {RPO_WEIGHTING_EMBEDDING, 0, 3, 1},
-    [RPO_PARAM_BETA]      = {0.1, POSITIVE_MIN, DBL_MAX, 0},
-    [RPO_PARAM_TAU]       = {0.5, POSITIVE_MIN, DBL_MAX, 0},
-    [RPO_PARAM_ALPHA]     = {0.8, 0.0, 1.0, 0},
-    [RPO_PARAM_PLACEMENT] = {RPO_PLACEMENT_AUTO, 0, 2, 1},
-    [RPO_PARAM_REDUCTION] = {RPO_REDUCTION_MEAN, 0, 1, 1},
-    [RPO_PARAM_THREADS]   = {1, 1, 256, 1},
-    [RPO_PARAM_LOSS]            = {RPO_LOSS_SIGMOID, 0, RPO_LOSS_DISCOPOP, 1},
-    [RPO_PARAM_LABEL_SMOOTHING] = {0.0, 0.0, BELOW_HALF, 0},
-    [RPO_PARAM_DISCOPOP_TAU]    = {0.05, POSITIVE_MIN, DBL_MAX, 0},
-    [RPO_PARAM_LOGIT_SCALE]     = {RPO_LOGIT_SCALE_ROW_SUM, 0, 1, 1},
-    [RPO_PARAM_SINKHORN_ITERS]  = {200, 1, 1e6, 1},
-    [RPO_PARAM_SINKHORN_TOL]    = {1e-9, 0.0, 1.0, 0},
+    [RPO_PARAM_WEIGHTING] =
+        {"RPO_PARAM_WEIGHTING", RPO_WEIGHTING_EMBEDDING, 0, 3, 1},
+    [RPO_PARAM_BETA] =
+        {"RPO_PARAM_BETA", 0.1, POSITIVE_MIN, DBL_MAX, 0},
+    [RPO_PARAM_TAU] =
+        {"RPO_PARAM_TAU", 0.5, POSITIVE_MIN, DBL_MAX, 0},
+    [RPO_PARAM_ALPHA] =
+        {"RPO_PARAM_ALPHA", 0.8, 0.0, 1.0, 0},
+    [RPO_PARAM_PLACEMENT] =
+        {"RPO_PARAM_PLACEMENT", RPO_PLACEMENT_AUTO, 0, 2, 1},
+    [RPO_PARAM_REDUCTION] =
+        {"RPO_PARAM_REDUCTION", RPO_REDUCTION_MEAN, 0, 1, 1},
+    [RPO_PARAM_THREADS] =
+        {"RPO_PARAM_THREADS", 1, 1, 256, 1},
+    [RPO_PARAM_LOSS] =
+        {"RPO_PARAM_LOSS", RPO_LOSS_SIGMOID, 0, RPO_LOSS_DISCOPOP, 1},
+    [RPO_PARAM_LABEL_SMOOTHING] =
+        {"RPO_PARAM_LABEL_SMOOTHING", 0.0, 0.0, BELOW_HALF, 0},
+    [RPO_PARAM_DISCOPOP_TAU] =
+        {"RPO_PARAM_DISCOPOP_TAU", 0.05, POSITIVE_MIN, DBL_MAX, 0},
+    [RPO_PARAM_LOGIT_SCALE] =
+        {"RPO_PARAM_LOGIT_SCALE", RPO_LOGIT_SCALE_ROW_SUM, 0, 1, 1},
+    [RPO_PARAM_SINKHORN_ITERS] =
+        {"RPO_PARAM_SINKHORN_ITERS", 200, 1, 1e6, 1},
+    [RPO_PARAM_SINKHORN_TOL] =
+        {"RPO_PARAM_SINKHORN_TOL", 1e-9, 0.0, 1.0, 0},
 };
 
 static const param_spec *find_param(int param)
 {
     if (param <= 0 || param >= RPO_PARAM_END)
         return NULL;
-    /* A key without a row (every field 0) is not a setting: no real
-     * setting has the range [0, 0]. */
-    if (param_specs[param].lo == 0.0 && param_specs[param].hi == 0.0)
+    /* a key without a row is not a setting */
+    if (param_specs[param].name == NULL)
         return NULL;
     return &param_specs[param];
 }
@@ -83,14 +96,19 @@ int rpo_ctx_use_kernels(rpo_ctx *ctx, int kernels)
 {
     if (ctx == NULL)
         return RPO_ERR_NULL_POINTER;
+    rpo_detail_clear(ctx);
     if (kernels < RPO_KERNELS_AUTO || kernels > RPO_KERNELS_GENERIC)
-        return RPO_ERR_PARAM;
+        return rpo_fail(ctx, RPO_ERR_PARAM, "kernels = %d is not an "
+                        "RPO_KERNELS_* value (%d to %d)", kernels,
+                        RPO_KERNELS_AUTO, RPO_KERNELS_GENERIC);
     const rpo_kernels *k =
         kernels == RPO_KERNELS_AUTO    ? rpo_kernels_best()
         : kernels == RPO_KERNELS_GENERIC ? rpo_kernels_get(RPO_KERNELS_PORTABLE)
                                          : rpo_kernels_get(kernels);
     if (k == NULL)
-        return RPO_ERR_UNSUPPORTED;
+        return rpo_fail(ctx, RPO_ERR_UNSUPPORTED, "kernel set %d is not "
+                        "available: this build or this CPU cannot run it",
+                        kernels);
     ctx->kernels = k;
     ctx->generic_pairs = kernels == RPO_KERNELS_GENERIC;
     return RPO_OK;
@@ -123,18 +141,39 @@ int rpo_param_bounds(int param, double *lo, double *hi)
     return RPO_OK;
 }
 
+/* The values a setting takes, in words: "an integer in [1, 256]", "a
+ * finite value > 0", "in [0, 0.5)". */
+static void describe_range(const param_spec *spec, char *text, size_t size)
+{
+    if (spec->is_enum)
+        (void)snprintf(text, size, "an integer in [%.17g, %.17g]", spec->lo,
+                       spec->hi);
+    else if (spec->lo == POSITIVE_MIN && spec->hi == DBL_MAX)
+        (void)snprintf(text, size, "a finite value > 0");
+    else if (spec->hi == BELOW_HALF)
+        (void)snprintf(text, size, "in [%.17g, 0.5)", spec->lo);
+    else
+        (void)snprintf(text, size, "in [%.17g, %.17g]", spec->lo, spec->hi);
+}
+
 int rpo_ctx_set(rpo_ctx *ctx, int param, double value)
 {
     if (ctx == NULL)
         return RPO_ERR_NULL_POINTER;
+    rpo_detail_clear(ctx);
     const param_spec *spec = find_param(param);
     if (spec == NULL)
-        return RPO_ERR_PARAM;
+        return rpo_fail(ctx, RPO_ERR_PARAM, "no setting has the key %d "
+                        "(RPO_PARAM_* keys run from 1 to %d)", param,
+                        RPO_PARAM_END - 1);
     /* Written so that NaN fails every comparison and is rejected. */
-    if (!(value >= spec->lo && value <= spec->hi))
-        return RPO_ERR_PARAM;
-    if (spec->is_enum && value != floor(value))
-        return RPO_ERR_PARAM;
+    if (!(value >= spec->lo && value <= spec->hi) ||
+        (spec->is_enum && value != floor(value))) {
+        char range[80];
+        describe_range(spec, range, sizeof range);
+        return rpo_fail(ctx, RPO_ERR_PARAM, "%s = %.17g is not %s", spec->name,
+                        value, range);
+    }
     ctx->param[param] = value;
     return RPO_OK;
 }
@@ -215,7 +254,8 @@ size_t rpo_scratch_add(rpo_scratch_plan *plan, size_t count, size_t elem_size)
 int rpo_scratch_reserve(rpo_ctx *ctx, const rpo_scratch_plan *plan)
 {
     if (plan->overflow)
-        return RPO_ERR_SIZE;
+        return rpo_fail(ctx, RPO_ERR_SIZE, "the scratch memory these sizes "
+                        "need overflows size_t");
     if (plan->bytes <= ctx->scratch_bytes)
         return RPO_OK;
     /* Grow geometrically so sizes that creep up step by step settle after a
@@ -226,7 +266,8 @@ int rpo_scratch_reserve(rpo_ctx *ctx, const rpo_scratch_plan *plan)
         want = ctx->scratch_bytes + ctx->scratch_bytes / 2;
     void *block = malloc(want + RPO_ALIGN);
     if (block == NULL)
-        return RPO_ERR_NOMEM;
+        return rpo_fail(ctx, RPO_ERR_NOMEM, "could not allocate %zu bytes of "
+                        "scratch memory", want + RPO_ALIGN);
     free(ctx->scratch_block);
     ctx->scratch_block = block;
     uintptr_t p = (uintptr_t)block;

@@ -1,6 +1,7 @@
 /* Checks a call, plans it, prepares its inputs, streams it, writes it. */
 #include <string.h>
 
+#include "detail.h"
 #include "embed.h"
 #include "embed_grad.h"
 #include "engine.h"
@@ -13,6 +14,27 @@
 #include "threads.h"
 #include "validate.h"
 #include "weights.h"
+
+/* Names the first NaN or infinity in the log-probs or the caller's
+ * weights. Called once a scan found one, which these checks then name. */
+static int fail_nonfinite_log_probs(rpo_ctx *ctx, const rpo_call *call)
+{
+    int status = rpo_check_finite_vector(ctx, "policy_chosen",
+                                         call->policy_chosen, call->m);
+    if (status == RPO_OK && call->ref_chosen.data != NULL)
+        status = rpo_check_finite_vector(ctx, "ref_chosen", call->ref_chosen,
+                                         call->m);
+    if (status == RPO_OK)
+        status = rpo_check_finite_vector(ctx, "policy_rejected",
+                                         call->policy_rejected, call->n);
+    if (status == RPO_OK && call->ref_rejected.data != NULL)
+        status = rpo_check_finite_vector(ctx, "ref_rejected",
+                                         call->ref_rejected, call->n);
+    if (status == RPO_OK && call->kind == RPO_CALL_LOSS_WEIGHTED)
+        status = rpo_check_finite_rows(ctx, "weights", call->weights_in, 0,
+                                       call->m, call->n, call->n);
+    return status;
+}
 
 static int prepare_log_ratios(rpo_ctx *ctx, const rpo_call *call,
                               const rpo_plan *p, const rpo_layout *L)
@@ -29,7 +51,7 @@ static int prepare_log_ratios(rpo_ctx *ctx, const rpo_call *call,
         for (size_t j = 0; j < call->n; j++)
             bf[j] = (float)b[j];
     }
-    return finite_inputs ? RPO_OK : RPO_ERR_NONFINITE;
+    return finite_inputs ? RPO_OK : fail_nonfinite_log_probs(ctx, call);
 }
 
 /* One side's row norms and normalised rows, in chunks of rows over the
@@ -125,10 +147,12 @@ static int prepare_similarity(rpo_ctx *ctx, const rpo_call *call,
     const size_t f_tile = tiles ? p->k->nr : 0;
     if (!(p->paired && tiles) &&
         !prepare_side(ctx, p, sim->e, call->m, call->d, 0, e_norm, e_packed))
-        return RPO_ERR_NONFINITE;
+        return rpo_check_finite_rows(ctx, "chosen_emb", sim->e, 0, call->m,
+                                     call->d, call->d);
     if (!(p->paired && !tiles) &&
         !prepare_side(ctx, p, sim->f, call->n, call->d, f_tile, f_norm, f_packed))
-        return RPO_ERR_NONFINITE;
+        return rpo_check_finite_rows(ctx, p->paired ? "chosen_emb" : "rejected_emb",
+                                     sim->f, 0, call->n, call->d, call->d);
     if (tiles) {
         sim->f_tiles = f_packed;
     } else {
@@ -209,37 +233,53 @@ static int finite(double x)
     return x - x == 0.0;
 }
 
+/* RPO_OK when the values wanted in out fit its type; else RPO_ERR_RANGE
+ * with the first value that does not. */
+static int output_fits(rpo_ctx *ctx, const char *name, rpo_out out,
+                       const double *values, size_t count, size_t cols)
+{
+    if (out.data == NULL || rpo_out_fits(out.type, values, count))
+        return RPO_OK;
+    return rpo_fail_range(ctx, name, out.type, values, count, cols);
+}
+
 /* RPO_ERR_RANGE unless every result is finite in the caller's type. */
-static int check_range(const rpo_call *call, const rpo_loss_result *r)
+static int check_range(rpo_ctx *ctx, const rpo_call *call,
+                       const rpo_loss_result *r)
 {
     const rpo_metrics *s = &r->metrics;
     if (!(finite(s->loss) && finite(s->reward_chosen) &&
           finite(s->reward_rejected) && finite(s->margin) &&
           finite(s->accuracy)))
-        return RPO_ERR_RANGE;
-    if (call->loss.data != NULL && !rpo_out_fits(call->loss.type, &r->loss, 1))
-        return RPO_ERR_RANGE;
-    if (call->partial_stats.data != NULL &&
-        !rpo_out_fits(call->partial_stats.type, r->partial, RPO_PARTIAL_COUNT))
-        return RPO_ERR_RANGE;
+        return rpo_fail(ctx, RPO_ERR_RANGE,
+                        "a metric is not finite in double (loss = %g, "
+                        "reward_chosen = %g, reward_rejected = %g, margin = %g)",
+                        s->loss, s->reward_chosen, s->reward_rejected, s->margin);
+    int status = output_fits(ctx, "loss", call->loss, &r->loss, 1, 0);
+    if (status == RPO_OK)
+        status = output_fits(ctx, "partial_stats", call->partial_stats,
+                             r->partial, RPO_PARTIAL_COUNT, 0);
     /* Both gradients are computed when either is wanted; only the ones
      * the caller asked for must fit (a float32 grad_chosen beyond FLT_MAX
      * must not fail a call that wants grad_rejected alone). */
-    if (call->grad_chosen.data != NULL &&
-        !rpo_out_fits(call->grad_chosen.type, r->grad_a, call->m))
-        return RPO_ERR_RANGE;
-    if (call->grad_rejected.data != NULL &&
-        !rpo_out_fits(call->grad_rejected.type, r->grad_b, call->n))
-        return RPO_ERR_RANGE;
+    if (status == RPO_OK)
+        status = output_fits(ctx, "grad_chosen", call->grad_chosen, r->grad_a,
+                             call->m, 0);
+    if (status == RPO_OK)
+        status = output_fits(ctx, call->rows ? "partial_grad_rejected"
+                                             : "grad_rejected",
+                             call->grad_rejected, r->grad_b, call->n, 0);
     /* both embedding gradients are computed when either is wanted; only
      * the ones asked for must fit (a paired call has no rejected one) */
-    if (call->grad_chosen_emb.data != NULL && r->grad_e != NULL &&
-        !rpo_out_fits(call->grad_chosen_emb.type, r->grad_e, call->m * call->d))
-        return RPO_ERR_RANGE;
-    if (call->grad_rejected_emb.data != NULL && r->grad_f != NULL &&
-        !rpo_out_fits(call->grad_rejected_emb.type, r->grad_f, call->n * call->d))
-        return RPO_ERR_RANGE;
-    return RPO_OK;
+    if (status == RPO_OK && r->grad_e != NULL)
+        status = output_fits(ctx, "grad_chosen_emb", call->grad_chosen_emb,
+                             r->grad_e, call->m * call->d, call->d);
+    if (status == RPO_OK && r->grad_f != NULL)
+        status = output_fits(ctx, call->rows ? "partial_grad_rejected_emb"
+                                             : "grad_rejected_emb",
+                             call->grad_rejected_emb, r->grad_f,
+                             call->n * call->d, call->d);
+    return status;
 }
 
 /* The embedding gradient outputs: computed, or zeros where the weights do
@@ -312,9 +352,10 @@ int rpo_run(rpo_ctx *ctx, const rpo_call *call)
 {
     if (ctx == NULL)
         return RPO_ERR_NULL_POINTER;
-    int status = rpo_validate_call(call, rpo_call_weighting(ctx, call));
+    rpo_detail_clear(ctx);
+    int status = rpo_validate_call(ctx, call, rpo_call_weighting(ctx, call));
     if (status == RPO_OK)
-        status = rpo_validate_settings(call, rpo_weighting(ctx),
+        status = rpo_validate_settings(ctx, call, rpo_weighting(ctx),
                                        rpo_loss_kind(ctx),
                                        ctx->param[RPO_PARAM_LABEL_SMOOTHING]);
     if (status != RPO_OK)
@@ -333,7 +374,7 @@ int rpo_run(rpo_ctx *ctx, const rpo_call *call)
         return status;
     scan = rpo_scan_inputs(call);
     if (!scan.finite)
-        return RPO_ERR_NONFINITE;
+        return fail_nonfinite_log_probs(ctx, call);
     if (p.real == RPO_F32 && rpo_compute_type(ctx, call, &scan, p.embedding) != RPO_F32) {
         p = rpo_plan_call(ctx, call, &scan);
         status = rpo_plan_reserve(ctx, call, &p, &L);
@@ -370,7 +411,7 @@ int rpo_run(rpo_ctx *ctx, const rpo_call *call)
 
     rpo_loss_result result;
     rpo_stream_loss(&stream, &result);
-    status = check_range(call, &result);
+    status = check_range(ctx, call, &result);
     if (status == RPO_OK)
         write_loss(ctx, call, &result, &run);
     return status;

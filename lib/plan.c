@@ -247,5 +247,9 @@ int rpo_plan_reserve(rpo_ctx *ctx, const rpo_call *call, const rpo_plan *p,
 {
     rpo_scratch_plan plan = {0, 0};
     *L = layout(call, p, &plan);
+    if (plan.overflow)
+        return rpo_fail(ctx, RPO_ERR_SIZE, "the scratch memory for m = %zu, "
+                        "n = %zu, d = %zu overflows size_t", call->m, call->n,
+                        call->d);
     return rpo_scratch_reserve(ctx, &plan);
 }

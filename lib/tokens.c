@@ -12,9 +12,11 @@
  * is the price of "nothing written on error" without a T x V buffer.
  */
 #include <math.h>
+#include <string.h>
 
 #include "arrays.h"
 #include "context.h"
+#include "detail.h"
 #include "rpo.h"
 #include "softmax.h"
 #include "validate.h"
@@ -27,24 +29,45 @@ typedef struct logits_call {
 } logits_call;
 
 /* Pointer and size checks shared by both directions: RPO_OK,
- * RPO_ERR_NULL_POINTER or RPO_ERR_SIZE. `outputs` says whether the output
- * (and, for the backward, dlogps) pointers are all present. */
-static int validate_logits(const logits_call *c, int outputs)
+ * RPO_ERR_NULL_POINTER or RPO_ERR_SIZE, with the detail in ctx.
+ * `missing` names the first output (or dlogps) pointer that is NULL, if
+ * any. */
+static int validate_logits(rpo_ctx *ctx, const logits_call *c,
+                           const char *missing)
 {
-    if (c->logits.data == NULL || c->targets == NULL || !outputs)
-        return RPO_ERR_NULL_POINTER;
-    if (c->v == 0 || c->stride < c->v)
-        return RPO_ERR_SIZE;
+    if (c->logits.data == NULL)
+        return rpo_fail(ctx, RPO_ERR_NULL_POINTER, "logits is NULL with t = %zu",
+                        c->t);
+    if (c->targets == NULL)
+        return rpo_fail(ctx, RPO_ERR_NULL_POINTER, "targets is NULL with t = %zu",
+                        c->t);
+    if (missing != NULL)
+        return rpo_fail(ctx, RPO_ERR_NULL_POINTER, "%s is NULL with t = %zu",
+                        missing, c->t);
+    if (c->v == 0)
+        return rpo_fail(ctx, RPO_ERR_SIZE, "v is 0: a row of logits needs at "
+                        "least one entry");
+    if (c->stride < c->v)
+        return rpo_fail(ctx, RPO_ERR_SIZE, "stride = %zu is below v = %zu",
+                        c->stride, c->v);
     /* (T, stride) overflowing size_t is RPO_ERR_SIZE, as the header says,
      * before any target is read. (Bounding only the last row's end,
      * (T - 1) * stride + V, let T = stride = 2^32, V = 1 through to read
      * 2^32 targets from an array no caller can have.) */
     if (rpo_mul_overflows(c->t, c->stride))
-        return RPO_ERR_SIZE;
+        return rpo_fail(ctx, RPO_ERR_SIZE, "t * stride overflows size_t "
+                        "(t = %zu, stride = %zu)", c->t, c->stride);
     for (size_t k = 0; k < c->t; k++)
         if (c->targets[k] >= 0 && (size_t)c->targets[k] >= c->v)
-            return RPO_ERR_SIZE;
+            return rpo_fail(ctx, RPO_ERR_SIZE, "targets[%zu] = %ld is not below "
+                            "v = %zu", k, (long)c->targets[k], c->v);
     return RPO_OK;
+}
+
+/* Names the first NaN or infinity in row k of the logits. */
+static int fail_nonfinite_row(rpo_ctx *ctx, const logits_call *c, size_t k)
+{
+    return rpo_check_finite_rows(ctx, "logits", c->logits, k, 1, c->v, c->stride);
 }
 
 /* Row k of the logits as doubles: a view of a float64 caller array, or a
@@ -59,9 +82,10 @@ static int token_logps(rpo_ctx *ctx, const logits_call *c, rpo_out logps)
 {
     if (ctx == NULL)
         return RPO_ERR_NULL_POINTER;
+    rpo_detail_clear(ctx);
     if (c->t == 0)
         return RPO_OK;
-    int status = validate_logits(c, logps.data != NULL);
+    int status = validate_logits(ctx, c, logps.data == NULL ? "logps" : NULL);
     if (status != RPO_OK)
         return status;
 
@@ -80,33 +104,40 @@ static int token_logps(rpo_ctx *ctx, const logits_call *c, rpo_out logps)
             continue;
         const double *x;
         if (!load_row(c, k, row, &x))
-            return RPO_ERR_NONFINITE;
+            return fail_nonfinite_row(ctx, c, k);
         result[k] = rpo_row_logp(x, (size_t)c->targets[k], rpo_row_lse(x, c->v));
     }
     if (!rpo_out_fits(logps.type, result, c->t))
-        return RPO_ERR_RANGE;
+        return rpo_fail_range(ctx, "logps", logps.type, result, c->t, 0);
     rpo_out_store(logps, 0, result, c->t);
     return RPO_OK;
 }
 
 /* Phase one of the backward for row k (upstream gradient g): the logits
  * and the current dlogits row must be finite, and no sum may leave the
- * output type. RPO_OK, RPO_ERR_NONFINITE or RPO_ERR_RANGE. */
-static int check_backward_row(const logits_call *c, size_t k, double g,
-                              rpo_out dlogits, double *drow)
+ * output type. RPO_OK, RPO_ERR_NONFINITE or RPO_ERR_RANGE, with the
+ * detail in ctx. */
+static int check_backward_row(rpo_ctx *ctx, const logits_call *c, size_t k,
+                              double g, rpo_out dlogits, double *drow)
 {
     if (!rpo_in_all_finite(c->logits, k * c->stride, c->v))
-        return RPO_ERR_NONFINITE;
+        return fail_nonfinite_row(ctx, c, k);
     rpo_in current = {dlogits.data, dlogits.type};
     const double *d;
     if (!rpo_in_load(current, k * c->stride, c->v, drow, &d))
-        return RPO_ERR_NONFINITE;
+        return rpo_check_finite_rows(ctx, "dlogits", current, k, 1, c->v,
+                                     c->stride);
     /* Each update is g * ([v == y] - p_v), at most |g| in magnitude. */
     double largest = 0.0;
     for (size_t j = 0; j < c->v; j++)
         largest = fmax(largest, fabs(d[j]));
     double bound = largest + fabs(g);
-    return rpo_out_fits(dlogits.type, &bound, 1) ? RPO_OK : RPO_ERR_RANGE;
+    if (rpo_out_fits(dlogits.type, &bound, 1))
+        return RPO_OK;
+    return rpo_fail(ctx, RPO_ERR_RANGE, "dlogits[%zu, :] could leave %s's "
+                    "range: max |dlogits[%zu, :]| + |dlogps[%zu]| = %g", k,
+                    dlogits.type == RPO_F32 ? "float32" : "float64", k, k,
+                    bound);
 }
 
 static int token_logps_backward(rpo_ctx *ctx, const logits_call *c,
@@ -114,9 +145,12 @@ static int token_logps_backward(rpo_ctx *ctx, const logits_call *c,
 {
     if (ctx == NULL)
         return RPO_ERR_NULL_POINTER;
+    rpo_detail_clear(ctx);
     if (c->t == 0)
         return RPO_OK;
-    int status = validate_logits(c, dlogps.data != NULL && dlogits.data != NULL);
+    int status = validate_logits(ctx, c, dlogps.data == NULL    ? "dlogps"
+                                         : dlogits.data == NULL ? "dlogits"
+                                                                : NULL);
     if (status != RPO_OK)
         return status;
 
@@ -140,20 +174,28 @@ static int token_logps_backward(rpo_ctx *ctx, const logits_call *c,
      * negative target alone, whatever their dlogps (padding a framework
      * did not zero). A NaN dlogps is not 0, so its row counts as changing. */
     int range = RPO_OK;
+    char range_detail[RPO_DETAIL_BYTES];
     for (size_t k = 0; k < c->t; k++) {
         double g = rpo_in_at(dlogps, k);
         if (c->targets[k] < 0 || g == 0.0)
             continue;
         if (!(g - g == 0.0))
-            return RPO_ERR_NONFINITE;
-        status = check_backward_row(c, k, g, dlogits, drow);
+            return rpo_fail(ctx, RPO_ERR_NONFINITE, "dlogps[%zu] is %s", k,
+                            rpo_nonfinite_name(g));
+        status = check_backward_row(ctx, c, k, g, dlogits, drow);
         if (status == RPO_ERR_NONFINITE)
             return status;
-        if (status != RPO_OK)
+        if (status != RPO_OK && range == RPO_OK) {
+            /* the first range problem is the one reported, unless a NaN
+             * comes later */
             range = status;
+            memcpy(range_detail, ctx->error_detail, sizeof range_detail);
+        }
     }
-    if (range != RPO_OK)
+    if (range != RPO_OK) {
+        memcpy(ctx->error_detail, range_detail, sizeof range_detail);
         return range;
+    }
 
     /* Phase two: the updates, which can no longer fail. */
     for (size_t k = 0; k < c->t; k++) {

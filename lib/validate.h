@@ -20,13 +20,15 @@ int rpo_weighting_uses_embeddings(int weighting);
 int rpo_call_wants_emb_grad(const rpo_call *call);
 
 /* RPO_OK, RPO_ERR_NULL_POINTER or RPO_ERR_SIZE (in that precedence) for a
- * call whose weighting is `weighting` (the context's, for every kind). */
-int rpo_validate_call(const rpo_call *call, int weighting);
+ * call whose weighting is `weighting` (the context's, for every kind); a
+ * failure records its detail in ctx. */
+int rpo_validate_call(rpo_ctx *ctx, const rpo_call *call, int weighting);
 
 /* RPO_OK, RPO_ERR_PARAM for settings that conflict (EXO_PAIR without label
  * smoothing), or RPO_ERR_UNSUPPORTED for a request no code path serves
- * (SINKHORN in a row block or with embedding gradients). */
-int rpo_validate_settings(const rpo_call *call, int weighting, int loss,
-                          double label_smoothing);
+ * (SINKHORN in a row block or with embedding gradients), with its detail
+ * in ctx. */
+int rpo_validate_settings(rpo_ctx *ctx, const rpo_call *call, int weighting,
+                          int loss, double label_smoothing);
 
 #endif /* RPO_VALIDATE_H */

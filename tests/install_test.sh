@@ -77,7 +77,7 @@ cmake_consumer() { # PREFIX_ROOT LIBDIR: find_package(rpo) from a CMake project
             fail "find_package(rpo $want) accepted librpo $version"
         fi
     done
-    echo "  CMake: find_package(rpo) -> rpo::rpo and rpo::rpo_static built and ran; newer versions refused"
+    echo "  CMake: find_package(rpo) -> rpo::rpo and rpo::rpo_static (with Threads::Threads) built and ran; newer versions refused"
 }
 
 ctypes_consumer() { # LIBDIR: Python's ctypes loads the installed SONAME
@@ -87,7 +87,10 @@ ctypes_consumer() { # LIBDIR: Python's ctypes loads the installed SONAME
 
 echo "== install with PREFIX"
 prefix="$work/prefix"
-make -s install PREFIX="$prefix" >/dev/null
+make -s install PREFIX="$prefix" >"$work/install.log"
+# a throw-away prefix is no folder the loader searches: the hint says so
+grep -q "is not a folder the loader searches" "$work/install.log" \
+    || fail "make install printed no hint on finding librpo.so.1: $(cat "$work/install.log")"
 expect_files "$prefix" "$prefix/lib"
 build_and_run "$prefix/lib/pkgconfig" "" "$prefix/lib"
 cmake_consumer "$prefix" "$prefix/lib"
@@ -97,7 +100,8 @@ expect_empty "$prefix"
 
 echo "== install with DESTDIR staging"
 stage="$work/stage"
-make -s install PREFIX=/usr/local DESTDIR="$stage" >/dev/null
+make -s install PREFIX=/usr/local DESTDIR="$stage" >"$work/install.log"
+[ ! -s "$work/install.log" ] || fail "a staged install printed: $(cat "$work/install.log")"
 expect_files "$stage/usr/local" "$stage/usr/local/lib"
 grep -q '^prefix=/usr/local$' "$stage/usr/local/lib/pkgconfig/rpo.pc" \
     || fail "rpo.pc under DESTDIR must name the final prefix"

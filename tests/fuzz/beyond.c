@@ -179,6 +179,7 @@ static int run_checked(rpo_ctx *ctx, beyond_call *c)
     const int status = invoke(ctx, c);
 
     CHECK(status_listed(status), "unlisted status %d", status);
+    check_detail(ctx, status, "a row block or embedding gradient call");
     observe(ctx, &after);
     CHECK(same_settings(&before, &after), "a 1.2 call changed the settings");
     for (int a = 0; a < I_COUNT; a++)

@@ -20,6 +20,8 @@
  *     give for the arguments (contract.h);
  *   - on error nothing was written, and the context's settings and metrics
  *     are unchanged;
+ *   - rpo_ctx_error_detail is "" after a success and a non-empty text
+ *     after a failure (harness.h, for every call on a context);
  *   - inputs are never written (unless an output aliases them);
  *   - on success every output is finite, every weight lies in [0, 1] and
  *     every weight row sums to 1, the metrics are finite, an empty side
@@ -199,6 +201,7 @@ static int run_checked(rpo_ctx *ctx, const problem *p, instance *x)
     int status = invoke(ctx, p, x);
 
     CHECK(status_listed(status), "unlisted status %d", status);
+    check_detail(ctx, status, "a loss or weights call");
     CHECK(status_allowed(&s, status),
           "kind %d %s m %zu n %zu d %zu weighting %d: status %d (%s) breaks the "
           "documented rules (expected shape status %d, non-finite input %d)",

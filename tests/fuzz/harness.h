@@ -12,6 +12,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "reader.h"
 #include "rpo.h"
@@ -28,6 +29,20 @@
             abort();                                                         \
         }                                                                    \
     } while (0)
+
+/* rpo_ctx_error_detail after a call on ctx that returned status: "" after
+ * a success, a non-empty text after a failure, never NULL. */
+static inline void check_detail(const rpo_ctx *ctx, int status, const char *call)
+{
+    if (ctx == NULL)
+        return;
+    const char *detail = rpo_ctx_error_detail(ctx);
+    CHECK(detail != NULL, "%s: rpo_ctx_error_detail is NULL", call);
+    if (status == RPO_OK)
+        CHECK(detail[0] == '\0', "%s succeeded, detail \"%s\"", call, detail);
+    else
+        CHECK(detail[0] != '\0', "%s failed with %d without a detail", call, status);
+}
 
 /* What a context shows through the API: every setting key and every stat
  * (keys past the last one known give their error status). */

@@ -120,6 +120,7 @@ void op_set(reader *r, rpo_ctx *ctx)
     ctx_state before, after;
     observe(ctx, &before);
     int status = rpo_ctx_set(ctx, param, value);
+    check_detail(ctx, status, "rpo_ctx_set");
     observe(ctx, &after);
     double lo = -1.0, hi = -2.0;
     int known = rpo_param_bounds(param, &lo, &hi);

@@ -175,6 +175,7 @@ static int run_token(rpo_ctx *ctx, const token_call *c, int f32, int out_alias,
                                            logits.p, targets.p, out.p);
 
     CHECK(status_listed(status), "rpo_token_logps: unlisted status %d", status);
+    check_detail(c->ctx_absent ? NULL : ctx, status, "rpo_token_logps");
     if (!c->extra || f32)
         CHECK(token_status_allowed(c, f32, status),
               "rpo_token_logps_%s T %zu V %zu stride %zu: status %d (%s) breaks its rules",
@@ -355,6 +356,7 @@ static int run_backward(rpo_ctx *ctx, const backward_call *c, int f32, double **
                                                     logits.p, targets.p, dlogps.p, dlogits.p);
 
     CHECK(status_listed(status), "rpo_token_logps_backward: unlisted status %d", status);
+    check_detail(call_ctx, status, "rpo_token_logps_backward");
     if (!c->extra || f32)
         CHECK(backward_status_allowed(c, f32, status),
               "rpo_token_logps_backward_%s T %zu V %zu stride %zu: status %d (%s) "

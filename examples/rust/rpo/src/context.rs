@@ -3,7 +3,7 @@
 use std::os::raw::c_int;
 use std::ptr::{self, NonNull};
 
-use crate::error::Error;
+use crate::error::{checked_len, size_error, Error, ErrorKind};
 use crate::real::Real;
 use crate::sys;
 
@@ -130,17 +130,20 @@ impl<'a, T: Real> Inputs<'a, T> {
     /// Lengths the C API cannot see (it takes counts, not slices).
     pub(crate) fn check(&self) -> Result<(), Error> {
         let (m, n) = (self.m(), self.n());
-        if self.ref_chosen.map_or(false, |r| r.len() != m)
-            || self.ref_rejected.map_or(false, |r| r.len() != n)
-        {
-            return Err(Error::Size);
+        if let Some(r) = self.ref_chosen.filter(|r| r.len() != m) {
+            return Err(size_error(format!("ref_chosen has {} entries, policy_chosen {m}",
+                                          r.len())));
+        }
+        if let Some(r) = self.ref_rejected.filter(|r| r.len() != n) {
+            return Err(size_error(format!("ref_rejected has {} entries, policy_rejected {n}",
+                                          r.len())));
         }
         match self.embeddings {
             Embeddings::None => Ok(()),
-            Embeddings::Paired { chosen, dim } => rows_match(chosen, m, dim),
+            Embeddings::Paired { chosen, dim } => rows_match("chosen_emb", chosen, m, dim),
             Embeddings::Unpaired { chosen, rejected, dim } => {
-                rows_match(chosen, m, dim)?;
-                rows_match(rejected, n, dim)
+                rows_match("chosen_emb", chosen, m, dim)?;
+                rows_match("rejected_emb", rejected, n, dim)
             }
         }
     }
@@ -157,10 +160,12 @@ impl<'a, T: Real> Inputs<'a, T> {
     }
 }
 
-pub(crate) fn rows_match<T>(x: &[T], rows: usize, dim: usize) -> Result<(), Error> {
-    match rows.checked_mul(dim) {
-        Some(len) if len == x.len() => Ok(()),
-        _ => Err(Error::Size),
+/// `x` (called `name`) must hold rows x dim entries.
+pub(crate) fn rows_match<T>(name: &str, x: &[T], rows: usize, dim: usize) -> Result<(), Error> {
+    if checked_len(rows, dim, name)? == x.len() {
+        Ok(())
+    } else {
+        Err(size_error(format!("{name} has {} entries, want {rows} x {dim}", x.len())))
     }
 }
 
@@ -168,11 +173,12 @@ pub(crate) fn opt_ptr<T>(x: Option<&[T]>) -> *const T {
     x.map_or(ptr::null(), <[T]>::as_ptr)
 }
 
-pub(crate) fn out_ptr<T>(x: Option<&mut [T]>, len: usize) -> Result<*mut T, Error> {
+/// The pointer of an output (called `name`) of len entries; NULL for None.
+pub(crate) fn out_ptr<T>(name: &str, x: Option<&mut [T]>, len: usize) -> Result<*mut T, Error> {
     match x {
         None => Ok(ptr::null_mut()),
         Some(s) if s.len() == len => Ok(s.as_mut_ptr()),
-        Some(_) => Err(Error::Size),
+        Some(s) => Err(size_error(format!("{name} has {} entries, want {len}", s.len()))),
     }
 }
 
@@ -221,17 +227,27 @@ impl Context {
     pub fn new() -> Result<Context, Error> {
         // SAFETY: no arguments; NULL means out of memory.
         let ptr = unsafe { sys::rpo_ctx_create() };
-        NonNull::new(ptr).map(|ptr| Context { ptr }).ok_or(Error::NoMemory)
+        NonNull::new(ptr)
+            .map(|ptr| Context { ptr })
+            .ok_or_else(|| Error::new(ErrorKind::NoMemory, "rpo_ctx_create could not allocate a context"))
+    }
+
+    /// The error of a status librpo returned for a call on this context,
+    /// with the detail librpo recorded.
+    pub(crate) fn check(&self, status: c_int) -> Result<(), Error> {
+        // SAFETY: the context is alive and, through &self, not in use.
+        unsafe { Error::check_ctx(status, self.ptr.as_ptr()) }
     }
 
     pub(crate) fn raw(&mut self) -> *mut sys::rpo_ctx {
         self.ptr.as_ptr()
     }
 
-    /// Sets any setting by key; `Err(Error::Param)` keeps the old value.
+    /// Sets any setting by key; `Err(ErrorKind::Param)` keeps the old value.
     pub fn set(&mut self, param: Param, value: f64) -> Result<(), Error> {
         // SAFETY: a valid context.
-        Error::check(unsafe { sys::rpo_ctx_set(self.raw(), param.0, value) })
+        let status = unsafe { sys::rpo_ctx_set(self.raw(), param.0, value) };
+        self.check(status)
     }
 
     /// Reads any setting by key.
@@ -316,18 +332,19 @@ impl Context {
                               grad_chosen: Option<&mut [T]>,
                               grad_rejected: Option<&mut [T]>) -> Result<T, Error> {
         inputs.check()?;
-        let gc = out_ptr(grad_chosen, inputs.m())?;
-        let gr = out_ptr(grad_rejected, inputs.n())?;
+        let gc = out_ptr("grad_chosen", grad_chosen, inputs.m())?;
+        let gr = out_ptr("grad_rejected", grad_rejected, inputs.n())?;
         let (d, ce, re) = inputs.embedding_args();
         let mut loss = T::default();
         // SAFETY: every pointer is valid for the length the call reads or
         // writes: checked above against M, N and D.
-        Error::check(unsafe {
+        let status = unsafe {
             T::loss(self.raw(), inputs.m(), inputs.policy_chosen.as_ptr(),
                     opt_ptr(inputs.ref_chosen), inputs.n(),
                     inputs.policy_rejected.as_ptr(), opt_ptr(inputs.ref_rejected),
                     d, ce, re, &mut loss, gc, gr)
-        })?;
+        };
+        self.check(status)?;
         Ok(loss)
     }
 
@@ -336,22 +353,23 @@ impl Context {
     /// whose rows must number M (and N); the others ignore it.
     pub fn weights<T: Real>(&mut self, m: usize, n: usize,
                             embeddings: Embeddings<T>) -> Result<Vec<T>, Error> {
-        let len = m.checked_mul(n).ok_or(Error::Size)?;
+        let len = checked_len(m, n, "m * n")?;
         let (d, ce, re) = match embeddings {
             Embeddings::None => (0, ptr::null(), ptr::null()),
             Embeddings::Paired { chosen, dim } => {
-                rows_match(chosen, m, dim)?;
+                rows_match("chosen_emb", chosen, m, dim)?;
                 (dim, chosen.as_ptr(), ptr::null())
             }
             Embeddings::Unpaired { chosen, rejected, dim } => {
-                rows_match(chosen, m, dim)?;
-                rows_match(rejected, n, dim)?;
+                rows_match("chosen_emb", chosen, m, dim)?;
+                rows_match("rejected_emb", rejected, n, dim)?;
                 (dim, chosen.as_ptr(), rejected.as_ptr())
             }
         };
         let mut w = vec![T::default(); len];
         // SAFETY: embeddings checked against (M, d) and (N, d); w has M * N.
-        Error::check(unsafe { T::weights(self.raw(), m, n, d, ce, re, w.as_mut_ptr()) })?;
+        let status = unsafe { T::weights(self.raw(), m, n, d, ce, re, w.as_mut_ptr()) };
+        self.check(status)?;
         Ok(w)
     }
 
@@ -361,19 +379,20 @@ impl Context {
     pub fn loss_weighted<T: Real>(&mut self, inputs: &Inputs<T>,
                                   weights: &[T]) -> Result<Loss<T>, Error> {
         inputs.check()?;
-        rows_match(weights, inputs.m(), inputs.n())?;
+        rows_match("weights", weights, inputs.m(), inputs.n())?;
         let mut loss = T::default();
         let mut grad_chosen = vec![T::default(); inputs.m()];
         let mut grad_rejected = vec![T::default(); inputs.n()];
         // SAFETY: lengths checked above.
-        Error::check(unsafe {
+        let status = unsafe {
             T::loss_weighted(self.raw(), inputs.m(), inputs.policy_chosen.as_ptr(),
                              opt_ptr(inputs.ref_chosen), inputs.n(),
                              inputs.policy_rejected.as_ptr(),
                              opt_ptr(inputs.ref_rejected), weights.as_ptr(),
                              &mut loss, grad_chosen.as_mut_ptr(),
                              grad_rejected.as_mut_ptr())
-        })?;
+        };
+        self.check(status)?;
         Ok(Loss { loss, grad_chosen, grad_rejected, metrics: self.metrics() })
     }
 }

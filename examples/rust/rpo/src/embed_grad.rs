@@ -2,7 +2,7 @@
 //! (librpo 1.2, docs/beyond.md section 4), for trainers whose embeddings
 //! come from a model being trained.
 use crate::context::{out_ptr, opt_ptr, Context, Inputs, Metrics};
-use crate::error::Error;
+use crate::error::{checked_len, Error};
 use crate::real::Real;
 
 /// The result of [`Context::loss_embed_grad`]: that of [`Context::loss`]
@@ -35,7 +35,7 @@ impl Context {
     /// embeddings (`rpo_loss_embed_grad_f32`/`_f64`). Embedding weighting
     /// differentiates through its softmax and the rows' normalisation;
     /// uniform and diagonal weights do not depend on the embeddings and
-    /// give zeros; Sinkhorn weighting is `Err(Error::Unsupported)`.
+    /// give zeros; Sinkhorn weighting is `Err(ErrorKind::Unsupported)`.
     ///
     /// ```
     /// use rpo::{Context, Inputs};
@@ -57,14 +57,14 @@ impl Context {
     pub fn loss_embed_grad<T: Real>(&mut self, inputs: &Inputs<T>) -> Result<EmbedGrad<T>, Error> {
         inputs.check()?;
         let (d, _, _) = inputs.embedding_args();
-        let chosen_len = inputs.m().checked_mul(d).ok_or(Error::Size)?;
+        let chosen_len = checked_len(inputs.m(), d, "m * d")?;
         let mut grad_chosen = vec![T::default(); inputs.m()];
         let mut grad_rejected = vec![T::default(); inputs.n()];
         let mut grad_chosen_emb = vec![T::default(); chosen_len];
         let mut grad_rejected_emb = if paired(inputs) {
             None
         } else {
-            Some(vec![T::default(); inputs.n().checked_mul(d).ok_or(Error::Size)?])
+            Some(vec![T::default(); checked_len(inputs.n(), d, "n * d")?])
         };
         let loss = self.loss_embed_grad_into(inputs, Some(&mut grad_chosen),
                                              Some(&mut grad_rejected),
@@ -86,24 +86,25 @@ impl Context {
         inputs.check()?;
         let (d, ce, re) = inputs.embedding_args();
         let (m, n) = (inputs.m(), inputs.n());
-        let gc = out_ptr(grad_chosen, m)?;
-        let gr = out_ptr(grad_rejected, n)?;
-        let gce = out_ptr(grad_chosen_emb, m.checked_mul(d).ok_or(Error::Size)?)?;
+        let gc = out_ptr("grad_chosen", grad_chosen, m)?;
+        let gr = out_ptr("grad_rejected", grad_rejected, n)?;
+        let gce = out_ptr("grad_chosen_emb", grad_chosen_emb, checked_len(m, d, "m * d")?)?;
         let gre = if paired(inputs) {
             std::ptr::null_mut()
         } else {
-            out_ptr(grad_rejected_emb, n.checked_mul(d).ok_or(Error::Size)?)?
+            out_ptr("grad_rejected_emb", grad_rejected_emb, checked_len(n, d, "n * d")?)?
         };
         let mut loss = T::default();
         // SAFETY: inputs checked against M, N and D; every output pointer is
         // NULL or valid for the length librpo writes (checked above; a
         // paired call writes no rejected embedding gradient).
-        Error::check(unsafe {
+        let status = unsafe {
             T::loss_embed_grad(self.raw(), m, inputs.policy_chosen.as_ptr(),
                                opt_ptr(inputs.ref_chosen), n,
                                inputs.policy_rejected.as_ptr(), opt_ptr(inputs.ref_rejected),
                                d, ce, re, &mut loss, gc, gr, gce, gre)
-        })?;
+        };
+        self.check(status)?;
         Ok(loss)
     }
 }

@@ -58,7 +58,7 @@ mod tokens;
 pub use context::{Context, Embeddings, Inputs, Loss, Metrics, Param, Placement, Reduction,
                   Weighting};
 pub use embed_grad::EmbedGrad;
-pub use error::Error;
+pub use error::{Error, ErrorKind};
 pub use real::Real;
 pub use rows::{partial_len, Partial, RowBlock, Rows, PARTIAL_COUNT};
 pub use settings::{LogitScale, LossType, SinkhornRun};

@@ -6,7 +6,7 @@
 use std::ptr;
 
 use crate::context::{out_ptr, opt_ptr, rows_match, Context, Inputs, Metrics};
-use crate::error::Error;
+use crate::error::{checked_len, size_error, Error};
 use crate::real::Real;
 use crate::sys;
 
@@ -32,30 +32,32 @@ impl RowBlock {
         RowBlock { m_total, row_offset }
     }
 
-    /// `Err(Error::Size)` unless M rows from the offset fit in m_total.
+    /// `Err(ErrorKind::Size)` unless M rows from the offset fit in m_total.
     fn check(&self, m: usize) -> Result<(), Error> {
         match self.row_offset.checked_add(m) {
             Some(end) if end <= self.m_total => Ok(()),
-            _ => Err(Error::Size),
+            _ => Err(size_error(format!("row_offset + m exceeds m_total (row_offset = {}, \
+                                         m = {m}, m_total = {})",
+                                        self.row_offset, self.m_total))),
         }
     }
 }
 
 /// The length of a partial buffer for N gathered rejected responses of
 /// dimension D: `PARTIAL_COUNT + N + N * D` (D = 0: no embedding
-/// gradients). `Err(Error::Size)` when it overflows.
+/// gradients). `Err(ErrorKind::Size)` when it overflows.
 pub fn partial_len(n: usize, d: usize) -> Result<usize, Error> {
     n.checked_mul(d)
         .and_then(|nd| nd.checked_add(n))
         .and_then(|len| len.checked_add(PARTIAL_COUNT))
-        .ok_or(Error::Size)
+        .ok_or_else(|| size_error(format!("partial_len({n}, {d}) overflows usize")))
 }
 
 /// A partial buffer holds, side by side so that one all-reduce sums them:
 /// the statistics (PARTIAL_COUNT), then optionally dL/d policy_rejected
 /// (N), then, only after those, optionally dL/d rejected_emb (N x D). Its
 /// length says which: PARTIAL_COUNT, PARTIAL_COUNT + N, or
-/// [`partial_len`]`(N, D)`; anything else is `Err(Error::Size)`. Returns
+/// [`partial_len`]`(N, D)`; anything else is `Err(ErrorKind::Size)`. Returns
 /// the lengths of the two optional parts present, 0 for one absent.
 fn partial_parts(len: usize, n: usize, d: usize) -> Result<(usize, usize), Error> {
     if len == PARTIAL_COUNT {
@@ -65,7 +67,8 @@ fn partial_parts(len: usize, n: usize, d: usize) -> Result<(usize, usize), Error
     } else if len == partial_len(n, d)? {
         Ok((n, n * d))
     } else {
-        Err(Error::Size)
+        Err(size_error(format!("partial has {len} entries, want {PARTIAL_COUNT}, {} or {} \
+                                (n = {n}, d = {d})", partial_len(n, 0)?, partial_len(n, d)?)))
     }
 }
 
@@ -150,10 +153,10 @@ impl Context {
     /// rejected: (N, D) }`) and the N rejected responses gathered from every
     /// rank. There is no paired shorthand: the rejected embeddings are the
     /// gathered matrix (`Embeddings::Paired` passes none, which embedding
-    /// weighting refuses with `Err(Error::NullPointer)`). The MEAN reduction
+    /// weighting refuses with `Err(ErrorKind::NullPointer)`). The MEAN reduction
     /// divides by `block.m_total`, so the summed partials need no rescaling.
     /// Diagonal weighting needs `m_total == N`; Sinkhorn weighting is
-    /// `Err(Error::Unsupported)` (use [`Context::loss_rows_weighted`] with
+    /// `Err(ErrorKind::Unsupported)` (use [`Context::loss_rows_weighted`] with
     /// this block's rows of the whole plan). The context's metrics are left
     /// unchanged.
     ///
@@ -192,7 +195,7 @@ impl Context {
                                          inputs: &Inputs<T>) -> Result<Rows<T>, Error> {
         let (d, _, _) = inputs.embedding_args();
         let mut grad_chosen = vec![T::default(); inputs.m()];
-        let mut grad_chosen_emb = vec![T::default(); inputs.m().checked_mul(d).ok_or(Error::Size)?];
+        let mut grad_chosen_emb = vec![T::default(); checked_len(inputs.m(), d, "m * d")?];
         let mut partial = vec![T::default(); partial_len(inputs.n(), d)?];
         self.loss_rows_into(block, inputs, Some(&mut grad_chosen), Some(&mut grad_chosen_emb),
                             &mut partial)?;
@@ -213,18 +216,19 @@ impl Context {
         let (m, n) = (inputs.m(), inputs.n());
         block.check(m)?;
         let (d, ce, re) = inputs.embedding_args();
-        let gc = out_ptr(grad_chosen, m)?;
-        let gce = out_ptr(grad_chosen_emb, m.checked_mul(d).ok_or(Error::Size)?)?;
+        let gc = out_ptr("grad_chosen", grad_chosen, m)?;
+        let gce = out_ptr("grad_chosen_emb", grad_chosen_emb, checked_len(m, d, "m * d")?)?;
         let (stats, gr, gre) = partial_ptrs(partial, n, d)?;
         // SAFETY: inputs checked against M, N and D (a paired matrix is
         // passed as the chosen rows only); outputs NULL or of the lengths
         // librpo writes: M, M x D, PARTIAL_COUNT, N, N x D.
-        Error::check(unsafe {
+        let status = unsafe {
             T::loss_rows(self.raw(), block.m_total, block.row_offset, m,
                          inputs.policy_chosen.as_ptr(), opt_ptr(inputs.ref_chosen), n,
                          inputs.policy_rejected.as_ptr(), opt_ptr(inputs.ref_rejected),
                          d, ce, re, gc, gce, stats, gr, gre)
-        })
+        };
+        self.check(status)
     }
 
     /// [`Context::loss_rows`] over the caller's weights: this block's rows
@@ -252,17 +256,18 @@ impl Context {
         inputs.check()?;
         let (m, n) = (inputs.m(), inputs.n());
         block.check(m)?;
-        rows_match(weights, m, n)?;
-        let gc = out_ptr(grad_chosen, m)?;
+        rows_match("weights", weights, m, n)?;
+        let gc = out_ptr("grad_chosen", grad_chosen, m)?;
         let (stats, gr, _) = partial_ptrs(partial, n, 0)?;
         // SAFETY: inputs of lengths M and N, weights M x N; outputs NULL or
         // of lengths M, PARTIAL_COUNT and N.
-        Error::check(unsafe {
+        let status = unsafe {
             T::loss_rows_weighted(self.raw(), block.m_total, block.row_offset, m,
                                   inputs.policy_chosen.as_ptr(), opt_ptr(inputs.ref_chosen),
                                   n, inputs.policy_rejected.as_ptr(),
                                   opt_ptr(inputs.ref_rejected), weights.as_ptr(), gc,
                                   stats, gr)
-        })
+        };
+        self.check(status)
     }
 }

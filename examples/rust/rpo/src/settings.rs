@@ -3,14 +3,14 @@
 //! the statistics of the last Sinkhorn run.
 //!
 //! Each setter checks nothing itself: librpo owns the ranges
-//! ([`Context::bounds`]) and answers `Err(Error::Param)` outside them,
+//! ([`Context::bounds`]) and answers `Err(ErrorKind::Param)` outside them,
 //! keeping the old value. Each getter returns a `Result` because a librpo
-//! older than the setting answers `Err(Error::Param)` for its key.
+//! older than the setting answers `Err(ErrorKind::Param)` for its key.
 use std::fmt;
 use std::str::FromStr;
 
 use crate::context::{Context, Param};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::sys;
 
 impl Param {
@@ -115,12 +115,16 @@ impl fmt::Display for LossType {
     }
 }
 
-/// From TRL's `loss_type` name; `Err(Error::Param)` for any other string.
+/// From TRL's `loss_type` name; `Err(ErrorKind::Param)` for any other string.
 impl FromStr for LossType {
     type Err = Error;
 
     fn from_str(name: &str) -> Result<LossType, Error> {
-        LOSS_TYPES.iter().find(|&&(_, n)| n == name).map(|&(loss, _)| loss).ok_or(Error::Param)
+        LOSS_TYPES.iter().find(|&&(_, n)| n == name).map(|&(loss, _)| loss).ok_or_else(|| {
+            let names: Vec<&str> = LOSS_TYPES.iter().map(|&(_, n)| n).collect();
+            Error::new(ErrorKind::Param,
+                       format!("{name:?} is not a loss_type: one of {}", names.join(", ")))
+        })
     }
 }
 
@@ -182,10 +186,11 @@ impl Context {
         self.set(Param::LOSS, loss as i32 as f64)
     }
 
-    /// The per-pair function; `Err(Error::Unsupported)` for a value of a
+    /// The per-pair function; `Err(ErrorKind::Unsupported)` for a value of a
     /// newer librpo that this crate has no variant for.
     pub fn loss_type(&self) -> Result<LossType, Error> {
-        LossType::from_value(self.get(Param::LOSS)?).ok_or(Error::Unsupported)
+        let value = self.get(Param::LOSS)?;
+        LossType::from_value(value).ok_or_else(|| newer_value("RPO_PARAM_LOSS", value))
     }
 
     /// Label smoothing eps in [0, 0.5) of [`LossType::Sigmoid`] (cDPO),
@@ -214,7 +219,7 @@ impl Context {
         self.set(Param::LOGIT_SCALE, scale as i32 as f64)
     }
 
-    /// The logit scale; `Err(Error::Unsupported)` for a value of a newer
+    /// The logit scale; `Err(ErrorKind::Unsupported)` for a value of a newer
     /// librpo that this crate has no variant for.
     pub fn logit_scale(&self) -> Result<LogitScale, Error> {
         let value = self.get(Param::LOGIT_SCALE)?;
@@ -222,7 +227,7 @@ impl Context {
             .iter()
             .copied()
             .find(|&scale| scale as i32 as f64 == value)
-            .ok_or(Error::Unsupported)
+            .ok_or_else(|| newer_value("RPO_PARAM_LOGIT_SCALE", value))
     }
 
     /// Weights from the entropic optimal-transport plan between the chosen
@@ -231,7 +236,7 @@ impl Context {
     /// to sum to 1. It reads embeddings as [`Weighting::Embedding`] does;
     /// its plan is a constant of the backward, so
     /// [`Context::loss_embed_grad`] and the row-block calls refuse it with
-    /// `Err(Error::Unsupported)` (docs/beyond.md gives the recipe across
+    /// `Err(ErrorKind::Unsupported)` (docs/beyond.md gives the recipe across
     /// ranks). AUTO placement is LOSS placement.
     ///
     /// [`Weighting`] has no variant for it: adding one would break the
@@ -295,4 +300,10 @@ impl Context {
             error: self.stat(sys::RPO_STAT_SINKHORN_ERROR)?,
         })
     }
+}
+
+/// A setting's value that a newer librpo knows and this crate does not.
+fn newer_value(setting: &str, value: f64) -> Error {
+    Error::new(ErrorKind::Unsupported,
+               format!("{setting} = {value} has no variant in this crate (a newer librpo's)"))
 }

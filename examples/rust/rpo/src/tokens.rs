@@ -4,7 +4,7 @@
 use std::ptr;
 
 use crate::context::Context;
-use crate::error::Error;
+use crate::error::{checked_len, size_error, Error};
 use crate::real::Real;
 use crate::sys;
 
@@ -40,12 +40,24 @@ fn span(rows: usize, vocab: usize, stride: usize) -> Option<usize> {
     (rows - 1).checked_mul(stride)?.checked_add(vocab)
 }
 
-fn check_logits<T>(logits: &Logits<T>, targets: &[i32]) -> Result<(), Error> {
-    let need = span(logits.rows, logits.vocab, logits.stride).ok_or(Error::Size)?;
-    if logits.data.len() < need || targets.len() != logits.rows || logits.stride < logits.vocab {
-        return Err(Error::Size);
+/// The number of elements the logits span, once their shape is checked.
+fn check_logits<T>(logits: &Logits<T>, targets: &[i32]) -> Result<usize, Error> {
+    let (rows, vocab, stride) = (logits.rows, logits.vocab, logits.stride);
+    if stride < vocab {
+        return Err(size_error(format!("stride = {stride} is below vocab = {vocab}")));
     }
-    Ok(())
+    let need = span(rows, vocab, stride).ok_or_else(|| {
+        size_error(format!("logits of {rows} rows of stride {stride} overflow usize"))
+    })?;
+    if logits.data.len() < need {
+        return Err(size_error(format!("logits has {} entries, {rows} rows of stride {stride} \
+                                       need {need}", logits.data.len())));
+    }
+    if targets.len() != rows {
+        return Err(size_error(format!("targets has {} entries, logits {rows} rows",
+                                      targets.len())));
+    }
+    Ok(need)
 }
 
 /// How a sequence's token log-probs are reduced (`RPO_SEQ_*`).
@@ -65,30 +77,37 @@ impl Context {
                                 logps: &mut [T]) -> Result<(), Error> {
         check_logits(&logits, targets)?;
         if logps.len() != logits.rows {
-            return Err(Error::Size);
+            return Err(size_error(format!("logps has {} entries, logits {} rows", logps.len(),
+                                          logits.rows)));
         }
         // SAFETY: logits span, targets and logps lengths checked above.
-        Error::check(unsafe {
+        let status = unsafe {
             T::token_logps(self.raw(), logits.rows, logits.vocab, logits.stride,
                            logits.data.as_ptr(), targets.as_ptr(), logps.as_mut_ptr())
-        })
+        };
+        self.check(status)
     }
 
     /// Accumulates `dlogps[t] * (onehot(targets[t]) - softmax(logits[t]))`
     /// into `dlogits`, laid out like `logits` (same rows and stride).
     pub fn token_logps_backward<T: Real>(&mut self, logits: Logits<T>, targets: &[i32],
                                          dlogps: &[T], dlogits: &mut [T]) -> Result<(), Error> {
-        check_logits(&logits, targets)?;
-        let need = span(logits.rows, logits.vocab, logits.stride).ok_or(Error::Size)?;
-        if dlogps.len() != logits.rows || dlogits.len() < need {
-            return Err(Error::Size);
+        let need = check_logits(&logits, targets)?;
+        if dlogps.len() != logits.rows {
+            return Err(size_error(format!("dlogps has {} entries, logits {} rows", dlogps.len(),
+                                          logits.rows)));
+        }
+        if dlogits.len() < need {
+            return Err(size_error(format!("dlogits has {} entries, laid out like logits it \
+                                           needs {need}", dlogits.len())));
         }
         // SAFETY: every length checked above.
-        Error::check(unsafe {
+        let status = unsafe {
             T::token_logps_backward(self.raw(), logits.rows, logits.vocab, logits.stride,
                                     logits.data.as_ptr(), targets.as_ptr(),
                                     dlogps.as_ptr(), dlogits.as_mut_ptr())
-        })
+        };
+        self.check(status)
     }
 }
 
@@ -96,7 +115,7 @@ fn mask_ptr(mask: Option<&[u8]>, len: usize) -> Result<*const u8, Error> {
     match mask {
         None => Ok(ptr::null()),
         Some(m) if m.len() == len => Ok(m.as_ptr()),
-        Some(_) => Err(Error::Size),
+        Some(m) => Err(size_error(format!("mask has {} entries, want {len}", m.len()))),
     }
 }
 
@@ -114,9 +133,10 @@ fn mask_ptr(mask: Option<&[u8]>, len: usize) -> Result<*const u8, Error> {
 /// ```
 pub fn seq_logps<T: Real>(token_logps: &[T], len: usize, mask: Option<&[u8]>,
                           reduce: SeqReduce, out: &mut [T]) -> Result<(), Error> {
-    let total = out.len().checked_mul(len).ok_or(Error::Size)?;
+    let total = checked_len(out.len(), len, "out.len() * len")?;
     if token_logps.len() != total {
-        return Err(Error::Size);
+        return Err(size_error(format!("token_logps has {} entries, want {} x {len}",
+                                      token_logps.len(), out.len())));
     }
     let mask = mask_ptr(mask, total)?;
     // SAFETY: token_logps and mask hold out.len() * len entries.
@@ -130,9 +150,10 @@ pub fn seq_logps<T: Real>(token_logps: &[T], len: usize, mask: Option<&[u8]>,
 /// of `dtoken_logps` (`dseq_logps.len()` rows of `len`).
 pub fn seq_logps_backward<T: Real>(dseq_logps: &[T], len: usize, mask: Option<&[u8]>,
                                    reduce: SeqReduce, dtoken_logps: &mut [T]) -> Result<(), Error> {
-    let total = dseq_logps.len().checked_mul(len).ok_or(Error::Size)?;
+    let total = checked_len(dseq_logps.len(), len, "dseq_logps.len() * len")?;
     if dtoken_logps.len() != total {
-        return Err(Error::Size);
+        return Err(size_error(format!("dtoken_logps has {} entries, want {} x {len}",
+                                      dtoken_logps.len(), dseq_logps.len())));
     }
     let mask = mask_ptr(mask, total)?;
     // SAFETY: dtoken_logps and mask hold dseq_logps.len() * len entries.

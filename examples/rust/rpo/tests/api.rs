@@ -2,7 +2,7 @@
 //! lengths only the wrapper can check), nothing written on error, Send,
 //! the version, and the token helpers against a direct f64 computation and
 //! finite differences.
-use rpo::{Context, Embeddings, Error, Inputs, Logits, Param, Placement, Reduction, SeqReduce,
+use rpo::{Context, Embeddings, Error, ErrorKind, Inputs, Logits, Param, Placement, Reduction, SeqReduce,
           Weighting};
 
 #[test]
@@ -20,10 +20,10 @@ fn settings_round_trip_and_reject_bad_values() {
     assert_eq!(ctx.get(Param::PLACEMENT).unwrap(), 1.0);
     assert_eq!(ctx.get(Param::REDUCTION).unwrap(), 1.0);
     assert_eq!(ctx.get(Param::TAU).unwrap(), 0.25);
-    assert_eq!(ctx.set_alpha(1.5), Err(Error::Param));
-    assert_eq!(ctx.set_beta(f64::NAN), Err(Error::Param));
+    assert_eq!(ctx.set_alpha(1.5).map_err(|e| e.kind()), Err(ErrorKind::Param));
+    assert_eq!(ctx.set_beta(f64::NAN).map_err(|e| e.kind()), Err(ErrorKind::Param));
     assert_eq!(ctx.get(Param::ALPHA).unwrap(), 0.6);
-    assert_eq!(ctx.set(Param(99), 1.0), Err(Error::Param));
+    assert_eq!(ctx.set(Param(99), 1.0).map_err(|e| e.kind()), Err(ErrorKind::Param));
     assert_eq!(Context::bounds(Param::ALPHA).unwrap(), (0.0, 1.0));
 }
 
@@ -32,29 +32,67 @@ fn errors_carry_code_and_message() {
     let mut ctx = Context::new().unwrap();
     let (pc, pr) = ([-1.0f64, -2.0], [-3.0f64, -1.0, -2.0]);
     // embedding weighting without embeddings
-    assert_eq!(ctx.loss(&Inputs::new(&pc, &pr[..2])).unwrap_err(), Error::NullPointer);
+    assert_eq!(ctx.loss(&Inputs::new(&pc, &pr[..2])).unwrap_err(), ErrorKind::NullPointer);
     // diagonal with M != N
     ctx.set_weighting(Weighting::Diagonal).unwrap();
-    assert_eq!(ctx.loss(&Inputs::new(&pc, &pr)).unwrap_err(), Error::Size);
+    assert_eq!(ctx.loss(&Inputs::new(&pc, &pr)).unwrap_err(), ErrorKind::Size);
     // a reference shorter than its policy: caught by the wrapper
     ctx.set_weighting(Weighting::Uniform).unwrap();
     assert_eq!(ctx.loss(&Inputs::new(&pc, &pr).reference(&pc[..1], &pr)).unwrap_err(),
-               Error::Size);
+               ErrorKind::Size);
     // embeddings of the wrong length
     assert_eq!(ctx.loss(&Inputs::new(&pc, &pc).paired_embeddings(&pr, 2)).unwrap_err(),
-               Error::Size);
+               ErrorKind::Size);
     // NaN
-    assert_eq!(ctx.loss(&Inputs::new(&[f64::NAN, 0.0], &pr)).unwrap_err(), Error::NonFinite);
+    assert_eq!(ctx.loss(&Inputs::new(&[f64::NAN, 0.0], &pr)).unwrap_err(), ErrorKind::NonFinite);
     // float32 overflow of the loss
     ctx.set_beta(1e30).unwrap();
-    assert_eq!(ctx.loss(&Inputs::new(&[-1e10f32], &[0.0f32])).unwrap_err(), Error::Range);
-    for e in [Error::NullPointer, Error::Size, Error::Param, Error::NonFinite,
-              Error::NoMemory, Error::Unsupported, Error::Range, Error::Other(-99)] {
-        assert!(!e.message().is_empty());
-        assert_eq!(Error::check(e.code()), Err(e));
-        assert!(e.to_string().contains(e.message()));
+    assert_eq!(ctx.loss(&Inputs::new(&[-1e10f32], &[0.0f32])).unwrap_err(), ErrorKind::Range);
+    for kind in [ErrorKind::NullPointer, ErrorKind::Size, ErrorKind::Param,
+                 ErrorKind::NonFinite, ErrorKind::NoMemory, ErrorKind::Unsupported,
+                 ErrorKind::Range, ErrorKind::Other(-99)] {
+        assert!(!kind.message().is_empty());
+        let e = Error::check(kind.code()).unwrap_err();
+        assert_eq!(e.kind(), kind);
+        assert_eq!(e.detail(), "");
+        assert_eq!(e.to_string(), format!("librpo status {}: {}", kind.code(), kind.message()));
     }
     assert_eq!(Error::check(0), Ok(()));
+}
+
+/// A failure of a call on a context carries librpo's detail, and Display
+/// shows it ahead of the status.
+#[test]
+fn errors_carry_the_detail() {
+    let mut ctx = Context::new().unwrap();
+    let (pc, pr) = ([-1.0f64, -2.0], [-3.0f64, -1.0]);
+    let err = ctx.loss(&Inputs::new(&pc, &pr)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NullPointer);
+    assert!(err.detail().starts_with("chosen_emb is NULL: EMBEDDING weighting needs prompt \
+                                      embeddings"), "{err}");
+    assert!(err.to_string().starts_with(err.detail()), "{err}");
+    assert!(err.to_string().ends_with(&format!("(librpo status -1: {})", err.message())));
+    ctx.set_weighting(Weighting::Uniform).unwrap();
+    let err = ctx.loss(&Inputs::new(&[-1.0, f64::NAN], &pr)).unwrap_err();
+    assert_eq!(err.detail(), "policy_chosen[1] is NaN");
+    let err = ctx.set_threads(0).unwrap_err();
+    assert_eq!(err.detail(), "RPO_PARAM_THREADS = 0 is not an integer in [1, 256]");
+    let mut logps = [0.0f64; 2];
+    let err = ctx.token_logps(Logits::new(&[0.0f64; 6], 3), &[0, 3], &mut logps)
+        .unwrap_err();
+    assert_eq!(err.detail(), "targets[1] = 3 is not below v = 3");
+    // lengths the wrapper checks before librpo is called say which slice
+    let err = ctx.loss(&Inputs::new(&pc, &pr).reference(&pc[..1], &pr)).unwrap_err();
+    assert_eq!((err.kind(), err.detail()),
+               (ErrorKind::Size, "ref_chosen has 1 entries, policy_chosen 2"));
+    let mut short = [0.0f64; 1];
+    let err = ctx.loss_into(&Inputs::new(&pc, &pr), Some(&mut short), None).unwrap_err();
+    assert_eq!(err.detail(), "grad_chosen has 1 entries, want 2");
+    let err = ctx.token_logps(Logits::new(&[0.0f64; 6], 3), &[0, 1], &mut [0.0; 1])
+        .unwrap_err();
+    assert_eq!(err.detail(), "logps has 1 entries, logits 2 rows");
+    let err = "dpo".parse::<rpo::LossType>().unwrap_err();
+    assert!(err.detail().starts_with("\"dpo\" is not a loss_type: one of sigmoid, "), "{err}");
 }
 
 #[test]
@@ -66,14 +104,14 @@ fn nothing_written_on_error() {
     let before = ctx.metrics();
     let bad = [f64::INFINITY, 1.0];
     let r = ctx.loss_into(&Inputs::new(&bad, &[0.0, 1.0]), Some(&mut gc), Some(&mut gr));
-    assert_eq!(r, Err(Error::NonFinite));
+    assert_eq!(r.map_err(|e| e.kind()), Err(ErrorKind::NonFinite));
     assert_eq!(gc, [7.0, 7.0]);
     assert_eq!(gr, [7.0, 7.0]);
     assert_eq!(ctx.metrics(), before);
     // a gradient buffer of the wrong length is refused before the call
     let mut short = [0.0f64; 1];
-    assert_eq!(ctx.loss_into(&Inputs::new(&[1.0, 2.0], &[0.0, 1.0]), Some(&mut short), None),
-               Err(Error::Size));
+    assert_eq!(ctx.loss_into(&Inputs::new(&[1.0, 2.0], &[0.0, 1.0]), Some(&mut short), None).map_err(|e| e.kind()),
+               Err(ErrorKind::Size));
 }
 
 #[test]
@@ -196,11 +234,11 @@ fn token_helpers_against_direct_computation() {
         assert!((dlogits[k] - fd).abs() < 1e-8, "dlogits[{k}] {} vs {fd}", dlogits[k]);
     }
     // wrong lengths are refused
-    assert_eq!(ctx.token_logps(logits, &targets[..2], &mut logps), Err(Error::Size));
+    assert_eq!(ctx.token_logps(logits, &targets[..2], &mut logps).map_err(|e| e.kind()), Err(ErrorKind::Size));
     assert_eq!(ctx.token_logps(Logits::with_stride(&data[..10], rows, vocab, stride),
-                               &targets, &mut logps), Err(Error::Size));
+                               &targets, &mut logps).map_err(|e| e.kind()), Err(ErrorKind::Size));
     // a target outside the vocabulary is librpo's RPO_ERR_SIZE
-    assert_eq!(ctx.token_logps(logits, &[4, 0, 0], &mut logps), Err(Error::Size));
+    assert_eq!(ctx.token_logps(logits, &[4, 0, 0], &mut logps).map_err(|e| e.kind()), Err(ErrorKind::Size));
 }
 
 #[test]
@@ -213,5 +251,5 @@ fn sequence_helpers() {
     let mut d = [9.0f32; 4];
     rpo::seq_logps_backward(&[2.0f32, 4.0], 2, Some(&mask), SeqReduce::Mean, &mut d).unwrap();
     assert_eq!(d, [2.0, 0.0, 2.0, 2.0]);
-    assert_eq!(rpo::seq_logps(&tokens, 3, None, SeqReduce::Sum, &mut seq), Err(Error::Size));
+    assert_eq!(rpo::seq_logps(&tokens, 3, None, SeqReduce::Sum, &mut seq).map_err(|e| e.kind()), Err(ErrorKind::Size));
 }

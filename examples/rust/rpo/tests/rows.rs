@@ -3,8 +3,8 @@
 //! their partial buffers summed as an all-reduce would, against the
 //! whole-batch call (the recipes of docs/beyond.md section 5, paired and
 //! Sinkhorn included); float32 against float64; and every length the
-//! wrapper must check refused with Error::Size, nothing written.
-use rpo::{partial_len, Context, Error, Inputs, LogitScale, LossType, Partial, Placement,
+//! wrapper must check refused with ErrorKind::Size, nothing written.
+use rpo::{partial_len, Context, ErrorKind, Inputs, LogitScale, LossType, Partial, Placement,
           Reduction, RowBlock, Weighting, PARTIAL_COUNT};
 
 /// Deterministic numbers in about [-scale, scale].
@@ -220,7 +220,7 @@ fn paired_row_blocks_recover_the_paired_gradient() {
     // the gathered matrix must be passed: Paired gives none to the rows
     let r = ctx.loss_rows(RowBlock::new(4, 0), &Inputs::new(&b.pc[..1], &b.pr)
                                                   .paired_embeddings(&e[..3], 3));
-    assert_eq!(r.unwrap_err(), Error::NullPointer);
+    assert_eq!(r.unwrap_err(), ErrorKind::NullPointer);
 }
 
 /// Sinkhorn across ranks: refused by the rows call; the recipe (the whole
@@ -236,7 +236,7 @@ fn sinkhorn_row_blocks_through_the_weighted_rows() {
         .unpaired_embeddings(&b.e, &b.f, 3);
     let whole = ctx.loss(&batch_all).unwrap();
     let r = ctx.loss_rows(RowBlock::new(5, 0), &batch_all);
-    assert_eq!(r.unwrap_err(), Error::Unsupported);
+    assert_eq!(r.unwrap_err(), ErrorKind::Unsupported);
     let plan = ctx.weights(5, 4, batch_all.embeddings).unwrap();
     let mut summed = vec![0.0; PARTIAL_COUNT + 4];
     let mut gc = Vec::new();
@@ -300,7 +300,7 @@ fn float32_row_blocks_and_embedding_gradients() {
     assert_close(&widen(&gc), &wide.grad_chosen, 1e-5, "f32 weighted rows");
 }
 
-/// Every length the wrapper checks is Error::Size before librpo is called,
+/// Every length the wrapper checks is ErrorKind::Size before librpo is called,
 /// and nothing is written.
 #[test]
 fn wrong_lengths_are_refused_and_nothing_is_written() {
@@ -327,47 +327,47 @@ fn wrong_lengths_are_refused_and_nothing_is_written() {
     ];
     for (k, inputs) in bad_inputs.iter().enumerate() {
         let r = ctx.loss_rows_into(block, inputs, Some(&mut gc), Some(&mut ge), &mut partial);
-        assert_eq!(r, Err(Error::Size), "rows, inputs {k}");
+        assert_eq!(r.map_err(|e| e.kind()), Err(ErrorKind::Size), "rows, inputs {k}");
         let r = ctx.loss_embed_grad(inputs);
-        assert_eq!(r.unwrap_err(), Error::Size, "embed grad, inputs {k}");
+        assert_eq!(r.unwrap_err(), ErrorKind::Size, "embed grad, inputs {k}");
     }
     // the block
     for bad in [RowBlock::new(2, 0), RowBlock::new(3, 1), RowBlock::new(3, usize::MAX)] {
         let r = ctx.loss_rows_into(bad, &good, Some(&mut gc), None, &mut partial);
-        assert_eq!(r, Err(Error::Size), "{bad:?}");
+        assert_eq!(r.map_err(|e| e.kind()), Err(ErrorKind::Size), "{bad:?}");
     }
     // outputs
     for len in [0, PARTIAL_COUNT - 1, PARTIAL_COUNT + 3, PARTIAL_COUNT + 5, full - 1, full + 1] {
         let mut wrong = vec![7.0; len];
         let r = ctx.loss_rows_into(block, &good, Some(&mut gc), None, &mut wrong);
-        assert_eq!(r, Err(Error::Size), "partial of {len}");
+        assert_eq!(r.map_err(|e| e.kind()), Err(ErrorKind::Size), "partial of {len}");
         assert!(wrong.iter().all(|x| *x == 7.0));
     }
-    assert_eq!(ctx.loss_rows_into(block, &good, Some(&mut gc[..2]), None, &mut partial),
-               Err(Error::Size));
-    assert_eq!(ctx.loss_rows_into(block, &good, None, Some(&mut ge[..5]), &mut partial),
-               Err(Error::Size));
+    assert_eq!(ctx.loss_rows_into(block, &good, Some(&mut gc[..2]), None, &mut partial).map_err(|e| e.kind()),
+               Err(ErrorKind::Size));
+    assert_eq!(ctx.loss_rows_into(block, &good, None, Some(&mut ge[..5]), &mut partial).map_err(|e| e.kind()),
+               Err(ErrorKind::Size));
     let mut short = vec![7.0; 7];
-    assert_eq!(ctx.loss_embed_grad_into(&good, None, None, Some(&mut ge[..5]), None),
-               Err(Error::Size));
-    assert_eq!(ctx.loss_embed_grad_into(&good, None, None, None, Some(&mut short)),
-               Err(Error::Size));
-    assert_eq!(ctx.loss_embed_grad_into(&good, Some(&mut gc[..2]), None, None, None),
-               Err(Error::Size));
+    assert_eq!(ctx.loss_embed_grad_into(&good, None, None, Some(&mut ge[..5]), None).map_err(|e| e.kind()),
+               Err(ErrorKind::Size));
+    assert_eq!(ctx.loss_embed_grad_into(&good, None, None, None, Some(&mut short)).map_err(|e| e.kind()),
+               Err(ErrorKind::Size));
+    assert_eq!(ctx.loss_embed_grad_into(&good, Some(&mut gc[..2]), None, None, None).map_err(|e| e.kind()),
+               Err(ErrorKind::Size));
     // weighted rows: the weights, and no embedding part in the partial
     let w = vec![0.25; 12];
     let plain = Inputs::new(&b.pc, &b.pr);
-    assert_eq!(ctx.loss_rows_weighted_into(block, &plain, &w[..11], None, &mut partial[..9]),
-               Err(Error::Size));
-    assert_eq!(ctx.loss_rows_weighted_into(block, &plain, &w, None, &mut partial),
-               Err(Error::Size));
+    assert_eq!(ctx.loss_rows_weighted_into(block, &plain, &w[..11], None, &mut partial[..9]).map_err(|e| e.kind()),
+               Err(ErrorKind::Size));
+    assert_eq!(ctx.loss_rows_weighted_into(block, &plain, &w, None, &mut partial).map_err(|e| e.kind()),
+               Err(ErrorKind::Size));
     assert_eq!(ctx.loss_rows_weighted_into(RowBlock::new(2, 0), &plain, &w, None,
-                                           &mut partial[..9]), Err(Error::Size));
+                                           &mut partial[..9]).map_err(|e| e.kind()), Err(ErrorKind::Size));
     // librpo's own refusal writes nothing either
     let nan = [f64::NAN, 0.0, 0.0];
     let r = ctx.loss_rows_into(block, &Inputs::new(&nan, &b.pr).unpaired_embeddings(&b.e, &b.f, 2),
                                Some(&mut gc), Some(&mut ge), &mut partial);
-    assert_eq!(r, Err(Error::NonFinite));
+    assert_eq!(r.map_err(|e| e.kind()), Err(ErrorKind::NonFinite));
     assert!(untouched(&gc, &ge, &partial));
 
     // and the good call writes every entry of every buffer

@@ -1,9 +1,9 @@
 //! The settings since 1.0 through their typed setters: each round-trips,
-//! refuses values outside librpo's range with Error::Param (keeping the old
+//! refuses values outside librpo's range with ErrorKind::Param (keeping the old
 //! value), and changes what a call computes as docs/beyond.md says: every
 //! loss type against its formula, the logit scale, Sinkhorn weights against
 //! their marginals and statistics, and threads against one thread.
-use rpo::{Context, Embeddings, Error, Inputs, LogitScale, LossType, Param, Placement, Weighting};
+use rpo::{Context, Embeddings, ErrorKind, Inputs, LogitScale, LossType, Param, Placement, Weighting};
 
 #[test]
 fn threads_round_trip_and_reject_bad_values() {
@@ -13,8 +13,8 @@ fn threads_round_trip_and_reject_bad_values() {
     ctx.set_threads(4).unwrap();
     assert_eq!(ctx.threads(), Ok(4));
     assert_eq!(ctx.get(Param::THREADS), Ok(4.0));
-    assert_eq!(ctx.set_threads(0), Err(Error::Param));
-    assert_eq!(ctx.set_threads(257), Err(Error::Param));
+    assert_eq!(ctx.set_threads(0).map_err(|e| e.kind()), Err(ErrorKind::Param));
+    assert_eq!(ctx.set_threads(257).map_err(|e| e.kind()), Err(ErrorKind::Param));
     assert_eq!(ctx.threads(), Ok(4));
     ctx.set_threads(256).unwrap();
     assert_eq!(ctx.threads(), Ok(256));
@@ -30,14 +30,14 @@ fn loss_settings_round_trip_and_reject_bad_values() {
         assert_eq!(ctx.get(Param::LOSS), Ok(loss as i32 as f64));
     }
     assert_eq!(LossType::all().count(), 11);
-    assert_eq!(ctx.set(Param::LOSS, 11.0), Err(Error::Param));
+    assert_eq!(ctx.set(Param::LOSS, 11.0).map_err(|e| e.kind()), Err(ErrorKind::Param));
     assert_eq!(ctx.loss_type(), Ok(LossType::DiscoPop));
 
     assert_eq!(ctx.label_smoothing(), Ok(0.0));
     ctx.set_label_smoothing(0.25).unwrap();
     assert_eq!(ctx.label_smoothing(), Ok(0.25));
     for bad in [0.5, -0.01, f64::NAN, f64::INFINITY] {
-        assert_eq!(ctx.set_label_smoothing(bad), Err(Error::Param), "{bad}");
+        assert_eq!(ctx.set_label_smoothing(bad).map_err(|e| e.kind()), Err(ErrorKind::Param), "{bad}");
     }
     assert_eq!(ctx.label_smoothing(), Ok(0.25));
 
@@ -45,7 +45,7 @@ fn loss_settings_round_trip_and_reject_bad_values() {
     ctx.set_discopop_tau(2.5).unwrap();
     assert_eq!(ctx.discopop_tau(), Ok(2.5));
     for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
-        assert_eq!(ctx.set_discopop_tau(bad), Err(Error::Param), "{bad}");
+        assert_eq!(ctx.set_discopop_tau(bad).map_err(|e| e.kind()), Err(ErrorKind::Param), "{bad}");
     }
     assert_eq!(ctx.discopop_tau(), Ok(2.5));
 
@@ -53,7 +53,7 @@ fn loss_settings_round_trip_and_reject_bad_values() {
     ctx.set_logit_scale(LogitScale::RowMean).unwrap();
     assert_eq!(ctx.logit_scale(), Ok(LogitScale::RowMean));
     assert_eq!(ctx.get(Param::LOGIT_SCALE), Ok(1.0));
-    assert_eq!(ctx.set(Param::LOGIT_SCALE, 2.0), Err(Error::Param));
+    assert_eq!(ctx.set(Param::LOGIT_SCALE, 2.0).map_err(|e| e.kind()), Err(ErrorKind::Param));
     assert_eq!(ctx.logit_scale(), Ok(LogitScale::RowMean));
 }
 
@@ -68,15 +68,15 @@ fn sinkhorn_settings_round_trip_and_reject_bad_values() {
     assert_eq!(ctx.sinkhorn_iters(), Ok(200));
     ctx.set_sinkhorn_iters(1_000_000).unwrap();
     assert_eq!(ctx.sinkhorn_iters(), Ok(1_000_000));
-    assert_eq!(ctx.set_sinkhorn_iters(0), Err(Error::Param));
-    assert_eq!(ctx.set_sinkhorn_iters(1_000_001), Err(Error::Param));
+    assert_eq!(ctx.set_sinkhorn_iters(0).map_err(|e| e.kind()), Err(ErrorKind::Param));
+    assert_eq!(ctx.set_sinkhorn_iters(1_000_001).map_err(|e| e.kind()), Err(ErrorKind::Param));
     assert_eq!(ctx.sinkhorn_iters(), Ok(1_000_000));
 
     assert_eq!(ctx.sinkhorn_tol(), Ok(1e-9));
     ctx.set_sinkhorn_tol(0.0).unwrap();
     assert_eq!(ctx.sinkhorn_tol(), Ok(0.0));
     for bad in [-1e-12, 1.5, f64::NAN] {
-        assert_eq!(ctx.set_sinkhorn_tol(bad), Err(Error::Param), "{bad}");
+        assert_eq!(ctx.set_sinkhorn_tol(bad).map_err(|e| e.kind()), Err(ErrorKind::Param), "{bad}");
     }
     assert_eq!(ctx.sinkhorn_tol(), Ok(0.0));
 }
@@ -100,7 +100,7 @@ fn loss_type_names_are_the_documented_ones() {
         rows += 1;
     }
     assert_eq!(rows, LossType::all().count());
-    assert_eq!("dpo".parse::<LossType>(), Err(Error::Param));
+    assert_eq!("dpo".parse::<LossType>().map_err(|e| e.kind()), Err(ErrorKind::Param));
 }
 
 fn sp(x: f64) -> f64 {
@@ -159,7 +159,7 @@ fn every_loss_type_computes_its_formula() {
     // EXO's loss is infinite without smoothing: refused at the call.
     ctx.set_loss_type(LossType::ExoPair).unwrap();
     ctx.set_label_smoothing(0.0).unwrap();
-    assert_eq!(ctx.loss(&Inputs::new(&A, &B)).unwrap_err(), Error::Param);
+    assert_eq!(ctx.loss(&Inputs::new(&A, &B)).unwrap_err(), ErrorKind::Param);
 }
 
 /// LOGIT placement with uniform weights: f(k a / N, k b / N) averaged;
@@ -254,7 +254,7 @@ fn sinkhorn_loss_is_the_loss_over_its_plan() {
     for (x, y) in out.grad_rejected.iter().zip(&weighted.grad_rejected) {
         assert!((x - y).abs() < 1e-14);
     }
-    assert_eq!(ctx.loss_embed_grad(&batch).unwrap_err(), Error::Unsupported);
+    assert_eq!(ctx.loss_embed_grad(&batch).unwrap_err(), ErrorKind::Unsupported);
 }
 
 /// Results are bitwise identical for any thread count.
