@@ -43,7 +43,7 @@ LIB_CFLAGS = $(ALL_CFLAGS) -fPIC -fvisibility=hidden -Iinclude -DRPO_STATIC_LINK
 LDLIBS  += -lm -pthread
 
 # make USE_CBLAS=1: large similarity products through OpenBLAS's CBLAS
-# (lib/similarity.c); header and ABI are the same as without.
+# (lib/weights/similarity.c); header and ABI are the same as without.
 ifeq ($(USE_CBLAS),1)
 CBLAS_PKG  ?= openblas
 CBLAS_CFLAGS := $(shell pkg-config --cflags $(CBLAS_PKG))
@@ -52,19 +52,26 @@ LIB_CFLAGS += -DRPO_USE_CBLAS $(CBLAS_CFLAGS)
 LDLIBS     += $(CBLAS_LIBS)
 endif
 
-LIB_SRC := $(wildcard lib/*.c) $(wildcard lib/simd/*.c)
+# lib/ is grouped in folders by concern (lib/README.md). Each folder is on
+# the include path, so a header is named alone ("context.h") wherever it is
+# included from; check-layout keeps the names unique and the includes within
+# the rule of lib/README.md. The SIMD templates (lib/kernels/simd/) are not
+# on the path: only the kernel units include them.
+LIB_DIRS := $(sort $(patsubst %/,%,$(dir $(wildcard lib/*/*.c lib/*/*.h))))
+LIB_SRC := $(wildcard lib/*/*.c) $(wildcard lib/kernels/simd/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
-LIB_HDR := include/rpo.h $(wildcard lib/*.h) $(wildcard lib/simd/*.h)
+LIB_HDR := include/rpo.h $(wildcard lib/*/*.h) $(wildcard lib/kernels/simd/*.h)
+LIB_CFLAGS += $(addprefix -I,$(LIB_DIRS))
 
-# The kernels in lib/simd/ are compiled once per instruction set, each file
-# with its own flags; the rest of the library stays baseline (no
+# The kernels in lib/kernels/simd/ are compiled once per instruction set,
+# each file with its own flags; the rest of the library stays baseline (no
 # -march=native), and kernels.c picks a table at run time. -ffp-contract=fast
 # lets a * b + c become one fused multiply-add where the target has it.
 TARGET_ARCH_NAME := $(shell $(CC) -dumpmachine 2>/dev/null)
-$(BUILD)/lib/simd/%.o: KERNEL_CFLAGS = -ffp-contract=fast
+$(BUILD)/lib/kernels/simd/%.o: KERNEL_CFLAGS = -ffp-contract=fast
 ifneq (,$(findstring x86_64,$(TARGET_ARCH_NAME)))
-$(BUILD)/lib/simd/isa_avx2.o: KERNEL_CFLAGS += -mavx2 -mfma
-$(BUILD)/lib/simd/isa_avx512.o: KERNEL_CFLAGS += -mavx512f -mfma
+$(BUILD)/lib/kernels/simd/isa_avx2.o: KERNEL_CFLAGS += -mavx2 -mfma
+$(BUILD)/lib/kernels/simd/isa_avx512.o: KERNEL_CFLAGS += -mavx512f -mfma
 endif
 
 .PHONY: all lib demo check test install uninstall clean help
@@ -152,11 +159,11 @@ check: check-deps
 	@$(MAKE) --no-print-directory $(CHECK_TARGETS)
 	@echo "make check: every suite passed ($(CHECK_TARGETS))"
 
-# The fast tier, for the edit loop: the C suites, the Python and Rust
+# The fast tier, for the edit loop: the layout rule, the C suites, the Python and Rust
 # bindings, the docs' code and the demo (no -Werror builds, sanitizers,
 # fuzzing, ABI gate or install test: `make check` runs those too, and CI
 # runs `make check`).
-TEST_TIER = check-c check-python check-rust check-docs check-demo
+TEST_TIER = check-layout check-c check-python check-rust check-docs check-demo
 ## test: the fast tier for the edit loop: C suites, bindings, docs, demo
 test: check-deps
 	@$(MAKE) --no-print-directory $(TEST_TIER)

@@ -13,7 +13,7 @@ typedef struct param_row {
     int is_enum;
 } param_row;
 
-/* SPEC section 2, written out independently of lib/context.c. */
+/* SPEC section 2, written out independently of lib/context/context.c. */
 static const param_row spec_params[] = {
     {1, 2.0, 0.0, 3.0, 1},                         /* WEIGHTING (3:
                                                       SINKHORN, 1.2) */

@@ -197,7 +197,7 @@ static void test_properties(void **state)
 }
 
 /* A float64 row whose length exceeds DBL_MAX (entries near DBL_MAX) is
- * normalised after an exact scaling by 2^-32 (lib/embed.h); its gradient
+ * normalised after an exact scaling by 2^-32 (lib/weights/embed.h); its gradient
  * must still be that of the row's direction over its true length: the
  * gradient of y 2^1023 is the gradient of y times 2^-1023. */
 static void test_rows_longer_than_dbl_max(void **state)

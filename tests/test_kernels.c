@@ -529,7 +529,7 @@ static void test_similarity_stage(void **state)
 /* ------------------------------------ the mirror of a symmetric matrix */
 
 /* The paired similarity matrix, at every alignment of the output: the mirror
- * (lib/simd/mirror.h) cuts its strips on cache lines when every row starts
+ * (lib/kernels/simd/mirror.h) cuts its strips on cache lines when every row starts
  * on one (M a multiple of 16 floats, 8 doubles), so each offset of the
  * output from a line gives other strips; from 16 MiB it writes with
  * streaming stores. Whatever the strips, the lower triangle must be the

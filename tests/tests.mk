@@ -32,8 +32,12 @@ $(BUILD)/tests/test_alloc_failure: tests/test_alloc_failure.c $(wildcard tests/*
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(BUILD)/librpo.a $(LDFLAGS) $(ALLOC_WRAP) \
 	    $(CMOCKA_LIBS) $(LDLIBS)
 
-.PHONY: check-c check-warnings
-CHECK_TARGETS += check-c check-warnings
+.PHONY: check-c check-warnings check-layout
+CHECK_TARGETS += check-layout check-c check-warnings
+
+## check-layout: every #include under lib/ keeps lib/README.md's include rule
+check-layout:
+	@/usr/bin/python3 tests/check_layout.py
 
 # Runs every suite even when one fails, then fails if any did.
 ## check-c: build and run every C suite (tests/test_*.c)

@@ -64,7 +64,7 @@ fresh_copy unlisted &&
 printf '%s\n' '#include "rpo.h"' \
     'RPO_API int rpo_abi_selftest_extra(void);' \
     'int rpo_abi_selftest_extra(void) { return 1; }' \
-    > "$dst/lib/abi_selftest_extra.c" &&
+    > "$dst/lib/common/abi_selftest_extra.c" &&
 printf '%s\n' 'RPO_99.0 { global: rpo_abi_selftest_extra; } RPO_1.0;' \
     >> "$dst/lib/rpo.map" &&
 expect_refused "unlisted export" "not in tests/abi/symbols.txt"
@@ -72,7 +72,7 @@ expect_refused "unlisted export" "not in tests/abi/symbols.txt"
 fresh_copy signature &&
 edit include/rpo.h 's/rpo_status_string(int status)/rpo_status_string(long status)/' \
     'rpo_status_string(long status)' &&
-edit lib/version.c 's/rpo_status_string(int status)/rpo_status_string(long status)/' \
+edit lib/common/version.c 's/rpo_status_string(int status)/rpo_status_string(long status)/' \
     'rpo_status_string(long status)' &&
 expect_refused "changed signature" "abidiff"
 

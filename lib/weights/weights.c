@@ -47,7 +47,7 @@ static void diagonal_rows(const rpo_weight_source *src, size_t i0,
 }
 
 /* W_ij = softmax_j(-(1 - cos_ij) / tau): similarities, then the softmax
- * kernel in place (lib/simd/softmax.h says how it stays stable). */
+ * kernel in place (lib/kernels/simd/weights_softmax.h says how it stays stable). */
 static void embedding_rows(const rpo_weight_source *src, size_t i0,
                            size_t rows, void *w, void *sim_scratch)
 {

@@ -1,5 +1,5 @@
 /*
- * Vector types for the kernels in lib/simd/, one width per translation unit.
+ * Vector types for the kernels in lib/kernels/simd/, one width per translation unit.
  *
  * Each isa_*.c file defines RPO_SIMD_BYTES (16, 32 or 64) and is compiled
  * with the matching -m flags; the same kernel sources then become SSE2 or

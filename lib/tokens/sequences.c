@@ -10,7 +10,6 @@
  */
 #include "arrays.h"
 #include "rpo.h"
-#include "validate.h"
 
 typedef struct seq_call {
     size_t b, t;

@@ -3,7 +3,7 @@
  * s_ij = <e_i, f_j> / (|e_i| |f_j|), a block of rows at a time.
  *
  * One internal signature, three backends (kann's kad_sgemm_simple with or
- * without CBLAS): the native kernel of lib/simd/ on packed tiles; for small
+ * without CBLAS): the native kernel of lib/kernels/simd/ on packed tiles; for small
  * problems, where packing and padding to tiles cost more than the product,
  * native dot products of normalised rows; and in a `make USE_CBLAS=1`
  * build, from RPO_BLAS_MIN_WORK multiply-adds on, cblas_sgemm / dgemm
@@ -23,7 +23,7 @@
 
 /* How the products of a call are computed. */
 typedef enum rpo_sim_backend {
-    RPO_SIM_TILES,     /* native kernel on packed tiles (lib/simd/product.h) */
+    RPO_SIM_TILES,     /* native kernel on packed tiles (lib/kernels/simd/product.h) */
     RPO_SIM_DOTS,      /* native dot products of rows (small problems)      */
     RPO_SIM_BLAS       /* CBLAS gemm / syrk on rows                         */
 } rpo_sim_backend;

@@ -2,8 +2,8 @@
  * Token log-probs from logits and the fused backward into dlogits
  * (rpo_token_logps_*, rpo_token_logps_backward_*).
  *
- * Both stream the (T, V) logits one row at a time through softmax.c. The
- * forward keeps its T results in the context's scratch and writes them
+ * Both stream the (T, V) logits one row at a time through
+ * row_logsoftmax.c. The forward keeps its T results in the context's scratch and writes them
  * after every row has passed its checks. The backward accumulates into the
  * caller's dlogits, which cannot be undone, so it runs in two phases: the
  * first reads every row it will update (logits and current dlogits) and
@@ -18,8 +18,7 @@
 #include "context.h"
 #include "detail.h"
 #include "rpo.h"
-#include "softmax.h"
-#include "validate.h"
+#include "row_logsoftmax.h"
 
 /* One call's logits, (T, stride) with V used per row, and targets (T). */
 typedef struct logits_call {

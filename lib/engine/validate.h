@@ -7,9 +7,6 @@
 
 #include "engine.h"
 
-/* 1 when x * y overflows size_t. */
-int rpo_mul_overflows(size_t x, size_t y);
-
 /* 1 when the call's rejected embeddings are the chosen ones (paired). */
 int rpo_call_is_paired(const rpo_call *call);
 

@@ -1,7 +1,7 @@
 /* Log-softmax of one row: forward and backward side by side. */
 #include <math.h>
 
-#include "softmax.h"
+#include "row_logsoftmax.h"
 
 static size_t row_argmax(const double *x, size_t v)
 {

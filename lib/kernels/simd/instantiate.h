@@ -29,7 +29,7 @@
 #define FIRST_LANES first_lanes_32
 #include "product.h"
 #include "dots.h"
-#include "softmax.h"
+#include "weights_softmax.h"
 #include "pairs.h"
 #include "rows.h"
 #include "mirror.h"
@@ -51,11 +51,11 @@
 #define FIRST_LANES first_lanes_64
 #include "product.h"
 #include "dots.h"
-#include "softmax.h"
+#include "weights_softmax.h"
 #include "pairs.h"
 #include "rows.h"
 #include "mirror.h"
-#include "sinkhorn.h"
+#include "sinkhorn_lse.h"
 
 /* Float rows into double (the table's widen_scale). */
 static void widen_scale(const void *x_, size_t d, double inv, void *out_)

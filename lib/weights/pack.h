@@ -5,7 +5,7 @@
  * compute type (float or double) on the way into the layout a product needs:
  *   rows:    (rows, d) row-major, for a CBLAS product
  *   A tiles: [tile][k][mr], rows padded with zeros to a multiple of mr,
- *            the broadcast operand of the native kernel (lib/simd/product.h)
+ *            the broadcast operand of the native kernel (lib/kernels/simd/product.h)
  *   B tiles: [tile][k][nr], rows padded with zeros to a multiple of nr,
  *            the vector operand of the native kernel
  * so the normalised matrix is never stored twice.

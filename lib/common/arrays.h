@@ -11,6 +11,14 @@
 #define RPO_ARRAYS_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+/* 1 when x * y overflows size_t: every (rows, cols) shape is checked with
+ * it before an array of that shape is indexed. */
+static inline int rpo_mul_overflows(size_t x, size_t y)
+{
+    return x != 0 && y > SIZE_MAX / x;
+}
 
 typedef enum rpo_dtype { RPO_F32, RPO_F64 } rpo_dtype;
 

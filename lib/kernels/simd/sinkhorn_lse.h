@@ -1,5 +1,5 @@
 /*
- * The two halves of a log-domain Sinkhorn iteration (lib/sinkhorn.c), in
+ * The two halves of a log-domain Sinkhorn iteration (lib/weights/sinkhorn.c), in
  * double: log-sum-exps of the rows and of the columns of x = c + bias,
  *
  *     lse_rows:    out_r = top_r + eps log sum_j exp((x_rj - top_r) / eps),

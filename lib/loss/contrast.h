@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include "kernels.h" /* rpo_sums, the sums every pairs kernel returns */
+
 typedef struct rpo_contrast {
     size_t n;           /* columns                                       */
     const double *a;    /* (M) chosen log-ratios                         */
@@ -21,17 +23,6 @@ typedef struct rpo_contrast {
     int want_grad;      /* 0: skip sigmoid and gradient accumulation     */
 } rpo_contrast;
 
-/* Unscaled sums over the rows processed so far. With p_ij the pair loss
- * (loss placement W_ij g(beta z_ij), logit placement g(beta W_ij z_ij),
- * g(u) = softplus(-u) + eps u, which is (1 - eps) softplus(-u) + eps
- * softplus(u)) and s_ij = W_ij (sigmoid(-u_ij) - eps):
- *   loss     = sum p_ij        margin   = sum W_ij z_ij
- *   accuracy = sum W_ij [z_ij > 0]                                        */
-typedef struct rpo_sums {
-    double loss;
-    double margin;
-    double accuracy;
-} rpo_sums;
 
 /* Processes rows i0 .. i0 + rows - 1 with their weights w (rows, n):
  * adds to *sums, writes row_g[r] = sum_j s_ij (when want_grad) and adds

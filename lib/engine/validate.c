@@ -28,11 +28,6 @@ int rpo_call_wants_emb_grad(const rpo_call *call)
            call->grad_rejected_emb.data != NULL;
 }
 
-int rpo_mul_overflows(size_t x, size_t y)
-{
-    return x != 0 && y > SIZE_MAX / x;
-}
-
 static const char *weighting_name(int weighting)
 {
     return weighting == RPO_WEIGHTING_EMBEDDING ? "EMBEDDING" : "SINKHORN";

@@ -15,8 +15,8 @@
  * adding them into one log-sum-exp, keeps log_sum's digits when |top| is
  * huge.
  */
-#ifndef RPO_SOFTMAX_H
-#define RPO_SOFTMAX_H
+#ifndef RPO_ROW_LOGSOFTMAX_H
+#define RPO_ROW_LOGSOFTMAX_H
 
 #include <stddef.h>
 
@@ -42,4 +42,4 @@ static inline double rpo_row_logp(const double *x, size_t y, rpo_lse lse)
 void rpo_row_logp_backward(const double *x, size_t v, size_t y, double g,
                            double *e, double *d);
 
-#endif /* RPO_SOFTMAX_H */
+#endif /* RPO_ROW_LOGSOFTMAX_H */

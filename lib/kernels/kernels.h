@@ -4,7 +4,7 @@
  * One table per instruction set: "portable" (any machine gcc or clang
  * targets; 16-byte vectors, i.e. SSE2 on x86-64, NEON on ARM64), "avx2"
  * (AVX2 + FMA) and "avx512" (AVX-512F). All are built from the same sources
- * in lib/simd/, each compiled with its own flags, so the default build runs
+ * in lib/kernels/simd/, each compiled with its own flags, so the default build runs
  * on any x86-64 machine; rpo_ctx_create stores the best table the CPU runs
  * in the context (libsodium's "pick best implementation", but without a
  * global: the choice lives in the context).
@@ -26,7 +26,6 @@
 
 #include <stddef.h>
 
-#include "contrast.h"
 #include "rpo.h"
 
 /* The tables are numbered as rpo.h's RPO_KERNELS_PORTABLE, _AVX2, _AVX512
@@ -34,9 +33,22 @@
  * RPO_STATIC_LINKING_ONLY defined). */
 #define RPO_KERNEL_TABLES 3
 
+/* Unscaled sums over the rows processed so far. With p_ij the pair loss
+ * (loss placement W_ij g(beta z_ij), logit placement g(beta W_ij z_ij),
+ * g(u) = softplus(-u) + eps u, which is (1 - eps) softplus(-u) + eps
+ * softplus(u)) and s_ij = W_ij (sigmoid(-u_ij) - eps):
+ *   loss     = sum p_ij        margin   = sum W_ij z_ij
+ *   accuracy = sum W_ij [z_ij > 0]                                        */
+typedef struct rpo_sums {
+    double loss;
+    double margin;
+    double accuracy;
+} rpo_sums;
+
 /* One row block of the contrast for the pairs kernel. The compute type
  * (float or double) is that of the kernel called; a, b, w, col_tmp point to
- * it. Outputs are unscaled sums, as for rpo_contrast_rows in contrast.h. */
+ * it. Outputs are unscaled sums, as for rpo_contrast_rows
+ * (lib/loss/contrast.h). */
 typedef struct rpo_pair_block {
     size_t rows, n;
     const void *a;        /* (rows) chosen log-ratios of the block's rows   */
@@ -98,7 +110,7 @@ typedef struct rpo_kernels_of_type {
      * count), row stride lds, copied into columns j0 .. j1 - 1 of the rows
      * below them. A strip one cache line wide (64 bytes) and aligned to
      * one goes through vector tiles; stream allows streaming stores
-     * (lib/simd/mirror.h). */
+     * (lib/kernels/simd/mirror.h). */
     rpo_mirror_fn mirror;
 } rpo_kernels_of_type;
 
@@ -130,7 +142,7 @@ const rpo_kernels *rpo_kernels_best(void);
  * or CPU cannot run it. */
 const rpo_kernels *rpo_kernels_get(int id);
 
-/* The tables, defined in lib/simd/isa_*.c (the x86 ones only on x86-64).
+/* The tables, defined in lib/kernels/simd/isa_*.c (the x86 ones only on x86-64).
  * Functions rather than variables: an internal variable would appear in
  * the debug information that the ABI baseline records (docs/abi.md). */
 const rpo_kernels *rpo_kernels_portable(void);
