@@ -26,11 +26,6 @@ rpo_sim_backend rpo_similarity_backend(size_t m, size_t n, size_t d)
     return m <= DOTS_MAX_SIDE || n <= DOTS_MAX_SIDE ? RPO_SIM_DOTS : RPO_SIM_TILES;
 }
 
-size_t rpo_similarity_scratch(const rpo_similarity *sim, size_t rows)
-{
-    return sim->backend == RPO_SIM_TILES ? rpo_packed_count(rows, sim->d, sim->k->mr) : 0;
-}
-
 #ifdef RPO_USE_CBLAS
 /* CBLAS counts in int: rpo_similarity_backend chose it only when every
  * size fits, so these conversions are exact. */

@@ -45,10 +45,6 @@ typedef struct rpo_similarity {
 /* The backend for a product of these sizes in this build. */
 rpo_sim_backend rpo_similarity_backend(size_t m, size_t n, size_t d);
 
-/* Elements of the scratch rpo_similarity_rows needs for a block of up to
- * `rows` rows (the packed A tiles of TILES; 0 otherwise). */
-size_t rpo_similarity_scratch(const rpo_similarity *sim, size_t rows);
-
 /* s (rows, n), row stride lds, = similarities of rows i0 .. i0 + rows - 1
  * with every f_j. upper: paired only; at least the entries with j >= i are
  * computed and the caller mirrors the rest (rpo_mirror_plan); with CBLAS

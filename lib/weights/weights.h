@@ -40,7 +40,8 @@ typedef struct rpo_weight_source {
 /* Row i0 .. i0 + rows - 1 of W. Returns where they are, with their row
  * stride in *ldw (0: one row serves every row): in panel (rows, n), which
  * may be written, or in an array of the source. sim_scratch serves the
- * similarity product (rpo_similarity_scratch elements). A block whose
+ * similarity product: the packed tiles of TILES, rpo_packed_count(rows, d,
+ * mr) elements as the plan reserves them (engine/plan.c). A block whose
  * similarities are computed elsewhere (stream.c's shared blocks) only needs
  * the softmax kernel of the source. */
 const void *rpo_weight_rows(const rpo_weight_source *src, size_t i0,
