@@ -268,8 +268,9 @@ RPO_API int rpo_ctx_stat(const rpo_ctx *ctx, int stat, double *value);
  * float stage could overflow (beta or tau outside [2^-60, 2^60], log-probs
  * or caller weights beyond 2^60 in magnitude), run every stage in double.
  * SINKHORN weights and embedding gradients run every stage in double too,
- * and a loss other than the reference one (RPO_PARAM_LOSS and its
- * settings) evaluates its pairs in double. Nothing of size M x N is
+ * and so do the pairs of the loss family's members other than SIGMOID and
+ * ROBUST (RPO_PARAM_LOSS); SIGMOID with label smoothing or either logit
+ * scale, and ROBUST, take the float path like the reference loss. Nothing of size M x N is
  * allocated or built: the contrast matrix is streamed by row blocks
  * through scratch held in the context (docs/performance.md gives the
  * sizes). The one exception is SINKHORN weighting, whose iterations keep

@@ -1,6 +1,6 @@
 /*
- * The public loss and weight entry points, the embedding gradients of 1.2
- * among them (api_rows.c has the row blocks). Each tags its arrays with
+ * The public loss and weight entry points, the embedding gradients among
+ * them (api_rows.c has the row blocks). Each tags its arrays with
  * their element type and hands one rpo_call to the engine, so the float32
  * and float64 variants share every line of logic.
  */
