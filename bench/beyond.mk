@@ -8,3 +8,13 @@ WERROR_TARGETS += $(BUILD)/bench/bench_beyond
 
 bench-beyond: $(BUILD)/bench/bench_beyond
 	$(BUILD)/bench/bench_beyond
+
+# Related-prompt batches (bench/bench_batching.c): time at P = 100000,
+# D = 384, B = 32 on one thread, and the mean within-batch cosine of its
+# batches against random ones on clustered data. `make bench` runs it too.
+.PHONY: bench-batching
+WERROR_TARGETS += $(BUILD)/bench/bench_batching
+
+bench-batching: $(BUILD)/bench/bench_batching
+	$(BUILD)/bench/bench_batching
+bench: bench-batching
