@@ -129,7 +129,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bad thread count\n");
         return 1;
     }
-    double best = INFINITY, best_cpu = INFINITY;
+    double best = HUGE_VAL, best_cpu = HUGE_VAL;
     for (int run = 0; run < 3; run++) {
         const double t0 = seconds_now(CLOCK_MONOTONIC);
         const double c0 = seconds_now(CLOCK_PROCESS_CPUTIME_ID);

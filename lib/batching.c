@@ -2,18 +2,20 @@
  * Batches of related prompts: a balanced bisection tree in cosine space
  * (batching.h).
  *
- * A node holds a run of the working permutation, `count` prompts. Unless it
- * fits in one batch it is split into a left child of (nb / 2) * B prompts
- * (nb = ceil(count / B) batches) and a right child of the rest, so only
- * the rightmost leaf can be a short batch and every leaf starts at a
- * multiple of B. The split is balanced 2-means on the unit sphere: with
- * centroids c_l, c_r, every prompt x is scored by
- * cos(x, c_l) - cos(x, c_r) = x^ . (c_l / |c_l| - c_r / |c_r|), the top
- * scores go left, and the centroids are recomputed as the means of the
- * normalised prompts of each side.
+ * A node holds a run of the working permutation, `count` prompts, nb =
+ * ceil(count / B) batches. Unless it fits in one batch it is split into a
+ * left child of whole batches and a right child of the rest, so only the
+ * rightmost leaf can be a short batch and every leaf starts at a multiple
+ * of B. The split is 2-means on the unit sphere: with centroids c_l, c_r,
+ * every prompt x is ranked by
+ * cos(x, c_l) - cos(x, c_r) = x^ . (c_l / |c_l| - c_r / |c_r|), the ranking
+ * is cut at the multiple of B (between a third and two thirds of the
+ * node) that maximises |sum left x^| + |sum right x^| (the spherical
+ * 2-means objective, so the cut seeks a gap between clusters), and the
+ * centroids become the sums of each side.
  *
- * Cost: each tree level reads every prompt at most 1 + 1.5 ROUNDS times,
- * and there are ceil(log2(ceil(P / B))) levels: O(P D log(P / B)) time.
+ * Cost: the tree is at most log_{3/2}(P / B) + 1 levels deep, and a level
+ * reads every prompt at most 1 + 5/3 ROUNDS times: O(P D log(P / B)) time.
  * Memory is O(P) beside the caller's (P, D): the normalised rows are never
  * stored, only each row's scale.
  *
@@ -30,7 +32,8 @@
 #include "threads.h"
 
 typedef struct node_span {
-    size_t start, count;   /* positions start .. start + count - 1 */
+    size_t start, count;   /* positions start .. start + count - 1      */
+    size_t left;           /* after its split: the left child's count   */
 } node_span;
 
 typedef struct scored {
@@ -46,8 +49,9 @@ typedef struct tree_job {
     size_t *order;         /* (P) the working permutation                */
     scored *keys;          /* (P) scores of each node's positions        */
     unsigned char *on_left;/* (P) by prompt: its side in the last round  */
-    const node_span *nodes;
-    double *vectors;       /* (workers, 4, D) c_l, c_r, direction, sum   */
+    node_span *nodes;
+    double *vectors;       /* (workers, 5, D) c_l, c_r, direction, node
+                              sum, running sum                           */
 } tree_job;
 
 /* splitmix64: a full-period mixer, so nearby seeds give unrelated draws. */
@@ -133,27 +137,41 @@ static int by_score(const void *pa, const void *pb)
     return (a->item > b->item) - (a->item < b->item);
 }
 
-static size_t left_count(size_t count, size_t batch)
+/* |a| + |total - a|: the spherical 2-means objective of a split whose left
+ * side sums to a (the sum of each side's cosines to its mean direction). */
+static double split_objective(const double *a, const double *total, size_t d)
 {
-    const size_t batches = count / batch + (count % batch != 0);
-    return batches / 2 * batch;
+    double aa = 0.0, rr = 0.0;
+    for (size_t k = 0; k < d; k++) {
+        const double r = total[k] - a[k];
+        aa += a[k] * a[k];
+        rr += r * r;
+    }
+    return sqrt(aa) + sqrt(rr);
 }
 
-/* Splits one node of the working permutation in place (see the top). */
+/* Splits one node of the working permutation in place and records its
+ * cut (see the top). */
 static void split_node(const tree_job *job, unsigned worker, size_t node)
 {
-    const size_t d = job->d, start = job->nodes[node].start;
+    const size_t d = job->d, b = job->batch, start = job->nodes[node].start;
     const size_t count = job->nodes[node].count;
-    const size_t left = left_count(count, job->batch);
+    /* The left side takes between a third and two thirds of the node's
+     * batches (at least one each side; the right keeps any short batch):
+     * the tree stays O(log(P / B)) deep, and the cut can fall in a gap
+     * between clusters instead of through one. */
+    const size_t batches = count / b + (count % b != 0);
+    const size_t fewest = batches / 3 > 0 ? batches / 3 : 1;
+    const size_t most = batches - fewest;
     size_t *order = job->order + start;
     scored *keys = job->keys + start;
-    double *cl = job->vectors + (size_t)worker * 4 * d;
-    double *cr = cl + d, *u = cr + d, *total = u + d;
+    double *cl = job->vectors + (size_t)worker * 5 * d;
+    double *cr = cl + d, *u = cr + d, *total = u + d, *run = total + d;
 
     /* Seeds: a prompt drawn from the node's own stream (the seed and the
      * node's place, not the order nodes are run in), and the prompt least
      * similar to it. The same pass sums the node's unit rows, so that a
-     * round need only sum its left side: right = total - left. */
+     * side's sum is the other's complement. */
     const uint64_t draw = mix64(job->seed ^ mix64((uint64_t)start));
     const size_t first = order[draw % count];
     memset(cl, 0, d * sizeof *cl);
@@ -172,6 +190,7 @@ static void split_node(const tree_job *job, unsigned worker, size_t node)
     memset(cr, 0, d * sizeof *cr);
     add_unit_row(job->emb, far, d, job->scale[far], cr);
 
+    size_t cut = fewest * b;
     for (int round = 0; round < RPO_BATCH_SPLIT_ROUNDS; round++) {
         split_direction(cl, cr, d, u);
         for (size_t k = 0; k < count; k++) {
@@ -180,25 +199,36 @@ static void split_node(const tree_job *job, unsigned worker, size_t node)
                                      job->scale[order[k]], u);
         }
         qsort(keys, count, sizeof *keys, by_score);
+        /* The best cut of this ranking; cl becomes its left side's sum. */
+        double best = -1.0;
+        memset(run, 0, d * sizeof *run);
+        for (size_t k = 0; k < most * b; k++) {
+            order[k] = keys[k].item;
+            add_unit_row(job->emb, order[k], d, job->scale[order[k]], run);
+            if ((k + 1) % b == 0 && k + 1 >= fewest * b) {
+                const double value = split_objective(run, total, d);
+                if (value > best) {
+                    best = value;
+                    cut = k + 1;
+                    memcpy(cl, run, d * sizeof *cl);
+                }
+            }
+        }
+        for (size_t k = 0; k < d; k++)
+            cr[k] = total[k] - cl[k];
         size_t moved = 0;
         for (size_t k = 0; k < count; k++) {
             order[k] = keys[k].item;
-            const unsigned char now_left = k < left;
+            const unsigned char now_left = k < cut;
             moved += round == 0 || job->on_left[order[k]] != now_left;
             job->on_left[order[k]] = now_left;
         }
         /* Rounds cost a pass over the node each; once few prompts change
-         * sides the split is as good as it gets (the balanced cut keeps a
-         * few oscillating across it). */
-        if (moved <= count / RPO_BATCH_SETTLED || round + 1 == RPO_BATCH_SPLIT_ROUNDS)
+         * sides the split is as good as it gets. */
+        if (moved <= count / RPO_BATCH_SETTLED)
             break;
-        /* left <= count / 2 (left_count), so this is the shorter sum. */
-        memset(cl, 0, d * sizeof *cl);
-        for (size_t k = 0; k < left; k++)
-            add_unit_row(job->emb, order[k], d, job->scale[order[k]], cl);
-        for (size_t k = 0; k < d; k++)
-            cr[k] = total[k] - cl[k];
     }
+    job->nodes[node].left = cut;
 }
 
 static void split_node_compute(void *arg, unsigned worker, size_t node)
@@ -219,9 +249,9 @@ static size_t next_level(const node_span *nodes, size_t count, size_t batch,
 {
     size_t made = 0;
     for (size_t k = 0; k < count; k++) {
-        const size_t left = left_count(nodes[k].count, batch);
-        const node_span l = {nodes[k].start, left};
-        const node_span r = {nodes[k].start + left, nodes[k].count - left};
+        const size_t left = nodes[k].left;
+        const node_span l = {nodes[k].start, left, 0};
+        const node_span r = {nodes[k].start + left, nodes[k].count - left, 0};
         if (l.count > batch)
             children[made++] = l;
         if (r.count > batch)
@@ -270,7 +300,7 @@ int rpo_related_batches(rpo_ctx *ctx, size_t p, size_t d, rpo_in emb,
     const size_t at_sides = rpo_scratch_add(&plan, p, 1);
     const size_t at_nodes = rpo_scratch_add(&plan, most_nodes, sizeof(node_span));
     const size_t at_next = rpo_scratch_add(&plan, most_nodes, sizeof(node_span));
-    const size_t at_vectors = rpo_scratch_add(&plan, (size_t)workers * 4,
+    const size_t at_vectors = rpo_scratch_add(&plan, (size_t)workers * 5,
                                               d * sizeof(double));
     if (d > SIZE_MAX / sizeof(double))
         plan.overflow = 1;
@@ -309,7 +339,7 @@ int rpo_related_batches(rpo_ctx *ctx, size_t p, size_t d, rpo_in emb,
     node_span *children = rpo_scratch_at(ctx, at_next);
     size_t nodes = 0;
     if (p > batch)
-        level[nodes++] = (node_span){0, p};
+        level[nodes++] = (node_span){0, p, 0};
     while (nodes > 0) {
         job.nodes = level;
         const rpo_ordered_work work = {split_node_compute, nothing_to_commit,
