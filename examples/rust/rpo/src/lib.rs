@@ -46,6 +46,7 @@
 //! one named by `RPO_LIB_DIR`, or an installed one found by pkg-config; see
 //! `build.rs` and docs/rust.md.
 
+mod batching;
 mod context;
 mod embed_grad;
 mod error;
