@@ -26,6 +26,7 @@ import torch
 
 from .context import Context
 from .sampling import RelatedPromptSampler  # noqa: F401 (re-exported)
+from .cached import cached_backward  # noqa: F401 (re-exported)
 
 # TRL's metric names -> fields of rpo.Metrics.
 TRL_METRICS = (
