@@ -18,3 +18,9 @@ WERROR_TARGETS += $(BUILD)/bench/bench_batching
 bench-batching: $(BUILD)/bench/bench_batching
 	$(BUILD)/bench/bench_batching
 bench: bench-batching
+
+# Peak memory of rpo.torch.cached_backward against one backward pass
+# (bench/cached_memory.py): grows with the micro-batch, not the batch.
+.PHONY: bench-cached
+bench-cached: lib
+	$(PYTHON_ENV) $(PYTHON) bench/cached_memory.py

@@ -4,10 +4,14 @@ concatenated batch, to 1e-12 in float64, for 1, 2 and 5 micro-batches,
 paired and unpaired data, every weighting, with and without a learned
 prompt encoder; and the loss and metrics are those of one call."""
 
+import socket
 import unittest
 
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 
+from rpo.distributed import GlobalRPOLoss
 from rpo.torch import RPOLoss, cached_backward
 
 D_IN, HIDDEN, D_EMB = 6, 16, 4
@@ -138,6 +142,49 @@ class CachedBackward(unittest.TestCase):
             cached_backward(loss_fn, lambda b: b, [])
         with self.assertRaises(TypeError):
             cached_backward(loss_fn, lambda b: torch.zeros(2), [1])
+
+
+def rank_worker(rank, world, port, results):
+    """One gloo rank: its shard in 3 micro-batches through GlobalRPOLoss,
+    cached and plain; puts (rank, largest gradient difference, scale)."""
+    dist.init_process_group("gloo", init_method="tcp://127.0.0.1:%d" % port,
+                            rank=rank, world_size=world)
+    torch.set_num_threads(1)
+    data = make_data(7 + 3 * rank, 10 + rank)  # shards of different sizes
+    worst, scale = 0.0, 0.0
+    for paired, learned in ((True, True), (False, False)):
+        found = []
+        for cached in (False, True):
+            torch.manual_seed(0)
+            model = Policy().double()
+            torch.manual_seed(50 + rank)  # each rank's dropout masks
+            loss_fn = GlobalRPOLoss(weighting="embedding", beta=0.5)
+            compute = computer(model, paired, learned)
+            batches = slices(data, 3)
+            if cached:
+                cached_backward(loss_fn, compute, batches)
+            else:
+                one_backward(model, loss_fn, compute, batches)
+            found.append(grads(model))
+        for g, w in zip(found[1], found[0]):
+            worst = max(worst, (g - w).abs().max().item())
+            scale = max(scale, w.abs().max().item())
+    results.put((rank, worst, scale))
+    dist.destroy_process_group()
+
+
+class CachedAcrossRanks(unittest.TestCase):
+    def test_two_gloo_ranks(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        results = mp.get_context("fork").SimpleQueue()
+        mp.start_processes(rank_worker, args=(2, port, results), nprocs=2,
+                           join=True, start_method="fork")
+        for _ in range(2):
+            rank, worst, scale = results.get()
+            self.assertGreater(scale, 0.0)
+            self.assertLessEqual(worst, 1e-12 * scale, "rank %d" % rank)
 
 
 if __name__ == "__main__":
