@@ -7,7 +7,8 @@ positions per sequence) is trained one step on batches of 32 and 128
 pairs: with one backward over the whole batch, and with cached
 micro-batches of 8 pairs. Each configuration runs in its own process, and
 the figure is that process's peak resident memory minus the peak of a
-process that builds the same model and data and takes no step. Expected:
+process that builds the same model and data and takes no step (glibc's
+mmap threshold fixed, so that freed memory leaves). Expected:
 the one-shot figure grows with the batch, the cached one stays at about
 one micro-batch's.
 """
@@ -51,8 +52,11 @@ def step(pairs, mode):
 
 
 def measure(pairs, mode):
+    # A fixed mmap threshold: glibc's adaptive one lets freed activations
+    # stay resident in the heap on some runs and not on others.
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_=str(1 << 16))
     out = subprocess.run([sys.executable, __file__, str(pairs), mode],
-                         check=True, capture_output=True, text=True)
+                         check=True, capture_output=True, text=True, env=env)
     return int(out.stdout.split()[-1])
 
 
