@@ -9,3 +9,19 @@ WERROR_TARGETS += $(BUILD)/bench/bench_beyond
 ## bench-beyond: time the 1.2 paths: loss family, Sinkhorn, embedding gradients
 bench-beyond: $(BUILD)/bench/bench_beyond
 	$(BUILD)/bench/bench_beyond
+
+# Related-prompt batches (bench/bench_batching.c): time at P = 100000,
+# D = 384, B = 32 on one thread, and the mean within-batch cosine of its
+# batches against random ones on clustered data. `make bench` runs it too.
+.PHONY: bench-batching
+WERROR_TARGETS += $(BUILD)/bench/bench_batching
+
+bench-batching: $(BUILD)/bench/bench_batching
+	$(BUILD)/bench/bench_batching
+bench: bench-batching
+
+# Peak memory of rpo.torch.cached_backward against one backward pass
+# (bench/cached_memory.py): grows with the micro-batch, not the batch.
+.PHONY: bench-cached
+bench-cached: lib
+	$(PYTHON_ENV) $(PYTHON) bench/cached_memory.py

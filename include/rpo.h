@@ -588,6 +588,50 @@ RPO_API int rpo_loss_rows_weighted_f64(rpo_ctx *ctx,
                                        double *partial_grad_rejected);
 
 /* ------------------------------------------------------------------------ */
+/* Batches of related prompts (since 1.3; docs/beyond.md). RPO weighs
+ * contrasts between prompts by their similarity, so a mini-batch of
+ * unrelated prompts gives it little to weigh. These functions order a
+ * dataset so that consecutive runs of batch_size prompts are mutually
+ * similar in cosine space.
+ *
+ *   embeddings  (P, D)  the dataset's prompt embeddings, read only
+ *   batch_size  B       prompts per batch, in [1, P]
+ *   seed                any value; the same seed gives the same order
+ *   order       (P)     out: a permutation of 0 .. P - 1; batch k is
+ *                       order[k B .. k B + B - 1], the last one shorter
+ *                       when B does not divide P
+ *
+ * Method: a bisection tree. Each node's prompts are split into two sets
+ * of whole batches by at most 8 rounds of 2-means on the unit sphere:
+ * prompts ranked by cos(x, c_left) - cos(x, c_right), the ranking cut at
+ * the multiple of B between a third and two thirds of the node that
+ * maximises |sum of left x/|x|| + |sum of right x/|x|| (so cuts fall
+ * between clusters), stopping early once at most 1/256 of the node's
+ * prompts change sides; until every leaf is one batch. Time O(P D L), L
+ * <= log_{3/2}(P / B) + 1 levels of at most 15 passes over the embeddings
+ * (P = 100000, D = 384, B = 32: about 7 s on one core of a shared
+ * machine, bench/bench_batching.c); memory O(P) beside the embeddings (no
+ * P x P matrix). A zero row counts as similar to nothing. The order
+ * depends on the seed and the data only: it is the same for every
+ * RPO_PARAM_THREADS (the nodes of a level are split on separate threads,
+ * each node by one). It is not necessarily the same across kernel sets or
+ * CPUs.
+ *
+ * Errors: RPO_ERR_NULL_POINTER (ctx, embeddings or order NULL),
+ * RPO_ERR_SIZE (P == 0, D == 0, B == 0, B > P, or P D overflowing size_t),
+ * RPO_ERR_NONFINITE (NaN or infinity in an embedding), RPO_ERR_NOMEM.
+ * Nothing is written to order then; rpo_ctx_error_detail says why. */
+RPO_API int rpo_related_batches_f32(rpo_ctx *ctx, size_t p, size_t d,
+                                    const float *embeddings,
+                                    size_t batch_size, uint64_t seed,
+                                    size_t *order);
+
+RPO_API int rpo_related_batches_f64(rpo_ctx *ctx, size_t p, size_t d,
+                                    const double *embeddings,
+                                    size_t batch_size, uint64_t seed,
+                                    size_t *order);
+
+/* ------------------------------------------------------------------------ */
 /* Versions and messages.                                                   */
 
 /* RPO_VERSION_NUMBER of the library actually loaded; compare it with the

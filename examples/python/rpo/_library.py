@@ -43,6 +43,8 @@ _ROWS_ARGS = [_p, _size, _size, _size, _p, _p, _size, _p, _p, _size, _p, _p,
               _p, _p, _p, _p, _p]
 _ROWS_WEIGHTED_ARGS = [_p, _size, _size, _size, _p, _p, _size, _p, _p, _p,
                        _p, _p, _p]
+# 1.3: batches of related prompts (rpo.sampling)
+_RELATED_BATCHES_ARGS = [_p, _size, _size, _p, _size, ctypes.c_uint64, _p]
 
 # name: (restype, argtypes). Entry points of later minor versions are bound
 # when the loaded library has them; calling a missing one raises
@@ -76,6 +78,10 @@ PROTOTYPES = {
     "rpo_loss_rows_f64": (_int, _ROWS_ARGS),
     "rpo_loss_rows_weighted_f32": (_int, _ROWS_WEIGHTED_ARGS),
     "rpo_loss_rows_weighted_f64": (_int, _ROWS_WEIGHTED_ARGS),
+    # 1.3: error details, batches of related prompts
+    "rpo_ctx_error_detail": (ctypes.c_char_p, [_p]),
+    "rpo_related_batches_f32": (_int, _RELATED_BATCHES_ARGS),
+    "rpo_related_batches_f64": (_int, _RELATED_BATCHES_ARGS),
     "rpo_version_number": (ctypes.c_uint, []),
     "rpo_version_string": (ctypes.c_char_p, []),
     "rpo_status_string": (ctypes.c_char_p, [_int]),

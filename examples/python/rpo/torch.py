@@ -25,6 +25,8 @@ docs/beyond.md; rpo.distributed.GlobalRPOLoss spans data-parallel ranks.
 import torch
 
 from .context import Context
+from .sampling import RelatedPromptSampler  # noqa: F401 (re-exported)
+from .cached import cached_backward  # noqa: F401 (re-exported)
 
 # TRL's metric names -> fields of rpo.Metrics.
 TRL_METRICS = (

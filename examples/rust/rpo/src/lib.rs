@@ -15,7 +15,8 @@
 //! logit scale, optimal-transport weights
 //! ([`Context::set_sinkhorn_weighting`]), gradients with respect to the
 //! prompt embeddings ([`Context::loss_embed_grad`]) and one contrast
-//! matrix across data-parallel ranks ([`Context::loss_rows`]).
+//! matrix across data-parallel ranks ([`Context::loss_rows`]); from
+//! librpo 1.3, batches of related prompts ([`Context::related_batches`]).
 //!
 //! ```
 //! use rpo::{Context, Inputs, Weighting};
@@ -46,6 +47,7 @@
 //! one named by `RPO_LIB_DIR`, or an installed one found by pkg-config; see
 //! `build.rs` and docs/rust.md.
 
+mod batching;
 mod context;
 mod embed_grad;
 mod error;

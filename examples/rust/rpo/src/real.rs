@@ -63,12 +63,16 @@ pub trait Real:
                                  rc: *const Self, n: usize, pr: *const Self,
                                  rr: *const Self, w: *const Self, gc: *mut Self,
                                  stats: *mut Self, gr: *mut Self) -> c_int;
+    #[doc(hidden)]
+    unsafe fn related_batches(ctx: *mut rpo_ctx, p: usize, d: usize,
+                              embeddings: *const Self, batch_size: usize,
+                              seed: u64, order: *mut usize) -> c_int;
 }
 
 macro_rules! real_impl {
     ($t:ty, $loss:ident, $weights:ident, $weighted:ident, $tok:ident,
      $tok_back:ident, $seq:ident, $seq_back:ident, $embed_grad:ident,
-     $rows:ident, $rows_weighted:ident) => {
+     $rows:ident, $rows_weighted:ident, $related:ident) => {
         impl Real for $t {
             unsafe fn loss(ctx: *mut rpo_ctx, m: usize, pc: *const Self, rc: *const Self,
                            n: usize, pr: *const Self, rr: *const Self, d: usize,
@@ -133,6 +137,11 @@ macro_rules! real_impl {
                 sys::$rows_weighted(ctx, m_total, row_offset, m, pc, rc, n, pr, rr, w,
                                     gc, stats, gr)
             }
+            unsafe fn related_batches(ctx: *mut rpo_ctx, p: usize, d: usize,
+                                      embeddings: *const Self, batch_size: usize,
+                                      seed: u64, order: *mut usize) -> c_int {
+                sys::$related(ctx, p, d, embeddings, batch_size, seed, order)
+            }
         }
     };
 }
@@ -140,8 +149,8 @@ macro_rules! real_impl {
 real_impl!(f32, rpo_loss_f32, rpo_weights_f32, rpo_loss_weighted_f32,
            rpo_token_logps_f32, rpo_token_logps_backward_f32,
            rpo_seq_logps_f32, rpo_seq_logps_backward_f32, rpo_loss_embed_grad_f32,
-           rpo_loss_rows_f32, rpo_loss_rows_weighted_f32);
+           rpo_loss_rows_f32, rpo_loss_rows_weighted_f32, rpo_related_batches_f32);
 real_impl!(f64, rpo_loss_f64, rpo_weights_f64, rpo_loss_weighted_f64,
            rpo_token_logps_f64, rpo_token_logps_backward_f64,
            rpo_seq_logps_f64, rpo_seq_logps_backward_f64, rpo_loss_embed_grad_f64,
-           rpo_loss_rows_f64, rpo_loss_rows_weighted_f64);
+           rpo_loss_rows_f64, rpo_loss_rows_weighted_f64, rpo_related_batches_f64);

@@ -180,3 +180,13 @@ extern "C" {
         weights: *const f64, grad_chosen: *mut f64, partial_stats: *mut f64,
         partial_grad_rejected: *mut f64) -> c_int;
 }
+
+// librpo 1.3: batches of related prompts.
+extern "C" {
+    pub fn rpo_related_batches_f32(ctx: *mut rpo_ctx, p: usize, d: usize,
+        embeddings: *const f32, batch_size: usize, seed: u64,
+        order: *mut usize) -> c_int;
+    pub fn rpo_related_batches_f64(ctx: *mut rpo_ctx, p: usize, d: usize,
+        embeddings: *const f64, batch_size: usize, seed: u64,
+        order: *mut usize) -> c_int;
+}

@@ -74,6 +74,7 @@ fn c_type(c: &str) -> String {
         "unsigned" => "u32",
         "size_t" => "usize",
         "uint8_t" => "u8",
+        "uint64_t" => "u64",
         "char" => "c_char",
         other => other,
     };
