@@ -1,19 +1,14 @@
 /*
  * A second independent recomputation of SPEC section 1, for the hardening
  * suites (numerical edges, large shapes), beside tests/reference.c (which
- * materialises W and z whole, in long double throughout). This one is built
- * for range and scale: it streams W a row at a time (O(N) memory, so the
- * 4096 x 4096 cases fit), normalises prompt rows after dividing by their
- * largest entry (rows near DBL_MAX), and takes the exponentials and
- * logarithms from libm's double functions, correct to about an ulp: the
- * suites compare float64 results at 1e-12, far coarser, and long double's
- * expl is ten times slower, which 16 million pairs cannot afford.
- * Products, differences and every sum run in long double (a 64-bit
- * significand on x86-64; under valgrind, which computes long double with
- * 53 bits, no worse than the library's float64). It shares no code and no
+ * materialises W and z whole). This one is built for range and scale: it
+ * streams W a row at a time (O(N) memory, so the 4096 x 4096 cases fit)
+ * and normalises prompt rows after dividing by their largest entry (rows
+ * near DBL_MAX). Its elementary functions are the suites' oracle
+ * (tests/oracle.h, which says why they are libm's double ones); products,
+ * differences and every sum run in long double. It shares no code and no
  * formulation tricks with lib/: the weights come from a log-sum-exp over
- * -dist/tau, softplus and sigmoid from series and direct formulas picked
- * by range.
+ * -dist/tau.
  *
  * Everything is static inline so each suite includes it on its own.
  */
@@ -25,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oracle.h"
 #include "rpo.h"
 
 /* One problem, inputs as doubles (float32 suites widen theirs first). */
@@ -55,41 +51,6 @@ static inline int sref_logit_placement(const sref_problem *p)
     if (p->placement != RPO_PLACEMENT_AUTO)
         return p->placement == RPO_PLACEMENT_LOGIT;
     return p->w == NULL && p->weighting == RPO_WEIGHTING_EMBEDDING;
-}
-
-/* e^x and log x of the reference: libm's double functions (see above). */
-static inline long double sref_exp(long double x)
-{
-    return (long double)exp((double)x);
-}
-static inline long double sref_log(long double x)
-{
-    return (long double)log((double)x);
-}
-
-/* log(1 + t) for t in [0, 1]: a direct log where 1 + t keeps t's digits,
- * the alternating series where t is so small that it would not. */
-static inline long double sref_log1p_small(long double t)
-{
-    if (t > 1e-4L)
-        return sref_log(1.0L + t);
-    return t - t * t / 2.0L + t * t * t / 3.0L - t * t * t * t / 4.0L;
-}
-
-/* softplus(-u) = log(1 + exp(-u)), split by the sign of u so that the
- * exponential never overflows and the small term is never swamped. */
-static inline long double sref_softplus_neg(long double u)
-{
-    if (u >= 0.0L)
-        return sref_log1p_small(sref_exp(-u));
-    return -u + sref_log1p_small(sref_exp(u));
-}
-
-/* sigmoid(-u) = 1 / (1 + exp(u)); where exp(u) overflows the quotient is
- * its limit 0. */
-static inline long double sref_sigmoid_neg(long double u)
-{
-    return 1.0L / (1.0L + sref_exp(u));
 }
 
 /* Rows of x (rows, d) scaled to unit length, with the reference's clamp:
@@ -159,10 +120,10 @@ static inline void sref_weight_row(const sref_problem *p, size_t i,
         }
         long double total = 0.0L;
         for (size_t j = 0; j < n; j++)
-            total += sref_exp(row[j] - top);
-        long double lse = top + sref_log(total);
+            total += oracle_exp(row[j] - top);
+        long double lse = top + oracle_log(total);
         for (size_t j = 0; j < n; j++)
-            row[j] = sref_exp(row[j] - lse);
+            row[j] = oracle_exp(row[j] - lse);
         return;
     }
     }
@@ -237,11 +198,11 @@ static inline int sref_compute_with_weights(const sref_problem *p, sref_result *
         for (size_t j = 0; j < n; j++) {
             long double z = a[i] - b[j], wij = row[j], g;
             if (logit) {
-                loss += sref_softplus_neg(beta * wij * z) / (long double)n;
-                g = -beta * wij * sref_sigmoid_neg(beta * wij * z) / (long double)n;
+                loss += oracle_softplus_neg(beta * wij * z) / (long double)n;
+                g = -beta * wij * oracle_sigmoid_neg(beta * wij * z) / (long double)n;
             } else {
-                loss += wij * sref_softplus_neg(beta * z);
-                g = -beta * wij * sref_sigmoid_neg(beta * z);
+                loss += wij * oracle_softplus_neg(beta * z);
+                g = -beta * wij * oracle_sigmoid_neg(beta * z);
             }
             r->grad_chosen[i] += g;
             r->grad_rejected[j] -= g;

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "oracle.h"
 #include "testutil.h"
 #include "kernel_sets.h"
 #include "vectors.h"
@@ -179,14 +180,6 @@ typedef struct reference {
     double loss, *gc, *gr, *w;
 } reference;
 
-static long double softplus_neg(long double u)  /* softplus(-u) */
-{
-    return u > 0 ? log1pl(expl(-u)) : -u + log1pl(expl(u));
-}
-static long double sigmoid_neg(long double u)   /* sigmoid(-u) */
-{
-    return u > 0 ? expl(-u) / (1 + expl(-u)) : 1 / (1 + expl(u));
-}
 
 #define LD(x) ((long double)(x))
 
@@ -253,12 +246,12 @@ static reference reference_of(const problem *p, int weighting, int logit,
             long double u = logit ? kb * row[j] * z : kb * z;
             const long double sign = robust ? -1 : 1;
             const long double norm = robust ? 1 - 2 * LD(eps) : 1;
-            long double f = ((1 - LD(eps)) * softplus_neg(u) +
-                             sign * LD(eps) * softplus_neg(-u)) / norm;
+            long double f = ((1 - LD(eps)) * oracle_softplus_neg(u) +
+                             sign * LD(eps) * oracle_softplus_neg(-u)) / norm;
             kadd(&total, logit ? f / LD(n) : row[j] * f);
             /* df/du = (-(1 - eps) sigmoid(-u) +- eps sigmoid(u)) / norm */
-            long double dfdu = (-(1 - LD(eps)) * sigmoid_neg(u) +
-                                sign * LD(eps) * sigmoid_neg(-u)) / norm;
+            long double dfdu = (-(1 - LD(eps)) * oracle_sigmoid_neg(u) +
+                                sign * LD(eps) * oracle_sigmoid_neg(-u)) / norm;
             long double g = kb * row[j] * dfdu / (logit ? LD(m) * LD(n) : LD(m));
             kadd(&grow, g);
             kadd(&col[j], -g);
