@@ -125,6 +125,7 @@ include examples/demo.mk
 include examples/rust/rust.mk
 include tests/docs.mk
 include bench/tokens.mk
+include bench/linear.mk
 include tests/hardening.mk
 include tests/sanitize.mk
 include tests/fuzz/fuzz.mk
@@ -188,4 +189,5 @@ help:
 	@echo "make bench      time librpo (bench-quick: shorter; bench-torch: against PyTorch)"
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR=; make uninstall undoes it"
 	@echo "make bench-tokens  time the token-level helpers on a GPT-2-sized batch"
+	@echo "make bench-linear  fused linear log-probs against PyTorch at a GPT-2 small head"
 	@echo "make clean      remove $(BUILD)"
