@@ -25,6 +25,7 @@ docs/beyond.md; rpo.distributed.GlobalRPOLoss spans data-parallel ranks.
 import torch
 
 from .context import Context
+from .torch_linear import linear_token_logps  # noqa: F401 (librpo 1.3)
 
 # TRL's metric names -> fields of rpo.Metrics.
 TRL_METRICS = (
