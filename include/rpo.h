@@ -92,7 +92,8 @@ extern "C" {
 /* Settings: rpo_ctx_set / rpo_ctx_get keys. Values are doubles; an
  * enumeration passes its integer value. rpo_param_bounds gives each range.
  * Keys 1 to 6 exist since 1.0, RPO_PARAM_THREADS since 1.1, keys 8 to 13
- * since 1.2; a library older than the key answers RPO_ERR_PARAM for it
+ * since 1.2, key 14 since 1.3; a library older than the key answers
+ * RPO_ERR_PARAM for it
  * (compare rpo_version_number() with RPO_VERSION_NUMBER).                  */
 
 #define RPO_PARAM_WEIGHTING  1 /* RPO_WEIGHTING_*; default EMBEDDING          */
