@@ -433,9 +433,10 @@ RPO_API int rpo_token_logps_backward_f64(rpo_ctx *ctx, size_t t, size_t v,
  * The logits are formed one chunk of C tokens by C words at a time
  * (C = RPO_PARAM_LINEAR_CHUNK): each chunk's row maxima and sums of
  * exponentials are merged into running ones in word order, so the
- * context's scratch holds about T * H (the hidden states laid out for the
- * product kernels) + 3 T doubles + per thread C * (H + C) elements,
- * whatever V is. Each chunk of the vocabulary is one work item for the
+ * context's scratch holds about T * H elements (the hidden states laid out
+ * for the product kernels; twice that in the backward) and 6 T words, and
+ * per thread C * (H + C) elements and 2 T doubles (the backward: 3 C * H
+ * + 3 C * C elements and its share of dhidden, T * H), whatever V is. Each chunk of the vocabulary is one work item for the
  * threads (RPO_PARAM_THREADS), merged in order: results are bitwise
  * identical for any thread count; they change with C by rounding only.
  * The float32 variant forms the logits in float, as a float matrix product
