@@ -155,7 +155,7 @@ static int prepare(rpo_ctx *ctx, const linear_args *a, const void *dlogps,
     return RPO_OK;
 }
 
-/* NaN or infinity in a hidden row that is read, or in the bias. */
+/* NaN or infinity in a hidden row that is read, or in the bias when it is. */
 static int check_finite_inputs(rpo_ctx *ctx, const rpo_linear_call *c,
                                row_stats *hidden, row_stats *bias)
 {
@@ -163,7 +163,8 @@ static int check_finite_inputs(rpo_ctx *ctx, const rpo_linear_call *c,
     if (!stats_of_rows(c->type, c->hidden, c->h, c->h, c->rows, c->live, hidden, &bad))
         return rpo_fail(ctx, RPO_ERR_NONFINITE, "hidden row %zu holds NaN or infinity", bad);
     bias->max_abs = bias->norm = 0.0;
-    if (c->bias != NULL && !stats_of(c->type, c->bias, c->v, bias))
+    /* the bias is read only with the logits of a scored token */
+    if (c->bias != NULL && c->live > 0 && !stats_of(c->type, c->bias, c->v, bias))
         return rpo_fail(ctx, RPO_ERR_NONFINITE, "the bias holds NaN or infinity");
     return RPO_OK;
 }

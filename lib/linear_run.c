@@ -334,6 +334,23 @@ static void add_into(const rpo_linear_call *c, void *dst, const void *src,
     }
 }
 
+/* sums[j] += g[r][j] over the rows of a chunk of g (tc, C), in double. */
+static void add_columns(const rpo_linear_call *c, const void *g, size_t tc,
+                        size_t vc, double *sums)
+{
+    for (size_t r = 0; r < tc; r++) {
+        if (c->type == RPO_F32) {
+            const float *row = (const float *)g + r * c->chunk;
+            for (size_t j = 0; j < vc; j++)
+                sums[j] += (double)row[j];
+        } else {
+            const double *row = (const double *)g + r * c->chunk;
+            for (size_t j = 0; j < vc; j++)
+                sums[j] += row[j];
+        }
+    }
+}
+
 static void backward_compute(void *arg, unsigned worker, size_t item)
 {
     chunk_job *job = arg;
@@ -365,9 +382,7 @@ static void backward_compute(void *arg, unsigned worker, size_t item)
         }
         c->k->chunk_grad(tc, vc, s, C, bias_at(c, v0), lse + t0, dlogp + t0, col);
         if (g->dbias != NULL)
-            for (size_t r = 0; r < tc; r++)
-                for (size_t j = 0; j < vc; j++)
-                    bias_sum[j] += value_at(c, s, r * C + j);
+            add_columns(c, s, tc, vc, bias_sum);
         /* dweight[v0 + j, :] += sum_r g[r, j] hidden[t0 + r, :] */
         rpo_tiles_of_columns(c->type, s, C, NULL, 0, tc, vc, c->k->mr, g_t);
         c->k->product_acc(vc, c->h, tc, g_t, hidden_b(job, i), dweight, c->ldw,

@@ -627,15 +627,16 @@ static void test_hostile_inputs(void **state)
     free_problem(&p);
 }
 
-/* A NaN weight row is not an error when no token is scored: nothing reads
- * it. The chunk setting's bounds are rpo_param_bounds'. */
+/* A NaN weight row or bias is not an error when no token is scored:
+ * nothing reads them. The chunk setting's bounds are rpo_param_bounds'. */
 static void test_nothing_scored_and_bounds(void **state)
 {
     (void)state;
-    problem p = make_problem(61, 5, 4, 20, 4, 0);
+    problem p = make_problem(61, 5, 4, 20, 4, 1);
     for (size_t i = 0; i < p.t; i++)
         p.targets[i] = -1;
     p.weight[3] = D_NAN;
+    p.bias[7] = D_NAN;
     rpo_ctx *ctx = rpo_ctx_create();
     assert_non_null(ctx);
     result r = make_result(&p);
