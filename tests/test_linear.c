@@ -261,12 +261,16 @@ static void test_reference_every_kernel_set(void **state)
 {
     (void)state;
     static const double chunks[] = {16, 20, 33, 256};
-    /* valgrind and sanitizer runs: the set users get only */
-    const size_t sets = small_run() ? 1 : KERNEL_SETS;
-    for (size_t ks = 0; ks < sets; ks++) {
+    int tested = 0;
+    for (size_t ks = 0; ks < KERNEL_SETS; ks++) {
+        /* valgrind and sanitizer runs: the fastest set this CPU (or
+         * valgrind's view of it) runs, only */
+        if (small_run() && tested)
+            break;
         rpo_ctx *ctx = context_on(kernel_sets[ks]);
         if (ctx == NULL)
             continue;
+        tested = 1;
         for (int with_bias = 0; with_bias < 2; with_bias++) {
             problem p = make_problem(11 + (uint64_t)with_bias, 48, 37, 80, 40, with_bias);
             result want = make_result(&p), got = make_result(&p);
