@@ -59,25 +59,35 @@ static double value_at(rpo_dtype type, const void *p, size_t at)
     return type == RPO_F32 ? (double)((const float *)p)[at] : ((const double *)p)[at];
 }
 
-/* The largest |x_k| and the norm of x (n), or -1 when x holds NaN or an
- * infinity. */
+/* The largest |x_k| and the norm of x (n); stats_of returns 0 when x
+ * holds NaN or an infinity. */
 typedef struct row_stats {
     double max_abs, norm;
 } row_stats;
 
+/* Typed, so that the pass over the weights runs at memory speed. A NaN
+ * fails every comparison and makes all_finite 0. */
+#define STATS_OF(NAME, REAL)                                                   \
+    static int NAME(const REAL *x, size_t n, row_stats *out)                   \
+    {                                                                          \
+        double max_abs = 0.0, sumsq = 0.0;                                     \
+        int all_finite = 1;                                                    \
+        for (size_t k = 0; k < n; k++) {                                       \
+            const double a = fabs((double)x[k]);                               \
+            all_finite &= a <= DBL_MAX;                                        \
+            max_abs = a > max_abs ? a : max_abs;                               \
+            sumsq += a * a;                                                    \
+        }                                                                      \
+        out->max_abs = max_abs;                                                \
+        out->norm = sqrt(sumsq);                                               \
+        return all_finite;                                                     \
+    }
+STATS_OF(stats_of_f32, float)
+STATS_OF(stats_of_f64, double)
+
 static int stats_of(rpo_dtype type, const void *x, size_t n, row_stats *out)
 {
-    double max_abs = 0.0, sumsq = 0.0;
-    for (size_t k = 0; k < n; k++) {
-        const double a = fabs(value_at(type, x, k));
-        if (!(a <= DBL_MAX))
-            return 0;
-        max_abs = a > max_abs ? a : max_abs;
-        sumsq += a * a;
-    }
-    out->max_abs = max_abs;
-    out->norm = sqrt(sumsq);
-    return 1;
+    return type == RPO_F32 ? stats_of_f32(x, n, out) : stats_of_f64(x, n, out);
 }
 
 /* The maxima of stats_of over rows (given by index, or 0 .. count - 1) of a
