@@ -446,9 +446,9 @@ RPO_API int rpo_token_logps_backward_f64(rpo_ctx *ctx, size_t t, size_t v,
  * (when at least one target is not negative), and a NaN or infinity in it
  * makes every logit of its chunk non-finite; logps and lse are staged in
  * scratch and written only after the last chunk, so such a chunk makes the
- * call fail with nothing written. Only then are that chunk's weight rows
- * scanned, to tell RPO_ERR_NONFINITE (a non-finite weight) from
- * RPO_ERR_RANGE (finite inputs whose logit overflows).
+ * call fail with nothing written. Only then, on that error path, are the
+ * weight rows scanned, to tell RPO_ERR_NONFINITE (a non-finite weight)
+ * from RPO_ERR_RANGE (finite inputs whose logit overflows).
  *
  * T == 0 succeeds and writes nothing (then the pointers may be NULL).
  * Errors: RPO_ERR_NULL_POINTER (ctx, hidden, weight, targets or logps NULL

@@ -5,7 +5,8 @@
  *
  * The forward needs no pass over the weights of its own: a non-finite
  * weight row shows in its chunk's logits, and the results are staged in
- * scratch until the last chunk has passed. The backward accumulates into
+ * scratch until the last chunk has passed (the weights are scanned only on
+ * that error path, to name the status). The backward accumulates into
  * dweight chunk by chunk, which cannot be undone, so it reads the weight
  * and dweight rows once before anything else: finiteness and the bounds
  * that keep every update in range (rpo.h). That pass is memory-bound and

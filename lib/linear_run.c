@@ -248,19 +248,21 @@ static void forward_commit(void *arg, unsigned worker, size_t item)
     }
 }
 
-/* The status of a chunk whose logits were not all finite: a weight row
- * holding NaN or infinity, or else finite inputs that overflowed. */
-static int bad_chunk(rpo_ctx *ctx, const rpo_linear_call *c, size_t item)
+/* The status of a call some of whose logits were not all finite: a weight
+ * row holding NaN or infinity (any, so that RPO_ERR_NONFINITE comes before
+ * RPO_ERR_RANGE as rpo.h orders them), or else finite inputs whose logit
+ * overflowed, in the first chunk that saw one. */
+static int bad_logits(rpo_ctx *ctx, const rpo_linear_call *c, size_t item)
 {
-    const size_t v0 = item * c->chunk;
-    const size_t v1 = c->v - v0 < c->chunk ? c->v : v0 + c->chunk;
-    for (size_t v = v0; v < v1; v++) {
+    for (size_t v = 0; v < c->v; v++) {
         const void *w = weight_row(c, v);
         for (size_t k = 0; k < c->h; k++)
             if (!isfinite(value_at(c, w, k)))
                 return rpo_fail(ctx, RPO_ERR_NONFINITE,
                                 "weight[%zu][%zu] is NaN or infinite", v, k);
     }
+    const size_t v0 = item * c->chunk;
+    const size_t v1 = c->v - v0 < c->chunk ? c->v : v0 + c->chunk;
     return rpo_fail(ctx, RPO_ERR_RANGE,
                     "a logit of words [%zu, %zu) overflows the %s range",
                     v0, v1, c->type == RPO_F32 ? "float32" : "float64");
@@ -302,7 +304,7 @@ int rpo_linear_forward_run(rpo_ctx *ctx, const rpo_linear_call *c,
     for (unsigned w = 0; w < lay->workers; w++)
         bad = job.first_bad[w] < bad ? job.first_bad[w] : bad;
     if (bad != SIZE_MAX)
-        return bad_chunk(ctx, c, bad);
+        return bad_logits(ctx, c, bad);
 
     double *target_x = shared_doubles(&job, lay->target_x);
     double *run_max = shared_doubles(&job, lay->run_max);

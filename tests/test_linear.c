@@ -582,6 +582,12 @@ static void test_hostile_inputs(void **state)
         p.hidden[0] = 1e200;
         p.weight[2 * p.ldw] = -1e200;
         expect_failure_in(ctx, &p, RPO_ERR_RANGE, "overflowing double logit", 1);
+        /* an overflow in the first chunk and NaN in the last: non-finite
+         * comes first in the documented order */
+        const double keep65 = p.weight[65 * p.ldw];
+        p.weight[65 * p.ldw] = D_NAN;
+        expect_failure_in(ctx, &p, RPO_ERR_NONFINITE, "overflow, then NaN weight", 1);
+        p.weight[65 * p.ldw] = keep65;
         p.hidden[0] = keep0;
         p.weight[2 * p.ldw] = keep1;
     }
