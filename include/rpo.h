@@ -498,8 +498,9 @@ RPO_API int rpo_linear_logps_f64(rpo_ctx *ctx, size_t t, size_t h, size_t v,
  * every check runs first, in one pass over the weight and dweight rows (and
  * the smaller arrays): all must be finite (RPO_ERR_NONFINITE), and
  * RPO_ERR_RANGE is returned unless the bounds |logit| <= max_t |hidden_t|_2
- * max_v |weight_v|_2 + max |bias|, |g| <= |dlogps|, and therefore each
- * update, keep every value inside the output type's range. Other errors as
+ * max_v |weight_v|_2 + max |bias| and |g| <= |dlogps| keep every value
+ * and update within half the output type's range (for dhidden[t]: V
+ * |dlogps[t]| max |weight| added to its largest entry). Other errors as
  * for the forward, and RPO_ERR_NULL_POINTER for NULL dlogps, dhidden or
  * dweight with T > 0. */
 RPO_API int rpo_linear_logps_backward_f32(rpo_ctx *ctx, size_t t, size_t h,

@@ -81,6 +81,16 @@ typedef struct row_stats {
         }                                                                      \
         out->max_abs = max_abs;                                                \
         out->norm = sqrt(sumsq);                                               \
+        if (all_finite && !(sumsq <= DBL_MAX) && max_abs > 0.0) {              \
+            /* a float64 row beyond 1e154: its squares overflowed; the norm   \
+             * itself is finite, scaled by the largest entry */                \
+            double scaled = 0.0;                                               \
+            for (size_t k = 0; k < n; k++) {                                   \
+                const double q = (double)x[k] / max_abs;                       \
+                scaled += q * q;                                               \
+            }                                                                  \
+            out->norm = max_abs * sqrt(scaled);                                \
+        }                                                                      \
         return all_finite;                                                     \
     }
 STATS_OF(stats_of_f32, float)
@@ -284,7 +294,10 @@ static int check_backward_data(rpo_ctx *ctx, const rpo_linear_call *c,
         const double d = fabs(value_at(c->type, b->dlogps, t));
         stats_of(c->type, (const char *)b->dhidden + t * c->h * (c->type == RPO_F32 ? 4 : 8),
                  c->h, &row);
-        if (!(row.max_abs + 2.0 * d * weight.max_abs <= half))
+        /* each |g[t, v]| <= |dlogps[t]|, but not their sum: a caller's lse
+         * (or one rounded to float at 1e38) may leave every clamped
+         * softmax entry at 1 */
+        if (!(row.max_abs + (double)c->v * d * weight.max_abs <= half))
             return rpo_fail(ctx, RPO_ERR_RANGE, "dhidden row %zu may overflow %s", t,
                             type_name(c->type));
     }

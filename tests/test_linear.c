@@ -637,6 +637,32 @@ static void test_hostile_inputs(void **state)
     free_problem(&p);
 }
 
+/* Found by the fuzzer: every logit 1e38 (a zero hidden row, bias 1e38),
+ * so the float lse cannot hold log V and every clamped softmax entry is 1;
+ * dhidden's update is then V |dlogps| max |weight|, beyond float: the
+ * backward must refuse it (RPO_ERR_RANGE) with nothing written, not
+ * return -infinity. */
+static void test_softmax_sum_beyond_one(void **state)
+{
+    (void)state;
+    enum { V = 9 };
+    float hidden[2] = {0.0f, 0.0f}, weight[V * 2], bias[V], lse[1] = {1e38f};
+    float dlogps[1] = {0.5f}, dhidden[2] = {-0.25f, -1.25f}, dweight[V * 2] = {0};
+    int32_t targets[1] = {4};
+    for (size_t k = 0; k < V * 2; k++)
+        weight[k] = 1e38f;
+    for (size_t k = 0; k < V; k++)
+        bias[k] = 1e38f;
+    rpo_ctx *ctx = rpo_ctx_create();
+    assert_non_null(ctx);
+    assert_status(rpo_linear_logps_backward_f32(ctx, 1, 2, V, hidden, weight, 2, bias,
+                                                targets, lse, dlogps, dhidden, dweight,
+                                                NULL),
+                  RPO_ERR_RANGE);
+    assert_true(dhidden[0] == -0.25f && dhidden[1] == -1.25f);
+    rpo_ctx_free(ctx);
+}
+
 /* A NaN weight row or bias is not an error when no token is scored:
  * nothing reads them. The chunk setting's bounds are rpo_param_bounds'. */
 static void test_nothing_scored_and_bounds(void **state)
@@ -674,6 +700,7 @@ int main(void)
         cmocka_unit_test(test_skipped_tokens),
         cmocka_unit_test(test_hostile_inputs),
         cmocka_unit_test(test_nothing_scored_and_bounds),
+        cmocka_unit_test(test_softmax_sum_beyond_one),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -68,4 +68,8 @@ void op_seq_logps_backward(reader *r);
  * invariants, compared with `other` where they must agree (beyond.c). */
 void op_beyond(reader *r, rpo_ctx *ctx, rpo_ctx *other);
 
+/* The fused linear log-probs of 1.3, forward then backward, each one call
+ * with its invariants (linear.c). */
+void op_linear_logps(reader *r, rpo_ctx *ctx);
+
 #endif /* RPO_FUZZ_HARNESS_H */
