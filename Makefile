@@ -138,6 +138,7 @@ include examples/demo.mk
 include examples/rust/rust.mk
 include tests/docs.mk
 include bench/tokens.mk
+include bench/linear.mk
 include tests/hardening.mk
 include tests/sanitize.mk
 include tests/fuzz/fuzz.mk

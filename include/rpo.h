@@ -102,7 +102,8 @@ extern "C" {
 /* Settings: rpo_ctx_set / rpo_ctx_get keys. Values are doubles; an
  * enumeration passes its integer value. rpo_param_bounds gives each range.
  * Keys 1 to 6 exist since 1.0, RPO_PARAM_THREADS since 1.1, keys 8 to 13
- * since 1.2; a library older than the key answers RPO_ERR_PARAM for it
+ * since 1.2, key 14 since 1.3; a library older than the key answers
+ * RPO_ERR_PARAM for it
  * (compare rpo_version_number() with RPO_VERSION_NUMBER).                  */
 
 #define RPO_PARAM_WEIGHTING  1 /* RPO_WEIGHTING_*; default EMBEDDING          */
@@ -127,6 +128,11 @@ extern "C" {
 #define RPO_PARAM_SINKHORN_TOL    13 /* stop when every column marginal is
                                         within this relative error, [0, 1];
                                         default 1e-9                         */
+/* Since 1.3.                                                              */
+#define RPO_PARAM_LINEAR_CHUNK    14 /* rpo_linear_logps_*: tokens and
+                                        vocabulary words per chunk of
+                                        logits, integer in [16, 4096];
+                                        default 256 (see there)            */
 
 /* Weightings: how the M x N contrast matrix is weighted (rows sum to 1). */
 #define RPO_WEIGHTING_UNIFORM    0 /* W_ij = 1/N                              */
@@ -415,6 +421,117 @@ RPO_API int rpo_token_logps_backward_f64(rpo_ctx *ctx, size_t t, size_t v,
                                          const int32_t *targets,
                                          const double *dlogps,
                                          double *dlogits);
+
+/* Fused linear log-probs (since 1.3): the same per-token log-probs from
+ * the final hidden states and the output projection (the LM head), without
+ * ever holding the T x V logits:
+ *
+ *   logits[t, v] = <hidden[t, :], weight[v, :]> + bias[v]
+ *   lse[t]       = log sum_v exp(logits[t, v])
+ *   logps[t]     = logits[t, y] - lse[t],  y = targets[t]
+ *
+ *   hidden   (T, H)        row-major, the final layer's output
+ *   weight   (V, ldw)      row v holds word v's H weights in its first H
+ *                          entries; ldw >= H (a row stride: a slice of a
+ *                          larger matrix, tied embeddings)
+ *   bias     (V) or NULL   NULL: no bias
+ *   targets  (T)           as for rpo_token_logps_*: in [0, V), or
+ *                          negative: no token (logps[t] = 0, lse[t] = 0,
+ *                          hidden row not read)
+ *   logps    (T)           out
+ *   lse      (T) or NULL   out: each row's log-sum-exp, for the backward
+ *
+ * The logits are formed one chunk of C tokens by C words at a time
+ * (C = RPO_PARAM_LINEAR_CHUNK): each chunk's row maxima and sums of
+ * exponentials are merged into running ones in word order, so the
+ * context's scratch holds about T * H elements (the hidden states laid out
+ * for the product kernels; twice that in the backward) and 6 T words, and
+ * per thread C * (H + C) elements and 2 T doubles (the backward: 3 C * H
+ * + 3 C * C elements and its share of dhidden, T * H), whatever V is. Each chunk of the vocabulary is one work item for the
+ * threads (RPO_PARAM_THREADS), merged in order: results are bitwise
+ * identical for any thread count; they change with C by rounding only.
+ * The float32 variant forms the logits in float, as a float matrix product
+ * would, and the rest in double.
+ *
+ * No second pass over the weights: every weight row is read by the product
+ * (when at least one target is not negative), and a NaN or infinity in it
+ * makes every logit of its chunk non-finite; logps and lse are staged in
+ * scratch and written only after the last chunk, so such a chunk makes the
+ * call fail with nothing written. Only then, on that error path, are the
+ * weight rows scanned, to tell RPO_ERR_NONFINITE (a non-finite weight)
+ * from RPO_ERR_RANGE (finite inputs whose logit overflows).
+ *
+ * T == 0 succeeds and writes nothing (then the pointers may be NULL).
+ * Errors: RPO_ERR_NULL_POINTER (ctx, hidden, weight, targets or logps NULL
+ * with T > 0), RPO_ERR_SIZE (H == 0, V == 0, ldw < H, a target >= V, or
+ * (T, H) or (V, ldw) overflowing size_t), RPO_ERR_NOMEM, RPO_ERR_NONFINITE
+ * (NaN or infinity in a hidden row that is read, the bias or a weight row),
+ * RPO_ERR_RANGE (a logit, lse or log-prob outside the output type's range). */
+RPO_API int rpo_linear_logps_f32(rpo_ctx *ctx, size_t t, size_t h, size_t v,
+                                 const float *hidden, const float *weight,
+                                 size_t ldw, const float *bias,
+                                 const int32_t *targets, float *logps,
+                                 float *lse);
+
+RPO_API int rpo_linear_logps_f64(rpo_ctx *ctx, size_t t, size_t h, size_t v,
+                                 const double *hidden, const double *weight,
+                                 size_t ldw, const double *bias,
+                                 const int32_t *targets, double *logps,
+                                 double *lse);
+
+/* The backward of rpo_linear_logps_*, ACCUMULATED into the caller's
+ * gradients (as rpo_token_logps_backward_* is), with
+ * g[t, v] = dlogps[t] * ([v == y] - exp(logits[t, v] - lse[t])):
+ *
+ *   dhidden[t, :] += sum_v g[t, v] weight[v, :]
+ *   dweight[v, :] += sum_t g[t, v] hidden[t, :]
+ *   dbias[v]      += sum_t g[t, v]
+ *
+ *   hidden, weight, ldw, bias, targets   as for the forward
+ *   lse      (T) or NULL   the forward's lse on the same inputs; NULL: the
+ *                          backward computes it (one more product). Each
+ *                          softmax entry is clamped to [0, 1], so a wrong
+ *                          lse gives wrong but finite gradients
+ *   dlogps   (T)           dL/d logps[t]
+ *   dhidden  (T, H)        in/out
+ *   dweight  (V, ldw)      in/out, the first H entries of each row, the
+ *                          weight's row stride; the padding is never touched
+ *   dbias    (V) or NULL   in/out; NULL: not wanted (with or without bias)
+ * Outputs must not overlap each other or the inputs.
+ *
+ * Tokens whose target is negative or whose dlogps[t] is 0 are skipped:
+ * their rows are neither read nor written. The logits are recomputed chunk
+ * by chunk as in the forward; each vocabulary chunk owns its rows of
+ * dweight and dbias and adds to them directly, and its share of dhidden
+ * goes through a per-thread buffer (T * H) added in chunk order.
+ *
+ * Nothing is written on error: since dweight is updated chunk by chunk,
+ * every check runs first, in one pass over the weight and dweight rows (and
+ * the smaller arrays): all must be finite (RPO_ERR_NONFINITE), and
+ * RPO_ERR_RANGE is returned unless the bounds |logit| <= max_t |hidden_t|_2
+ * max_v |weight_v|_2 + max |bias| and |g| <= |dlogps| keep every value
+ * and update within half the output type's range (for dhidden[t]: V
+ * |dlogps[t]| max |weight| added to its largest entry). Other errors as
+ * for the forward, and RPO_ERR_NULL_POINTER for NULL dlogps, dhidden or
+ * dweight with T > 0. */
+RPO_API int rpo_linear_logps_backward_f32(rpo_ctx *ctx, size_t t, size_t h,
+                                          size_t v, const float *hidden,
+                                          const float *weight, size_t ldw,
+                                          const float *bias,
+                                          const int32_t *targets,
+                                          const float *lse,
+                                          const float *dlogps, float *dhidden,
+                                          float *dweight, float *dbias);
+
+RPO_API int rpo_linear_logps_backward_f64(rpo_ctx *ctx, size_t t, size_t h,
+                                          size_t v, const double *hidden,
+                                          const double *weight, size_t ldw,
+                                          const double *bias,
+                                          const int32_t *targets,
+                                          const double *lse,
+                                          const double *dlogps,
+                                          double *dhidden, double *dweight,
+                                          double *dbias);
 
 /* Per-sequence log-probs from per-token ones and a mask:
  *

@@ -52,6 +52,10 @@ static const param_spec param_specs[RPO_PARAM_END] = {
         {"RPO_PARAM_SINKHORN_ITERS", 200, 1, 1e6, 1},
     [RPO_PARAM_SINKHORN_TOL] =
         {"RPO_PARAM_SINKHORN_TOL", 1e-9, 0.0, 1.0, 0},
+    /* 16: a chunk at least one vector of columns wide; 4096: a float
+     * chunk of logits of 64 MiB per thread is as far as chunking helps */
+    [RPO_PARAM_LINEAR_CHUNK] =
+        {"RPO_PARAM_LINEAR_CHUNK", 256, 16, 4096, 1},
 };
 
 static const param_spec *find_param(int param)

@@ -18,7 +18,7 @@
 #define RPO_DETAIL_BYTES 256
 
 /* One past the largest RPO_PARAM_* key. */
-#define RPO_PARAM_END 14
+#define RPO_PARAM_END 15
 
 /* Metrics of the last successful loss call (RPO_STAT_*). */
 typedef struct rpo_metrics {
@@ -77,6 +77,10 @@ static inline unsigned rpo_threads(const rpo_ctx *ctx)
 static inline int rpo_loss_kind(const rpo_ctx *ctx)
 {
     return (int)ctx->param[RPO_PARAM_LOSS];
+}
+static inline size_t rpo_linear_chunk(const rpo_ctx *ctx)
+{
+    return (size_t)ctx->param[RPO_PARAM_LINEAR_CHUNK];
 }
 static inline int rpo_logit_scale(const rpo_ctx *ctx)
 {

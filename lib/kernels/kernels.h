@@ -78,6 +78,12 @@ typedef double (*rpo_sumsq_fn)(const void *x, size_t d);
 typedef void (*rpo_scale_fn)(const void *x, size_t d, double inv, void *out);
 typedef void (*rpo_mirror_fn)(void *s, size_t lds, size_t count, size_t j0,
                               size_t j1, int stream);
+typedef void (*rpo_chunk_lse_fn)(size_t rows, size_t n, void *s, size_t lds,
+                                 const void *bias, double *row_max,
+                                 double *row_sum);
+typedef void (*rpo_chunk_grad_fn)(size_t rows, size_t n, void *s, size_t lds,
+                                  const void *bias, const double *lse,
+                                  const double *dlogp, const ptrdiff_t *col);
 typedef void (*rpo_lse_rows_fn)(size_t rows, size_t n, const double *c,
                                 size_t ldc, const double *g, double eps,
                                 double *out);
@@ -112,6 +118,13 @@ typedef struct rpo_kernels_of_type {
      * one goes through vector tiles; stream allows streaming stores
      * (lib/kernels/simd/mirror.h). */
     rpo_mirror_fn mirror;
+    /* The fused linear log-probs (lib/tokens/fused_linear_run.c,
+     * lib/kernels/simd/linear.h): the product into s accumulated rather than overwritten (each depth block
+     * added in order), and the softmax of one chunk of logits: its rows'
+     * max and sum of exponentials, or its gradient in place. */
+    rpo_product_fn product_acc;
+    rpo_chunk_lse_fn chunk_lse;
+    rpo_chunk_grad_fn chunk_grad;
 } rpo_kernels_of_type;
 
 #define RPO_NOT_SYMMETRIC ((size_t)-1)

@@ -87,5 +87,8 @@ void op_beyond(reader *r, rpo_ctx *ctx, rpo_ctx *other);
 /* rpo_related_batches_*, one call per precision with its invariants
  * (batching.c). */
 void op_related_batches(reader *r, rpo_ctx *ctx);
+/* The fused linear log-probs of 1.3, forward then backward, each one call
+ * with its invariants (linear.c). */
+void op_linear_logps(reader *r, rpo_ctx *ctx);
 
 #endif /* RPO_FUZZ_HARNESS_H */

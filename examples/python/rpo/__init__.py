@@ -21,6 +21,7 @@ from .context import (LOSS_TYPES, PARTIAL_COUNT, SETTINGS, Context,
                       EmbedGradResult, LossResult, Metrics, RowsResult,
                       RowsTotal, Setting, SinkhornRun, partial_length,
                       split_partial)
+from .linear import linear_token_logps, linear_token_logps_backward
 from .tokens import (seq_logps, seq_logps_backward, token_logps,
                      token_logps_backward)
 from .errors import (NonFiniteError, NullPointerError, OutOfMemoryError,
@@ -42,4 +43,5 @@ __all__ = [
     "RPOError", "NullPointerError", "SizeError", "ParamError",
     "NonFiniteError", "OutOfMemoryError", "UnsupportedError", "RangeError",
     "token_logps", "token_logps_backward", "seq_logps", "seq_logps_backward",
+    "linear_token_logps", "linear_token_logps_backward",
 ]

@@ -27,6 +27,7 @@ import torch
 from .context import Context
 from .sampling import RelatedPromptSampler  # noqa: F401 (re-exported)
 from .cached import cached_backward  # noqa: F401 (re-exported)
+from .torch_linear import linear_token_logps  # noqa: F401 (librpo 1.3)
 
 # TRL's metric names -> fields of rpo.Metrics.
 TRL_METRICS = (

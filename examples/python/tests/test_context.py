@@ -31,12 +31,15 @@ class Settings(unittest.TestCase):
             # librpo 1.2 (docs/beyond.md)
             "loss_type": "sigmoid", "label_smoothing": 0.0,
             "discopop_tau": 0.05, "logit_scale": "row_sum",
-            "sinkhorn_iters": 200, "sinkhorn_tol": 1e-9})
+            "sinkhorn_iters": 200, "sinkhorn_tol": 1e-9,
+            # librpo 1.3 (the fused linear log-probs)
+            "linear_chunk": 256})
 
     def test_every_setting_is_a_property_that_round_trips(self):
         ctx = context()
         # numbers inside each range (label smoothing < 0.5; whole iterations)
-        samples = {"label_smoothing": (0.0, 0.25), "sinkhorn_iters": (1, 500)}
+        samples = {"label_smoothing": (0.0, 0.25), "sinkhorn_iters": (1, 500),
+                   "linear_chunk": (16, 300)}
         for s in rpo.SETTINGS:
             values = s.choices or samples.get(s.name, (0.25, 0.75))
             for v in values:

@@ -79,9 +79,11 @@ static void TNAME(edge_tile)(size_t kc, const REAL *ap, const REAL *bp,
             c[r * ldc + j] = first ? tile[r * NR + j] : c[r * ldc + j] + tile[r * NR + j];
 }
 
-static void TNAME(product)(size_t rows, size_t n, size_t d, const void *ap_,
-                           const void *bp_, void *s_, size_t lds,
-                           size_t sym_row0)
+/* s = (accumulate ? s : 0) + ap . bp^T: accumulate adds each depth block
+ * to s in the block order, whatever the caller's chunking around it. */
+static void TNAME(product_into)(size_t rows, size_t n, size_t d,
+                                const void *ap_, const void *bp_, void *s_,
+                                size_t lds, size_t sym_row0, int accumulate)
 {
     const REAL *ap = ap_, *bp = bp_;
     REAL *s = s_;
@@ -104,15 +106,31 @@ static void TNAME(product)(size_t rows, size_t n, size_t d, const void *ap_,
                     const size_t tile_cols = n - j < NR ? n - j : NR;
                     const REAL *b = bp + (t * d * NR + k0 * NR);
                     if (tile_rows == RPO_MR && tile_cols == NR)
-                        TNAME(micro)(kc, a, b, s + i * lds + j, lds, k0 == 0);
+                        TNAME(micro)(kc, a, b, s + i * lds + j, lds,
+                                     !accumulate && k0 == 0);
                     else
                         TNAME(edge_tile)(kc, a, b, s + i * lds + j, lds,
-                                         tile_rows, tile_cols, k0 == 0);
+                                         tile_rows, tile_cols,
+                                         !accumulate && k0 == 0);
                 }
             }
         }
       }
     }
+}
+
+static void TNAME(product)(size_t rows, size_t n, size_t d, const void *ap,
+                           const void *bp, void *s, size_t lds,
+                           size_t sym_row0)
+{
+    TNAME(product_into)(rows, n, d, ap, bp, s, lds, sym_row0, 0);
+}
+
+static void TNAME(product_acc)(size_t rows, size_t n, size_t d, const void *ap,
+                               const void *bp, void *s, size_t lds,
+                               size_t sym_row0)
+{
+    TNAME(product_into)(rows, n, d, ap, bp, s, lds, sym_row0, 1);
 }
 
 #undef NR
