@@ -16,6 +16,7 @@ bench-beyond: $(BUILD)/bench/bench_beyond
 .PHONY: bench-batching
 WERROR_TARGETS += $(BUILD)/bench/bench_batching
 
+## bench-batching: related-prompt batches at P = 100000, D = 384: time and batch similarity
 bench-batching: $(BUILD)/bench/bench_batching
 	$(BUILD)/bench/bench_batching
 bench: bench-batching
@@ -23,5 +24,6 @@ bench: bench-batching
 # Peak memory of rpo.torch.cached_backward against one backward pass
 # (bench/cached_memory.py): grows with the micro-batch, not the batch.
 .PHONY: bench-cached
-bench-cached: lib
+## bench-cached: peak memory of cached micro-batches against one backward pass
+bench-cached: $(LIB_FILES)
 	$(PYTHON_ENV) $(PYTHON) bench/cached_memory.py
