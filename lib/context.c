@@ -38,6 +38,11 @@ static const param_spec param_specs[RPO_PARAM_END] = {
     [RPO_PARAM_LOGIT_SCALE]     = {RPO_LOGIT_SCALE_ROW_SUM, 0, 1, 1},
     [RPO_PARAM_SINKHORN_ITERS]  = {200, 1, 1e6, 1},
     [RPO_PARAM_SINKHORN_TOL]    = {1e-9, 0.0, 1.0, 0},
+    [RPO_PARAM_SIMPO_GAMMA]     = {0.0, 0.0, DBL_MAX, 0},
+    [RPO_PARAM_F_DIVERGENCE]    = {RPO_FDIV_REVERSE_KL, 0, RPO_FDIV_ALPHA, 1},
+    [RPO_PARAM_F_ALPHA]         = {1.0, POSITIVE_MIN, DBL_MAX, 0},
+    [RPO_PARAM_DESIRABLE_WEIGHT]   = {1.0, 0.0, DBL_MAX, 0},
+    [RPO_PARAM_UNDESIRABLE_WEIGHT] = {1.0, 0.0, DBL_MAX, 0},
 };
 
 static const param_spec *find_param(int param)
@@ -163,6 +168,9 @@ int rpo_ctx_stat(const rpo_ctx *ctx, int stat, double *value)
         *value = ctx->last.sinkhorn_iterations;
         break;
     case RPO_STAT_SINKHORN_ERROR:  *value = ctx->last.sinkhorn_error;  break;
+    case RPO_STAT_LOGPS_CHOSEN:    *value = ctx->last.logps_chosen;    break;
+    case RPO_STAT_LOGPS_REJECTED:  *value = ctx->last.logps_rejected;  break;
+    case RPO_STAT_KL:              *value = ctx->last.kl;              break;
     default:                       return RPO_ERR_PARAM;
     }
     return RPO_OK;

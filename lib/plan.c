@@ -2,6 +2,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "objective.h"
 #include "pack.h"
 #include "plan.h"
 #include "rpo.h"
@@ -72,11 +73,13 @@ static int computes_emb_grad(const rpo_call *call, int weighting)
 /* SIGMOID and ROBUST (any label smoothing, either logit scale) without
  * dL/dW run the pairs kernels or contrast.c (rpo_sigmoid_smoothing); every
  * other member of the family, and every call with embedding gradients,
- * runs contrast_family.c's generic kernel. */
-static int uses_family_kernel(const rpo_ctx *ctx, int emb_grad)
+ * runs contrast_family.c's generic kernel, and an objective its
+ * counterpart objective_rows.c. */
+static int uses_family_kernel(const rpo_ctx *ctx, const rpo_call *call, int emb_grad)
 {
     const int loss = rpo_loss_kind(ctx);
-    return (loss != RPO_LOSS_SIGMOID && loss != RPO_LOSS_ROBUST) || emb_grad;
+    return (loss != RPO_LOSS_SIGMOID && loss != RPO_LOSS_ROBUST) || emb_grad ||
+           call->objective != NULL;
 }
 
 rpo_dtype rpo_compute_type(const rpo_ctx *ctx, const rpo_call *call,
@@ -140,7 +143,7 @@ rpo_plan rpo_plan_call(const rpo_ctx *ctx, const rpo_call *call,
     p.uses_sim = p.embedding || p.weighting == RPO_WEIGHTING_SINKHORN;
     p.paired = p.uses_sim && rpo_call_is_paired(call);
     p.emb_grad = computes_emb_grad(call, p.weighting);
-    p.family = call->kind != RPO_CALL_WEIGHTS && uses_family_kernel(ctx, p.emb_grad);
+    p.family = call->kind != RPO_CALL_WEIGHTS && uses_family_kernel(ctx, call, p.emb_grad);
     p.real = rpo_compute_type(ctx, call, scan, p.embedding);
     p.elem = p.real == RPO_F32 ? sizeof(float) : sizeof(double);
     p.k = p.real == RPO_F32 ? &ctx->kernels->f32 : &ctx->kernels->f64;
@@ -214,6 +217,16 @@ static rpo_layout layout(const rpo_call *call, const rpo_plan *p,
         L.f_hat_t = rpo_scratch_add(plan, d * n, D);
         L.de = rpo_scratch_add(plan, m * d, D);
         L.df = rpo_scratch_add(plan, n * d, D);
+    }
+    if (loss && call->objective != NULL) {
+        const size_t terms = call->objective->terms;
+        L.sa = rpo_scratch_add(plan, m, terms * D);
+        L.da = rpo_scratch_add(plan, m, terms * D);
+        L.sb = rpo_scratch_add(plan, n, terms * D);
+        L.db = rpo_scratch_add(plan, n, terms * D);
+        L.wc = rpo_scratch_add(plan, m, D);
+        L.wr = rpo_scratch_add(plan, n, D);
+        L.row_loss = rpo_scratch_add(plan, m, D);
     }
 
     /* One worker's regions, then as many copies as workers. */

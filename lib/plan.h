@@ -91,6 +91,10 @@ typedef struct rpo_layout {
     size_t e_hat, f_hat;       /* (M, D), (N, D) normalised rows           */
     size_t f_hat_t;            /* (D, N) f_hat transposed                  */
     size_t de, df;             /* (M, D), (N, D)                           */
+    /* an objective (objective.h), double                                  */
+    size_t sa, da, sb, db;     /* (T, M), (T, M), (T, N), (T, N)           */
+    size_t wc, wr;             /* (M), (N) sample weights                  */
+    size_t row_loss;           /* (M)                                      */
     rpo_worker_regions per_worker;
     size_t worker0, worker_bytes;
 } rpo_layout;

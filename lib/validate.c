@@ -98,8 +98,9 @@ int rpo_validate_settings(const rpo_call *call, int weighting, int loss,
     if (call->kind == RPO_CALL_WEIGHTS)
         return RPO_OK;
     /* EXO's KL against (1 - eps, eps) is infinite for eps = 0; TRL refuses
-     * it too rather than guess a value. */
-    if (loss == RPO_LOSS_EXO_PAIR && label_smoothing == 0.0)
+     * it too rather than guess a value. An objective checked its own
+     * terms (objective.c). */
+    if (call->objective == NULL && loss == RPO_LOSS_EXO_PAIR && label_smoothing == 0.0)
         return RPO_ERR_PARAM;
     if (call->kind == RPO_CALL_LOSS && weighting == RPO_WEIGHTING_SINKHORN &&
         (call->rows || rpo_call_wants_emb_grad(call)))
