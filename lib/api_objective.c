@@ -94,7 +94,12 @@ static int run_list(rpo_ctx *ctx, const batch_view *b, const results_view *r,
     call.losses = r->losses;
     call.chosen_rewards = r->chosen_rewards;
     call.rejected_rewards = r->rejected_rewards;
-    return rpo_run(ctx, &call);
+    const int status = rpo_run(ctx, &call);
+    /* the engine's checks of 1.2 may not name their rule yet: then the
+     * status's own text is the detail, so a failed call never has none */
+    if (status != RPO_OK && rpo_ctx_error_detail(ctx)[0] == '\0')
+        return rpo_fail(ctx, status, "%s", rpo_status_string(status));
+    return status;
 }
 
 static int run_unpaired(rpo_ctx *ctx, const batch_view *b, const results_view *r,
