@@ -132,6 +132,7 @@ include tests/abi/abi.mk
 include tests/kernels.mk
 include bench/bench.mk
 include bench/beyond.mk
+include bench/objectives.mk
 include examples/python/ddp.mk
 include examples/mpi/mpi.mk
 

@@ -327,7 +327,7 @@ int rpo_run(rpo_ctx *ctx, const rpo_call *call)
     /* Sizes and memory are checked before any input is read: first for
      * the compute type the settings allow, then, if the inputs turn out
      * too large for float, again for double. */
-    rpo_input_scan scan = {1, 0.0, 1.0};
+    rpo_input_scan scan = {1, 0.0, 1.0, 1.0};
     rpo_plan p = rpo_plan_call(ctx, call, &scan);
     rpo_layout L;
     status = rpo_plan_reserve(ctx, call, &p, &L);
@@ -353,7 +353,7 @@ int rpo_run(rpo_ctx *ctx, const rpo_call *call)
         if (status != RPO_OK)
             return status;
         if (call->objective != NULL)
-            rpo_objective_prepare(ctx, call, &L);
+            rpo_objective_prepare(ctx, call, &p, &L);
     }
     rpo_similarity sim;
     memset(&sim, 0, sizeof sim);

@@ -12,7 +12,15 @@ int rpo_objective_check_call(rpo_ctx *ctx, const rpo_call *call)
                                       call->m, call->policy_rejected, call->n);
 }
 
-void rpo_objective_prepare(rpo_ctx *ctx, const rpo_call *call, const rpo_layout *L)
+/* dst[k] = (float)src[k]: what the float pairs kernel reads. */
+static void narrow(const double *src, size_t count, float *dst)
+{
+    for (size_t k = 0; k < count; k++)
+        dst[k] = (float)src[k];
+}
+
+void rpo_objective_prepare(rpo_ctx *ctx, const rpo_call *call, const rpo_plan *p,
+                           const rpo_layout *L)
 {
     const rpo_objective *o = call->objective;
     rpo_objective_scores(o, call->policy_chosen, rpo_scratch_at(ctx, L->a),
@@ -23,6 +31,11 @@ void rpo_objective_prepare(rpo_ctx *ctx, const rpo_call *call, const rpo_layout 
                          rpo_scratch_at(ctx, L->db));
     rpo_objective_sample_weights(o->chosen_weights, call->m, rpo_scratch_at(ctx, L->wc));
     rpo_objective_sample_weights(o->rejected_weights, call->n, rpo_scratch_at(ctx, L->wr));
+    if (p->fast_pairs && p->real == RPO_F32) {
+        narrow(rpo_scratch_at(ctx, L->sa), call->m, rpo_scratch_at(ctx, L->sa_real));
+        narrow(rpo_scratch_at(ctx, L->sb), call->n, rpo_scratch_at(ctx, L->sb_real));
+        narrow(rpo_scratch_at(ctx, L->wr), call->n, rpo_scratch_at(ctx, L->wr_real));
+    }
 }
 
 /* beta times each log-ratio fits the output, when the output is wanted. */

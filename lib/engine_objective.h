@@ -16,7 +16,8 @@
 int rpo_objective_check_call(rpo_ctx *ctx, const rpo_call *call);
 
 /* After the log-ratios a, b are in the scratch: scores, slopes, weights. */
-void rpo_objective_prepare(rpo_ctx *ctx, const rpo_call *call, const rpo_layout *L);
+void rpo_objective_prepare(rpo_ctx *ctx, const rpo_call *call, const rpo_plan *p,
+                           const rpo_layout *L);
 
 /* RPO_ERR_RANGE unless the per-row losses and rewards fit their outputs. */
 int rpo_objective_check_range(rpo_ctx *ctx, const rpo_call *call,

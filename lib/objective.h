@@ -47,6 +47,12 @@ typedef struct rpo_objective {
     double exp_cap;   /* log of the caller type's largest finite value    */
 } rpo_objective;
 
+/* 1 when the list's pair terms run on the SIMD pairs kernel (kernels.h):
+ * one term of the sigmoid loss (SIGMOID, SIGMOID_NORM, SIMPO) with no
+ * margin, on scores within the log-probs' magnitudes (reverse KL, or
+ * SIMPO's p / L). Every other list runs on objective_rows.c. */
+int rpo_objective_fast(const rpo_objective *o);
+
 /* The list of a batch: resolves terms/term_losses/term_weights (terms == 0:
  * the context's RPO_PARAM_LOSS) and the settings into *o, whose arrays the
  * caller fills in. RPO_OK, or RPO_ERR_SIZE / RPO_ERR_NULL_POINTER /

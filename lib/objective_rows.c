@@ -44,11 +44,11 @@ void rpo_objective_rows(const rpo_objective_contrast *c, size_t i0, size_t rows,
     const size_t n = c->n;
     for (size_t r = 0; r < rows; r++) {
         const size_t i = i0 + r;
-        const double a = c->a[i], wc = c->wc[i];
+        const double za = c->za[i], wc = c->wc[i];
         const double *wr = w + r * n;
         double loss = 0.0, margin = 0.0, accuracy = 0.0, grad = 0.0;
         for (size_t j = 0; j < n; j++) {
-            const double z = a - c->b[j];
+            const double z = za - c->zb[j];
             const double pair_weight = wc * c->wr[j];
             double ga, gb, dw;
             margin += wr[j] * z;

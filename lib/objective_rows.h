@@ -21,7 +21,9 @@
 typedef struct rpo_objective_contrast {
     size_t m, n;             /* the strides of sa, da and sb, db          */
     const rpo_objective *o;  /* the terms                                 */
-    const double *a, *b;     /* (M), (N) log-ratios, for the metrics      */
+    const double *a, *b;     /* (M), (N) log-ratios                       */
+    const double *za, *zb;   /* (M), (N) what the metrics contrast: term
+                                0's scores (a, b without pair terms)      */
     const double *sa, *da;   /* (T, M) scores and slopes                  */
     const double *sb, *db;   /* (T, N)                                    */
     const double *wc, *wr;   /* (M), (N) sample weights                   */
@@ -31,7 +33,7 @@ typedef struct rpo_objective_contrast {
 } rpo_objective_contrast;
 
 /* Rows i0 .. i0 + rows - 1 with their weights w (rows, n): adds the pair
- * terms and metric sums to *sums (metrics as contrast.h, on a - b and W),
+ * terms and metric sums to *sums (metrics as contrast.h, on za - zb and W),
  * writes row_loss[r] = sum_j p_ij; when want_grad writes row_g[r] =
  * sum_j dp_ij / d policy_chosen[i] and adds dp_ij / d policy_rejected[j]
  * to col_g[j]; when gw is not NULL writes gw (rows, n) = dp_ij / dW_ij. */

@@ -32,7 +32,7 @@
 
 rpo_input_scan rpo_scan_inputs(const rpo_call *call)
 {
-    rpo_input_scan s = {1, 0.0, 1.0};
+    rpo_input_scan s = {1, 0.0, 1.0, 1.0};
     if (call->kind == RPO_CALL_WEIGHTS)
         return s;
     const double pc = rpo_in_max_abs(call->policy_chosen, 0, call->m);
@@ -43,6 +43,14 @@ rpo_input_scan rpo_scan_inputs(const rpo_call *call)
         s.w_bound = rpo_in_max_abs(call->weights_in, 0, call->m * call->n);
     s.finite = pc < HUGE_VAL && pr < HUGE_VAL && rc < HUGE_VAL &&
                rr < HUGE_VAL && s.w_bound < HUGE_VAL;
+    /* an objective's sample weights multiply each pair's term in the
+     * compute type (NaN and infinity are reported by objective.c) */
+    if (call->objective != NULL) {
+        const rpo_objective *o = call->objective;
+        const double wc = o->chosen_weights.data ? rpo_in_max_abs(o->chosen_weights, 0, call->m) : 1.0;
+        const double wr = o->rejected_weights.data ? rpo_in_max_abs(o->rejected_weights, 0, call->n) : 1.0;
+        s.sample_bound = wc * wr;
+    }
     s.z_bound = (pc + rc) + (pr + rr);  /* may overflow: then not float */
     return s;
 }
@@ -77,9 +85,11 @@ static int computes_emb_grad(const rpo_call *call, int weighting)
  * counterpart objective_rows.c. */
 static int uses_family_kernel(const rpo_ctx *ctx, const rpo_call *call, int emb_grad)
 {
+    /* contrast.c, the GENERIC set's path, knows no sample weights */
+    if (call->objective != NULL)
+        return emb_grad || ctx->generic_pairs || !rpo_objective_fast(call->objective);
     const int loss = rpo_loss_kind(ctx);
-    return (loss != RPO_LOSS_SIGMOID && loss != RPO_LOSS_ROBUST) || emb_grad ||
-           call->objective != NULL;
+    return (loss != RPO_LOSS_SIGMOID && loss != RPO_LOSS_ROBUST) || emb_grad;
 }
 
 rpo_dtype rpo_compute_type(const rpo_ctx *ctx, const rpo_call *call,
@@ -108,6 +118,7 @@ rpo_dtype rpo_compute_type(const rpo_ctx *ctx, const rpo_call *call,
     const double eps = fabs(rpo_sigmoid_smoothing(ctx));
     if (!in_range(beta, 1.0 / F32_RANGE, F32_RANGE) || eps > F32_RANGE ||
         scan->z_bound > F32_RANGE || scan->w_bound > F32_RANGE ||
+        !(scan->sample_bound <= F32_RANGE) ||
         beta * (eps > 1.0 ? eps : 1.0) * scan->w_bound * scan->z_bound > F32_PAIR_RANGE)
         return RPO_F64;
     return RPO_F32;
@@ -227,6 +238,11 @@ static rpo_layout layout(const rpo_call *call, const rpo_plan *p,
         L.wc = rpo_scratch_add(plan, m, D);
         L.wr = rpo_scratch_add(plan, n, D);
         L.row_loss = rpo_scratch_add(plan, m, D);
+        /* the pairs kernel reads term 0's scores and wr in its type */
+        const int narrow = p->fast_pairs && p->real == RPO_F32;
+        L.sa_real = narrow ? rpo_scratch_add(plan, m, E) : L.sa;
+        L.sb_real = narrow ? rpo_scratch_add(plan, n, E) : L.sb;
+        L.wr_real = narrow ? rpo_scratch_add(plan, n, E) : L.wr;
     }
 
     /* One worker's regions, then as many copies as workers. */

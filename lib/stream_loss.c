@@ -20,6 +20,7 @@ typedef struct loss_job {
     const void *a_real, *b_real;
     double *row_g, *col_g;
     double *row_loss;          /* (M) an objective's per-row losses      */
+    const void *wr_real;       /* (N) its wr for the pairs kernel        */
     double *e_hat, *f_hat_t, *de, *df; /* embedding gradients            */
     rpo_sums total;
     /* shared mode: the block being worked on */
@@ -100,6 +101,12 @@ static void pair_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
         blk.sums = sums;
         blk.row_g = job->row_g + i0;
         blk.col_g = col_part;
+        blk.col_w = NULL;
+        if (s->call->objective != NULL) {  /* the sample weights */
+            blk.col_w = job->wr_real;
+            blk.row_w = job->oc.wc + i0;
+            blk.row_loss = job->row_loss + i0;
+        }
         p->k->pairs(&blk);
     } else {
         double *wide = rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.wide);
@@ -214,10 +221,36 @@ static void describe_objective(loss_job *job)
     oc->db = rpo_scratch_at(ctx, s->L->db);
     oc->wc = rpo_scratch_at(ctx, s->L->wc);
     oc->wr = rpo_scratch_at(ctx, s->L->wr);
+    oc->za = oc->o->terms > 0 ? oc->sa : oc->a;
+    oc->zb = oc->o->terms > 0 ? oc->sb : oc->b;
     oc->logit = job->fc.logit;
     oc->logit_scale = job->fc.logit_scale;
     oc->want_grad = job->fc.want_grad;
     job->row_loss = rpo_scratch_at(ctx, s->L->row_loss);
+    if (s->p->fast_pairs) {
+        /* the pairs kernel reads term 0's scores in place of a, b */
+        job->a_real = rpo_scratch_at(ctx, s->L->sa_real);
+        job->b_real = rpo_scratch_at(ctx, s->L->sb_real);
+        job->wr_real = rpo_scratch_at(ctx, s->L->wr_real);
+        job->c.smoothing = oc->o->pair[0].eps;
+    }
+}
+
+/* The pairs kernel's sums of term 0 become its term: times its weight,
+ * and the chain rule's slopes d score / d policy. */
+static void finish_fast_term(const loss_job *job, rpo_loss_result *out)
+{
+    const rpo_call *call = job->s->call;
+    const double weight = call->objective->weight[0];
+    out->loss *= weight;
+    for (size_t i = 0; i < call->m; i++)
+        job->row_loss[i] *= weight;
+    if (out->grad_a == NULL)
+        return;
+    for (size_t i = 0; i < call->m; i++)
+        out->grad_a[i] *= weight * job->oc.da[i];
+    for (size_t j = 0; j < call->n; j++)
+        out->grad_b[j] *= weight * job->oc.db[j];
 }
 
 /* After the pair terms: the per-row losses in the loss's units, the SFT
@@ -273,7 +306,8 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
     job.c.beta = rpo_pair_beta(ctx, n);
     job.c.smoothing = rpo_sigmoid_smoothing(ctx);
     job.c.logit = rpo_resolved_placement(ctx) == RPO_PLACEMENT_LOGIT;
-    job.c.want_loss = call->loss.data != NULL || call->partial_stats.data != NULL;
+    job.c.want_loss = call->loss.data != NULL || call->partial_stats.data != NULL ||
+                      call->losses.data != NULL;
     job.c.want_grad = call->grad_chosen.data != NULL ||
                       call->grad_rejected.data != NULL;
     job.a_real = rpo_scratch_at(ctx, s->L->a_real);
@@ -330,6 +364,8 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
     }
     if (s->p->emb_grad)
         finish_emb_grad(&job, out);
+    if (call->objective != NULL && s->p->fast_pairs)
+        finish_fast_term(&job, out);
     if (call->objective != NULL)
         finish_objective(&job, out);
     memset(&out->metrics, 0, sizeof out->metrics);

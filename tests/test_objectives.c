@@ -12,7 +12,9 @@
  *     transcribed here: sigmoid with each f-divergence, IPO on averages,
  *     SimPO, ORPO with its NLL;
  *   - KTO and apo_zero_unpaired against TRL's kto_loss;
- *   - float32 follows float64; threads change no bit;
+ *   - on every kernel set: the SIMD pairs kernel's weighted variants (one
+ *     sigmoid term without margin) and the generic kernel (the rest);
+ *     float32 follows float64, float64 the reference; threads change no bit;
  *   - the entry points of 1.2 ignore the new settings, bit for bit;
  *   - hostile descriptors and values: a status, a detail, nothing written.
  */
@@ -20,8 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#define RPO_STATIC_LINKING_ONLY
 #include "objective_ref.h"
 #include "testutil.h"
+#include "kernel_sets.h"
 
 #define M 5
 #define N 4
@@ -105,9 +109,12 @@ static rpo_results_f64 results_of(outputs *o)
     return r;
 }
 
+/* The kernel set the next contexts use (kernel_sets.h). */
+static int current_set = RPO_KERNELS_AUTO;
+
 static rpo_ctx *objective_ctx(int weighting, int placement, int reduction, int fdiv)
 {
-    rpo_ctx *ctx = rpo_ctx_create();
+    rpo_ctx *ctx = context_on(current_set);
     assert_non_null(ctx);
     set(ctx, RPO_PARAM_WEIGHTING, weighting);
     set(ctx, RPO_PARAM_PLACEMENT, placement);
@@ -134,7 +141,7 @@ static void reference_weights(const problem *P, int weighting, double *w)
 }
 
 static obj_ref reference_of(const problem *P, const rpo_batch_f64 *b, const double *w,
-                            int logit, int sum, int fdiv, size_t terms,
+                            int logit, int sum, int fdiv, double gamma, size_t terms,
                             const int *loss, const double *weight)
 {
     obj_ref r;
@@ -156,7 +163,7 @@ static obj_ref reference_of(const problem *P, const rpo_batch_f64 *b, const doub
     r.beta = 0.7;
     r.eps = 0.1;
     r.tau = 0.05;
-    r.gamma = 0.3;
+    r.gamma = gamma;
     r.fdiv = fdiv;
     r.f_alpha = 0.5;
     r.terms = terms;
@@ -178,6 +185,10 @@ static void check_configuration(const problem *P, int weighting, int caller_w,
                                 const int *loss, const double *weight)
 {
     rpo_ctx *ctx = objective_ctx(weighting, placement, reduction, fdiv);
+    /* no margin with sample weights: one sigmoid term then runs on the
+     * pairs kernel's weighted variants, the other lists on objective_rows.c */
+    const double gamma = sample ? 0.0 : 0.3;
+    set(ctx, RPO_PARAM_SIMPO_GAMMA, gamma);
     rpo_batch_f64 b = batch_of(P, lengths, sample);
     b.terms = terms;
     b.term_losses = loss;
@@ -192,9 +203,10 @@ static void check_configuration(const problem *P, int weighting, int caller_w,
     outputs o;
     rpo_results_f64 r = results_of(&o);
     char what[160];
-    snprintf(what, sizeof what, "%s%s w%d%s p%d r%d f%d L%d S%d",
+    snprintf(what, sizeof what, "%s%s w%d%s p%d r%d f%d L%d S%d on %s",
              term_names[loss[0]], terms > 1 ? "+" : "", weighting,
-             caller_w ? "(caller)" : "", placement, reduction, fdiv, lengths, sample);
+             caller_w ? "(caller)" : "", placement, reduction, fdiv, lengths, sample,
+             rpo_ctx_kernels(ctx));
     int status = rpo_objective_f64(ctx, &b, &r);
     if (status != RPO_OK)
         fail_msg("%s: status %d (%s)", what, status, rpo_ctx_error_detail(ctx));
@@ -202,7 +214,7 @@ static void check_configuration(const problem *P, int weighting, int caller_w,
                       (placement == RPO_PLACEMENT_AUTO && !caller_w &&
                        weighting == RPO_WEIGHTING_EMBEDDING);
     obj_ref ref = reference_of(P, &b, w, logit, reduction == RPO_REDUCTION_SUM,
-                               fdiv, terms, loss, weight);
+                               fdiv, gamma, terms, loss, weight);
     double gc[M], gr[M], rows[M];
     const double loss_want = ref_objective(&ref, gc, gr, rows);
     check_loss(what, o.loss, loss_want, TOL_F64);
@@ -228,10 +240,10 @@ static void check_configuration(const problem *P, int weighting, int caller_w,
     rpo_ctx_free(ctx);
 }
 
-/* Every term alone, and sigmoid + each other term, across the grid. */
-static void test_terms_against_reference(void **state)
+/* Every term alone, and sigmoid + each other term, across the grid, on
+ * the current kernel set. Returns the number of configurations. */
+static size_t check_grid(void)
 {
-    (void)state;
     static const int weightings[] = {RPO_WEIGHTING_UNIFORM, RPO_WEIGHTING_DIAGONAL,
                                      RPO_WEIGHTING_EMBEDDING};
     problem paired, unpaired;
@@ -270,7 +282,23 @@ static void test_terms_against_reference(void **state)
                     }
         }
     }
-    assert_true(configurations > 1000);
+    return configurations;
+}
+
+static void test_terms_against_reference(void **state)
+{
+    (void)state;
+    for (size_t ks = 0; ks < KERNEL_SETS; ks++) {
+        rpo_ctx *probe = context_on(kernel_sets[ks]);
+        if (probe == NULL)
+            continue;
+        rpo_ctx_free(probe);
+        current_set = kernel_sets[ks];
+        assert_true(check_grid() > 1000);
+        if (small_run())
+            break;
+    }
+    current_set = RPO_KERNELS_AUTO;
 }
 
 static double call_loss(rpo_ctx *ctx, const rpo_batch_f64 *b, outputs *o)
@@ -488,8 +516,10 @@ static void test_kto(void **state)
     }
 }
 
-/* float32 follows float64 on a problem big enough for the float stages
- * (EMBEDDING similarities in float); THREADS changes no bit. */
+/* On each kernel set, a problem big enough for the float stages (EMBEDDING
+ * similarities in float) and for whole vector chunks of the pairs kernel:
+ * float64 equals the reference, float32 follows float64, THREADS changes
+ * no bit. */
 static void test_f32_and_threads(void **state)
 {
     (void)state;
@@ -518,34 +548,75 @@ static void test_f32_and_threads(void **state)
                         f + 4 * BM + 4 * BN, f + 4 * BM + 4 * BN + BM * BD, NULL,
                         f + 2 * BM, f + 4 * BM + 2 * BN, f + 3 * BM, f + 4 * BM + 3 * BN,
                         2, list, weights, 0, NULL, NULL, NULL};
+    /* the reference: EMBEDDING (LOGIT placement), MEAN, no margin */
+    static double w[BM * BN], want_gc[BM], want_gr[BN], want_rows[BM];
+    ref_embedding(BM, BN, BD, ce, re, 0.4, w);
+    obj_ref ref;
+    memset(&ref, 0, sizeof ref);
+    ref.m = BM;
+    ref.n = BN;
+    ref.pc = pc;
+    ref.rc = rc;
+    ref.pr = pr;
+    ref.rr = rr;
+    ref.lc = lc;
+    ref.lr = lr;
+    ref.wc = wc;
+    ref.wr = wr;
+    ref.w = w;
+    ref.logit = 1;
+    ref.k = 1.0;
+    ref.beta = 0.7;
+    ref.eps = 0.1;
+    ref.terms = 2;
+    ref.loss = list;
+    ref.weight = weights;
+    const double want = ref_objective(&ref, want_gc, want_gr, want_rows);
+
     static double loss[2], gc[2][BM], gr[2][BN], rows[2][BM];
     static float loss32, gc32[BM], gr32[BN], rows32[BM];
-    for (unsigned threads = 1; threads <= 2; threads++) {
-        rpo_ctx *ctx = objective_ctx(RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_AUTO,
-                                     RPO_REDUCTION_MEAN, RPO_FDIV_REVERSE_KL);
-        set(ctx, RPO_PARAM_THREADS, threads == 1 ? 1 : 4);
-        rpo_results_f64 res = {sizeof res, &loss[threads - 1], gc[threads - 1],
-                               gr[threads - 1], NULL, NULL, rows[threads - 1], NULL, NULL};
-        assert_status(rpo_objective_f64(ctx, &b, &res), RPO_OK);
-        if (threads == 1) {
-            rpo_results_f32 r32 = {sizeof r32, &loss32, gc32, gr32, NULL, NULL,
-                                   rows32, NULL, NULL};
-            assert_status(rpo_objective_f32(ctx, &bf, &r32), RPO_OK);
+    for (size_t ks = 0; ks < KERNEL_SETS; ks++) {
+        rpo_ctx *probe = context_on(kernel_sets[ks]);
+        if (probe == NULL)
+            continue;
+        rpo_ctx_free(probe);
+        current_set = kernel_sets[ks];
+        for (unsigned threads = 1; threads <= 2; threads++) {
+            rpo_ctx *ctx = objective_ctx(RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_AUTO,
+                                         RPO_REDUCTION_MEAN, RPO_FDIV_REVERSE_KL);
+            set(ctx, RPO_PARAM_SIMPO_GAMMA, 0.0);
+            set(ctx, RPO_PARAM_THREADS, threads == 1 ? 1 : 4);
+            rpo_results_f64 res = {sizeof res, &loss[threads - 1], gc[threads - 1],
+                                   gr[threads - 1], NULL, NULL, rows[threads - 1],
+                                   NULL, NULL};
+            assert_status(rpo_objective_f64(ctx, &b, &res), RPO_OK);
+            if (threads == 1) {
+                rpo_results_f32 r32 = {sizeof r32, &loss32, gc32, gr32, NULL, NULL,
+                                       rows32, NULL, NULL};
+                assert_status(rpo_objective_f32(ctx, &bf, &r32), RPO_OK);
+            }
+            rpo_ctx_free(ctx);
         }
-        rpo_ctx_free(ctx);
+        assert_memory_equal(&loss[0], &loss[1], sizeof loss[0]);
+        assert_memory_equal(gc[0], gc[1], sizeof gc[0]);
+        assert_memory_equal(gr[0], gr[1], sizeof gr[0]);
+        assert_memory_equal(rows[0], rows[1], sizeof rows[0]);
+        check_loss("f64 loss", loss[0], want, TOL_F64);
+        check_vector_rel("f64 grad chosen", gc[0], want_gc, BM, TOL_F64);
+        check_vector_rel("f64 grad rejected", gr[0], want_gr, BN, TOL_F64);
+        check_vector_rel("f64 rows", rows[0], want_rows, BM, TOL_F64);
+        double wide[BM];
+        check_loss("f32 loss", (double)loss32, loss[0], TOL_F32);
+        to_f64(wide, gc32, BM);
+        check_vector_rel("f32 grad chosen", wide, gc[0], BM, TOL_F32);
+        to_f64(wide, gr32, BN);
+        check_vector_rel("f32 grad rejected", wide, gr[0], BN, TOL_F32);
+        to_f64(wide, rows32, BM);
+        check_vector_rel("f32 rows", wide, rows[0], BM, TOL_F32);
+        if (small_run())
+            break;
     }
-    assert_memory_equal(&loss[0], &loss[1], sizeof loss[0]);
-    assert_memory_equal(gc[0], gc[1], sizeof gc[0]);
-    assert_memory_equal(gr[0], gr[1], sizeof gr[0]);
-    assert_memory_equal(rows[0], rows[1], sizeof rows[0]);
-    double wide[BM];
-    check_loss("f32 loss", (double)loss32, loss[0], TOL_F32);
-    to_f64(wide, gc32, BM);
-    check_vector_rel("f32 grad chosen", wide, gc[0], BM, TOL_F32);
-    to_f64(wide, gr32, BN);
-    check_vector_rel("f32 grad rejected", wide, gr[0], BN, TOL_F32);
-    to_f64(wide, rows32, BM);
-    check_vector_rel("f32 rows", wide, rows[0], BM, TOL_F32);
+    current_set = RPO_KERNELS_AUTO;
     free(v);
     free(f);
 }
