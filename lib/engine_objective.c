@@ -93,25 +93,30 @@ static int all_finite(rpo_in x, size_t count)
 int rpo_objective_finish_empty(rpo_ctx *ctx, const rpo_call *call)
 {
     const size_t m = call->m, n = call->n;
-    if (!all_finite(call->policy_chosen, m) || !all_finite(call->ref_chosen, m) ||
-        !all_finite(call->policy_rejected, n) || !all_finite(call->ref_rejected, n))
-        return rpo_fail(ctx, RPO_ERR_NONFINITE, "NaN or infinity in a log-prob");
-    int status = rpo_objective_check_call(ctx, call);
-    if (status != RPO_OK)
-        return status;
-    /* a, b, the SFT gradient and row losses: (M), (N), (M), (M) doubles */
+    /* a, b, the SFT gradient and row losses: (M), (N), (M), (M) doubles;
+     * sizes and memory before any input is read */
     rpo_scratch_plan plan = {0, 0};
+    (void)rpo_scratch_add(&plan, 1, 1);  /* M == N == 0: still real regions */
     const size_t at_a = rpo_scratch_add(&plan, m, sizeof(double));
     const size_t at_b = rpo_scratch_add(&plan, n, sizeof(double));
     const size_t at_grad = rpo_scratch_add(&plan, m, sizeof(double));
     const size_t at_rows = rpo_scratch_add(&plan, m, sizeof(double));
-    status = rpo_scratch_reserve(ctx, &plan);
+    int status = rpo_scratch_reserve(ctx, &plan);
+    if (status != RPO_OK)
+        return rpo_fail(ctx, status, "scratch for m = %zu, n = %zu", m, n);
+    if (!all_finite(call->policy_chosen, m) || !all_finite(call->ref_chosen, m) ||
+        !all_finite(call->policy_rejected, n) || !all_finite(call->ref_rejected, n))
+        return rpo_fail(ctx, RPO_ERR_NONFINITE, "NaN or infinity in a log-prob");
+    status = rpo_objective_check_call(ctx, call);
     if (status != RPO_OK)
         return status;
     double *a = rpo_scratch_at(ctx, at_a), *b = rpo_scratch_at(ctx, at_b);
     double *grad = rpo_scratch_at(ctx, at_grad), *rows = rpo_scratch_at(ctx, at_rows);
-    (void)rpo_log_ratios(call->policy_chosen, call->ref_chosen, m, a);
-    (void)rpo_log_ratios(call->policy_rejected, call->ref_rejected, n, b);
+    /* an empty side's log-probs may be NULL */
+    if (m > 0)
+        (void)rpo_log_ratios(call->policy_chosen, call->ref_chosen, m, a);
+    if (n > 0)
+        (void)rpo_log_ratios(call->policy_rejected, call->ref_rejected, n, b);
     memset(grad, 0, m * sizeof *grad);
     memset(rows, 0, m * sizeof *rows);
 

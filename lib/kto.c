@@ -38,8 +38,8 @@ static int check_finite(rpo_ctx *ctx, rpo_in x, size_t count, const char *name)
     return RPO_OK;
 }
 
-static int check_call(rpo_ctx *ctx, const rpo_objective *o,
-                      const rpo_unpaired_call *c, int reads_kl)
+static int check_pointers(rpo_ctx *ctx, const rpo_objective *o,
+                          const rpo_unpaired_call *c, int reads_kl)
 {
     if (c->m > 0 && c->policy_chosen.data == NULL)
         return rpo_fail(ctx, RPO_ERR_NULL_POINTER, "policy_chosen is NULL, m = %zu", c->m);
@@ -48,6 +48,12 @@ static int check_call(rpo_ctx *ctx, const rpo_objective *o,
     if (reads_kl && o->kl.data == NULL && o->k > 0 && o->policy_kl.data == NULL)
         return rpo_fail(ctx, RPO_ERR_NULL_POINTER,
                         "KTO needs policy_kl (k = %zu) or kl", o->k);
+    return RPO_OK;
+}
+
+static int check_values(rpo_ctx *ctx, const rpo_objective *o,
+                        const rpo_unpaired_call *c, int reads_kl)
+{
     int status = check_finite(ctx, c->policy_chosen, c->m, "policy_chosen");
     if (status == RPO_OK)
         status = check_finite(ctx, c->ref_chosen, c->m, "ref_chosen");
@@ -101,18 +107,25 @@ static int fits(rpo_out out, const double *x, size_t count)
 int rpo_unpaired_run(rpo_ctx *ctx, const rpo_objective *o, const rpo_unpaired_call *c)
 {
     const int kto = o->unpaired == RPO_LOSS_KTO;
-    int status = check_call(ctx, o, c, kto);
+    int status = check_pointers(ctx, o, c, kto);
     if (status != RPO_OK)
         return status;
+    /* sizes and memory before any input is read, as for every call */
     const size_t m = c->m, n = c->n, seqs = m + n;
+    if (seqs < m)
+        return rpo_fail(ctx, RPO_ERR_SIZE, "m + n overflows (m = %zu, n = %zu)", m, n);
     /* per sequence: losses, gradients, rewards, chosen first: 3 (M + N) */
     rpo_scratch_plan plan = {0, 0};
+    (void)rpo_scratch_add(&plan, 1, 1);  /* M + N == 0: still real regions */
     const size_t at_loss = rpo_scratch_add(&plan, seqs, sizeof(double));
     const size_t at_grad = rpo_scratch_add(&plan, seqs, sizeof(double));
     const size_t at_reward = rpo_scratch_add(&plan, seqs, sizeof(double));
     status = rpo_scratch_reserve(ctx, &plan);
     if (status != RPO_OK)
-        return rpo_fail(ctx, status, "scratch of %zu sequences", seqs);
+        return rpo_fail(ctx, status, "scratch for %zu sequences", seqs);
+    status = check_values(ctx, o, c, kto);
+    if (status != RPO_OK)
+        return status;
     double *losses = rpo_scratch_at(ctx, at_loss);
     double *grad = rpo_scratch_at(ctx, at_grad);
     double *reward = rpo_scratch_at(ctx, at_reward);

@@ -6,7 +6,7 @@
  * with arbitrary keys and values and queries with NULL or valid pointers
  * (settings.c), contexts freed and recreated, the token-level helpers of
  * 1.1 (tokens.c, sequences.c), the row blocks and embedding gradients of
- * 1.2 (beyond.c), and compute calls (rpo_loss_*,
+ * 1.2 (beyond.c), the objectives of 1.3 (objectives.c), and compute calls (rpo_loss_*,
  * rpo_weights_*, rpo_loss_weighted_*, float32, float64 or both on the same
  * values) with arbitrary sizes, settings, present or NULL pointers, outputs
  * aliasing inputs, and values including NaN, +-inf, subnormals, +-1e38,
@@ -553,7 +553,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int ops = 0;
     do {
         unsigned which = take_choice(&r, 2);
-        switch (take_choice(&r, 12)) {
+        switch (take_choice(&r, 13)) {
         case 0:
         case 1:
             op_set(&r, ctx[which]);
@@ -580,6 +580,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case 7:
             op_beyond(&r, ctx[which], ctx[1 - which]);
+            break;
+        case 12:
+            op_objective(&r, ctx[which]);
             break;
         default:
             op_compute(&r, ctx[which], ctx[1 - which]);

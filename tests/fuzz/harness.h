@@ -6,6 +6,7 @@
  *   tokens.c     the logits helpers of librpo 1.1
  *   sequences.c  the sequence helpers of librpo 1.1
  *   beyond.c     the row blocks and embedding gradients of librpo 1.2
+ *   objectives.c the objectives of librpo 1.3
  */
 #ifndef RPO_FUZZ_HARNESS_H
 #define RPO_FUZZ_HARNESS_H
@@ -67,5 +68,8 @@ void op_seq_logps_backward(reader *r);
 /* The row blocks and embedding gradients of 1.2, one call with its
  * invariants, compared with `other` where they must agree (beyond.c). */
 void op_beyond(reader *r, rpo_ctx *ctx, rpo_ctx *other);
+
+/* rpo_objective_* of 1.3, one call with its invariants (objectives.c). */
+void op_objective(reader *r, rpo_ctx *ctx);
 
 #endif /* RPO_FUZZ_HARNESS_H */
