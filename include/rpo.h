@@ -677,6 +677,9 @@ typedef struct rpo_batch_f32 {
     const float *kl;               /* (1) KTO's kl gathered by the caller
                                       (unclamped mean); NULL: from the
                                       K pairs, 0 when K == 0              */
+    const float *sft_tokens;       /* (1) SFT's chosen token count over
+                                      all row blocks (>= 1), or NULL: the
+                                      batch's own (rpo_objective_rows_*)  */
 } rpo_batch_f32;
 
 typedef struct rpo_batch_f64 {
@@ -694,6 +697,7 @@ typedef struct rpo_batch_f64 {
     size_t k;
     const double *policy_kl, *ref_kl;
     const double *kl;
+    const double *sft_tokens;
 } rpo_batch_f64;
 
 /* The results; every pointer may be NULL (not computed). */
@@ -710,6 +714,9 @@ typedef struct rpo_results_f32 {
                                       SUM loss                            */
     float *chosen_rewards;         /* (M) beta a_i                         */
     float *rejected_rewards;       /* (N) beta b_j                         */
+    float *partial_stats;          /* (RPO_PARTIAL_COUNT) a row block's
+                                      shares (rpo_objective_rows_*); not
+                                      used by rpo_objective_*             */
 } rpo_results_f32;
 
 typedef struct rpo_results_f64 {
@@ -719,6 +726,7 @@ typedef struct rpo_results_f64 {
     double *grad_chosen_emb, *grad_rejected_emb;
     double *losses;
     double *chosen_rewards, *rejected_rewards;
+    double *partial_stats;
 } rpo_results_f64;
 
 /* Computes the objective of *batch into *results (both read and written
@@ -752,6 +760,29 @@ RPO_API int rpo_objective_f32(rpo_ctx *ctx, const rpo_batch_f32 *batch,
 
 RPO_API int rpo_objective_f64(rpo_ctx *ctx, const rpo_batch_f64 *batch,
                               rpo_results_f64 *results);
+
+/* One row block of a term list across data-parallel ranks, as
+ * rpo_loss_rows_* is of rpo_loss_embed_grad_*: the batch's M chosen rows
+ * are rows row_offset .. row_offset + M - 1 of m_total, its N rejected
+ * rows (and rejected_emb, never the "paired" shorthand) are every rank's,
+ * gathered; lengths and sample weights follow their rows. results:
+ * grad_chosen, grad_chosen_emb, losses (M, times m_total under MEAN) and
+ * the rewards are complete; grad_rejected, grad_rejected_emb and
+ * partial_stats are this block's shares, which summed over all blocks give
+ * the whole call's gradients, loss and metrics; loss is not used. SFT
+ * divides by batch->sft_tokens, the chosen tokens of all blocks (gather
+ * them first; NULL: this block's own, right only for one block). KTO and
+ * APO_ZERO_UNPAIRED are RPO_ERR_UNSUPPORTED here: each rank calls
+ * rpo_objective_* with the gathered kl and RPO_REDUCTION_SUM and divides
+ * by the global count. The context's metrics are unchanged. Errors as for
+ * rpo_objective_* and rpo_loss_rows_*. */
+RPO_API int rpo_objective_rows_f32(rpo_ctx *ctx, size_t m_total, size_t row_offset,
+                                   const rpo_batch_f32 *batch,
+                                   rpo_results_f32 *results);
+
+RPO_API int rpo_objective_rows_f64(rpo_ctx *ctx, size_t m_total, size_t row_offset,
+                                   const rpo_batch_f64 *batch,
+                                   rpo_results_f64 *results);
 
 /* ------------------------------------------------------------------------ */
 /* Versions and messages.                                                   */

@@ -11,13 +11,10 @@
 #include "objective.h"
 #include "rpo.h"
 
-/* The first version of each descriptor is 1.3's: a caller's size below it
- * is an error. Later versions append fields, and read the ones an older
- * caller did not send as zero (NULL, 0). */
-#define FIRST_BATCH_F32   sizeof(rpo_batch_f32)
-#define FIRST_BATCH_F64   sizeof(rpo_batch_f64)
-#define FIRST_RESULTS_F32 sizeof(rpo_results_f32)
-#define FIRST_RESULTS_F64 sizeof(rpo_results_f64)
+/* The first version of each descriptor is 1.3's, today's sizeof: a
+ * caller's size below it is an error. A later version appends fields,
+ * passes 1.3's size as `first` and reads the fields an older caller did not
+ * send as zero (NULL, 0). */
 
 /* A size far beyond any version's is a caller's mistake (an uninitialised
  * size member), not a newer layout: refused before any byte of it is read. */
@@ -62,15 +59,22 @@ typedef struct batch_view {
     const double *term_weights;
     size_t k;
     rpo_in policy_kl, ref_kl, kl;
+    rpo_in sft_tokens;
 } batch_view;
 
 typedef struct results_view {
     rpo_out loss, grad_chosen, grad_rejected, grad_chosen_emb, grad_rejected_emb;
-    rpo_out losses, chosen_rewards, rejected_rewards;
+    rpo_out losses, chosen_rewards, rejected_rewards, partial_stats;
 } results_view;
 
+/* A row block of a larger problem (rpo_objective_rows_*), or none. */
+typedef struct block_view {
+    int rows;
+    size_t m_total, row_offset;
+} block_view;
+
 static int run_list(rpo_ctx *ctx, const batch_view *b, const results_view *r,
-                    const rpo_objective *o)
+                    const rpo_objective *o, const block_view *block)
 {
     if (o->has_sft && b->m > 0 && b->chosen_lengths.data == NULL)
         return rpo_fail(ctx, RPO_ERR_NULL_POINTER,
@@ -86,6 +90,10 @@ static int run_list(rpo_ctx *ctx, const batch_view *b, const results_view *r,
                         "embedding gradients need the context's weighting, "
                         "not the caller's weights");
     call.objective = o;
+    call.rows = block->rows;
+    call.m_total = block->m_total;
+    call.row_offset = block->row_offset;
+    call.partial_stats = block->rows ? r->partial_stats : rpo_out_f64(NULL);
     call.loss = r->loss;
     call.grad_chosen = r->grad_chosen;
     call.grad_rejected = r->grad_rejected;
@@ -125,7 +133,7 @@ static int run_unpaired(rpo_ctx *ctx, const batch_view *b, const results_view *r
 }
 
 static int run_objective(rpo_ctx *ctx, const batch_view *b, const results_view *r,
-                         rpo_dtype type)
+                         rpo_dtype type, const block_view *block)
 {
     rpo_objective o;
     int status = rpo_objective_resolve(ctx, b->terms, b->term_losses,
@@ -140,7 +148,12 @@ static int run_objective(rpo_ctx *ctx, const batch_view *b, const results_view *
     o.policy_kl = b->policy_kl;
     o.ref_kl = b->ref_kl;
     o.kl = b->kl;
-    return o.unpaired ? run_unpaired(ctx, b, r, &o) : run_list(ctx, b, r, &o);
+    o.sft_tokens = b->sft_tokens;
+    if (o.unpaired && block->rows)
+        return rpo_fail(ctx, RPO_ERR_UNSUPPORTED,
+                        "KTO and APO_ZERO_UNPAIRED have no row blocks: call "
+                        "rpo_objective_* on each rank with the gathered kl");
+    return o.unpaired ? run_unpaired(ctx, b, r, &o) : run_list(ctx, b, r, &o, block);
 }
 
 /* The arrays of one descriptor type, tagged; the same lines for both. */
@@ -167,6 +180,7 @@ static int run_objective(rpo_ctx *ctx, const batch_view *b, const results_view *
         (v).policy_kl = tag((src).policy_kl);                               \
         (v).ref_kl = tag((src).ref_kl);                                     \
         (v).kl = tag((src).kl);                                             \
+        (v).sft_tokens = tag((src).sft_tokens);                             \
     } while (0)
 
 #define VIEW_RESULTS(v, src, tag)                                           \
@@ -179,50 +193,56 @@ static int run_objective(rpo_ctx *ctx, const batch_view *b, const results_view *
         (v).losses = tag((src).losses);                                     \
         (v).chosen_rewards = tag((src).chosen_rewards);                     \
         (v).rejected_rewards = tag((src).rejected_rewards);                 \
+        (v).partial_stats = tag((src).partial_stats);                       \
     } while (0)
+
+/* Both precisions: load the descriptors, tag them, run. */
+#define OBJECTIVE_ENTRY(BATCH, RESULTS, IN, OUT, TYPE)                        \
+    rpo_detail_clear(ctx);                                                  \
+    if (ctx == NULL || batch == NULL || results == NULL)                    \
+        return rpo_fail(ctx, RPO_ERR_NULL_POINTER, "%s is NULL",            \
+                        ctx == NULL     ? "ctx"                             \
+                        : batch == NULL ? "batch"                           \
+                                        : "results");                       \
+    BATCH in;                                                               \
+    RESULTS out;                                                            \
+    int status = load_descriptor(ctx, &in, sizeof(BATCH), sizeof in, batch, \
+                                 #BATCH);                                   \
+    if (status == RPO_OK)                                                   \
+        status = load_descriptor(ctx, &out, sizeof(RESULTS), sizeof out,    \
+                                 results, #RESULTS);                        \
+    if (status != RPO_OK)                                                   \
+        return status;                                                      \
+    batch_view b;                                                           \
+    results_view r;                                                         \
+    VIEW_BATCH(b, in, IN);                                                  \
+    VIEW_RESULTS(r, out, OUT);                                              \
+    return run_objective(ctx, &b, &r, TYPE, &block)
 
 int rpo_objective_f32(rpo_ctx *ctx, const rpo_batch_f32 *batch,
                       rpo_results_f32 *results)
 {
-    rpo_detail_clear(ctx);
-    if (ctx == NULL || batch == NULL || results == NULL)
-        return rpo_fail(ctx, RPO_ERR_NULL_POINTER, "%s is NULL",
-                        ctx == NULL ? "ctx" : batch == NULL ? "batch" : "results");
-    rpo_batch_f32 in;
-    rpo_results_f32 out;
-    int status = load_descriptor(ctx, &in, FIRST_BATCH_F32, sizeof in, batch,
-                                 "rpo_batch_f32");
-    if (status == RPO_OK)
-        status = load_descriptor(ctx, &out, FIRST_RESULTS_F32, sizeof out, results,
-                                 "rpo_results_f32");
-    if (status != RPO_OK)
-        return status;
-    batch_view b;
-    results_view r;
-    VIEW_BATCH(b, in, rpo_in_f32);
-    VIEW_RESULTS(r, out, rpo_out_f32);
-    return run_objective(ctx, &b, &r, RPO_F32);
+    const block_view block = {0, 0, 0};
+    OBJECTIVE_ENTRY(rpo_batch_f32, rpo_results_f32, rpo_in_f32, rpo_out_f32, RPO_F32);
 }
 
 int rpo_objective_f64(rpo_ctx *ctx, const rpo_batch_f64 *batch,
                       rpo_results_f64 *results)
 {
-    rpo_detail_clear(ctx);
-    if (ctx == NULL || batch == NULL || results == NULL)
-        return rpo_fail(ctx, RPO_ERR_NULL_POINTER, "%s is NULL",
-                        ctx == NULL ? "ctx" : batch == NULL ? "batch" : "results");
-    rpo_batch_f64 in;
-    rpo_results_f64 out;
-    int status = load_descriptor(ctx, &in, FIRST_BATCH_F64, sizeof in, batch,
-                                 "rpo_batch_f64");
-    if (status == RPO_OK)
-        status = load_descriptor(ctx, &out, FIRST_RESULTS_F64, sizeof out, results,
-                                 "rpo_results_f64");
-    if (status != RPO_OK)
-        return status;
-    batch_view b;
-    results_view r;
-    VIEW_BATCH(b, in, rpo_in_f64);
-    VIEW_RESULTS(r, out, rpo_out_f64);
-    return run_objective(ctx, &b, &r, RPO_F64);
+    const block_view block = {0, 0, 0};
+    OBJECTIVE_ENTRY(rpo_batch_f64, rpo_results_f64, rpo_in_f64, rpo_out_f64, RPO_F64);
+}
+
+int rpo_objective_rows_f32(rpo_ctx *ctx, size_t m_total, size_t row_offset,
+                           const rpo_batch_f32 *batch, rpo_results_f32 *results)
+{
+    const block_view block = {1, m_total, row_offset};
+    OBJECTIVE_ENTRY(rpo_batch_f32, rpo_results_f32, rpo_in_f32, rpo_out_f32, RPO_F32);
+}
+
+int rpo_objective_rows_f64(rpo_ctx *ctx, size_t m_total, size_t row_offset,
+                           const rpo_batch_f64 *batch, rpo_results_f64 *results)
+{
+    const block_view block = {1, m_total, row_offset};
+    OBJECTIVE_ENTRY(rpo_batch_f64, rpo_results_f64, rpo_in_f64, rpo_out_f64, RPO_F64);
 }

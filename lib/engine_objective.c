@@ -122,18 +122,24 @@ int rpo_objective_finish_empty(rpo_ctx *ctx, const rpo_call *call)
 
     rpo_loss_result r;
     memset(&r, 0, sizeof r);
-    const double reduction = rpo_reduction(ctx) == RPO_REDUCTION_SUM ? (double)m : 1.0;
-    rpo_objective_add_sft(call->objective, call->policy_chosen, m, reduction,
-                          &r.loss, grad, rows);
+    rpo_objective_add_sft(call->objective, call->policy_chosen, m,
+                          call->rows ? call->m_total : m,
+                          rpo_reduction(ctx) == RPO_REDUCTION_SUM, &r.loss, grad, rows);
     r.row_loss = rows;
     if (!(r.loss - r.loss == 0.0) ||
         (call->loss.data != NULL && !rpo_out_fits(call->loss.type, &r.loss, 1)) ||
+        (call->partial_stats.data != NULL && !rpo_out_fits(call->partial_stats.type, &r.loss, 1)) ||
         (call->grad_chosen.data != NULL && !rpo_out_fits(call->grad_chosen.type, grad, m)) ||
         rpo_objective_check_range(ctx, call, &r, a, b) != RPO_OK)
         return rpo_fail(ctx, RPO_ERR_RANGE, "a result does not fit the output type");
 
-    if (call->loss.data != NULL)
+    /* a row block's loss is its share, in partial_stats (zeros besides) */
+    double partial[RPO_PARTIAL_COUNT] = {0};
+    partial[RPO_PARTIAL_LOSS] = r.loss;
+    if (call->loss.data != NULL && !call->rows)
         rpo_out_store(call->loss, 0, &r.loss, 1);
+    if (call->partial_stats.data != NULL)
+        rpo_out_store(call->partial_stats, 0, partial, RPO_PARTIAL_COUNT);
     if (call->grad_chosen.data != NULL)
         rpo_out_store(call->grad_chosen, 0, grad, m);
     if (call->grad_rejected.data != NULL)
@@ -143,6 +149,8 @@ int rpo_objective_finish_empty(rpo_ctx *ctx, const rpo_call *call)
     if (call->grad_rejected_emb.data != NULL && !rpo_call_is_paired(call))
         rpo_out_zero(call->grad_rejected_emb, 0, n * call->d);
     rpo_objective_write(ctx, call, &r, a, b);
+    if (call->rows)
+        return RPO_OK;   /* a row block leaves the metrics alone */
     memset(&ctx->last, 0, sizeof ctx->last);
     ctx->last.loss = call->loss.data != NULL ? r.loss : 0.0;
     ctx->last.logps_chosen = rpo_in_mean(call->policy_chosen, m);

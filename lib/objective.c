@@ -175,6 +175,13 @@ int rpo_objective_check_values(rpo_ctx *ctx, const rpo_objective *o,
         status = check_nonnegative(ctx, o->chosen_weights, m, "chosen_weights");
     if (status == RPO_OK)
         status = check_nonnegative(ctx, o->rejected_weights, n, "rejected_weights");
+    if (status == RPO_OK && o->has_sft && o->sft_tokens.data != NULL) {
+        const double t = rpo_in_at(o->sft_tokens, 0);
+        if (!finite(t))
+            return rpo_fail(ctx, RPO_ERR_NONFINITE, "sft_tokens = %g", t);
+        if (!(t >= 1.0))
+            return rpo_fail(ctx, RPO_ERR_PARAM, "sft_tokens = %g must be >= 1", t);
+    }
     if (status != RPO_OK || !uses_orpo(o) || m == 0 || n == 0)
         return status;
     status = check_log_odds_domain(ctx, policy_chosen, o->chosen_lengths, m,
@@ -261,8 +268,8 @@ void rpo_objective_sample_weights(rpo_in weights, size_t count, double *out)
 }
 
 void rpo_objective_add_sft(const rpo_objective *o, rpo_in policy_chosen,
-                           size_t m, double scale, double *loss, double *grad,
-                           double *row_loss)
+                           size_t m, size_t m_total, int sum, double *loss,
+                           double *grad, double *row_loss)
 {
     if (!o->has_sft || m == 0)
         return;
@@ -272,6 +279,10 @@ void rpo_objective_add_sft(const rpo_objective *o, rpo_in policy_chosen,
         tokens += divisor(o->chosen_lengths, i);
         nll -= wc * rpo_in_at(policy_chosen, i);
     }
+    /* a row block divides its share by the tokens of all blocks */
+    if (o->sft_tokens.data != NULL)
+        tokens = rpo_in_at(o->sft_tokens, 0);
+    const double scale = sum ? (double)m_total : 1.0;
     *loss += scale * o->sft_weight * (nll / tokens);
     for (size_t i = 0; i < m; i++) {
         const double wc = o->chosen_weights.data ? rpo_in_at(o->chosen_weights, i) : 1.0;
@@ -279,6 +290,6 @@ void rpo_objective_add_sft(const rpo_objective *o, rpo_in policy_chosen,
             grad[i] += scale * o->sft_weight * (-wc / tokens);
         if (row_loss != NULL)
             row_loss[i] += o->sft_weight *
-                           ((double)m * -wc * rpo_in_at(policy_chosen, i) / tokens);
+                           ((double)m_total * -wc * rpo_in_at(policy_chosen, i) / tokens);
     }
 }

@@ -40,6 +40,8 @@ typedef struct rpo_objective {
     double unpaired_weight;
     rpo_in chosen_lengths, rejected_lengths;    /* absent: sums            */
     rpo_in chosen_weights, rejected_weights;    /* absent: 1               */
+    rpo_in sft_tokens;                     /* (1) the chosen tokens of all
+                                              row blocks, or absent        */
     size_t k;                              /* KTO's KL pairs               */
     rpo_in policy_kl, ref_kl, kl;
     int fdiv;                              /* RPO_FDIV_*                   */
@@ -77,13 +79,14 @@ void rpo_objective_scores(const rpo_objective *o, rpo_in policy, const double *r
                           rpo_in lengths, size_t count, double *s, double *ds);
 void rpo_objective_sample_weights(rpo_in weights, size_t count, double *out);
 
-/* The SFT term into the results of a list with m chosen rows: adds
- * scale * weight * SFT to *loss, its gradient to grad (M; NULL: not
- * wanted) and each row's share, times m, to row_loss (M; NULL: not wanted).
- * scale is m for SUM and 1 for MEAN. */
+/* The SFT term of a list's m chosen rows, of m_total over all row blocks
+ * (m_total = m for a whole call): adds this block's share of weight * SFT
+ * (times m_total under SUM) to *loss, its gradient to grad (M; NULL: not
+ * wanted) and each row's share, times m_total, to row_loss (M; NULL: not
+ * wanted). The token count is sft_tokens when given, else this block's. */
 void rpo_objective_add_sft(const rpo_objective *o, rpo_in policy_chosen,
-                           size_t m, double scale, double *loss, double *grad,
-                           double *row_loss);
+                           size_t m, size_t m_total, int sum, double *loss,
+                           double *grad, double *row_loss);
 
 /* KTO and APO_ZERO_UNPAIRED, the whole call (kto.c): checks, computes,
  * writes. The arrays as for a list; losses is (M + N). */

@@ -263,9 +263,10 @@ static void finish_objective(const loss_job *job, rpo_loss_result *out)
     const double row_unit = job->c.logit ? 1.0 / (double)n : 1.0;
     for (size_t i = 0; i < m; i++)
         job->row_loss[i] *= row_unit;
-    const double reduction = rpo_reduction(s->ctx) == RPO_REDUCTION_SUM ? (double)m : 1.0;
-    rpo_objective_add_sft(call->objective, call->policy_chosen, m, reduction,
-                          &out->loss, out->grad_a, job->row_loss);
+    rpo_objective_add_sft(call->objective, call->policy_chosen, m,
+                          call->rows ? call->m_total : m,
+                          rpo_reduction(s->ctx) == RPO_REDUCTION_SUM, &out->loss,
+                          out->grad_a, job->row_loss);
     out->row_loss = job->row_loss;
 }
 

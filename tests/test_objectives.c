@@ -16,7 +16,8 @@
  *     sigmoid term without margin) and the generic kernel (the rest);
  *     float32 follows float64, float64 the reference; threads change no bit;
  *   - the entry points of 1.2 ignore the new settings, bit for bit;
- *   - hostile descriptors and values: a status, a detail, nothing written.
+ *   - hostile descriptors and values: a status, a detail, nothing written;
+ *   - row blocks add up to the whole call.
  */
 #include <float.h>
 #include <stdio.h>
@@ -543,11 +544,11 @@ static void test_f32_and_threads(void **state)
     const int list[2] = {RPO_LOSS_SIGMOID_NORM, RPO_LOSS_SFT};
     const double weights[2] = {1.0, 0.5};
     rpo_batch_f64 b = {sizeof b, BM, BN, BD, pc, rc, pr, rr, ce, re, NULL,
-                       lc, lr, wc, wr, 2, list, weights, 0, NULL, NULL, NULL};
+                       lc, lr, wc, wr, 2, list, weights, 0, NULL, NULL, NULL, NULL};
     rpo_batch_f32 bf = {sizeof bf, BM, BN, BD, f, f + BM, f + 4 * BM, f + 4 * BM + BN,
                         f + 4 * BM + 4 * BN, f + 4 * BM + 4 * BN + BM * BD, NULL,
                         f + 2 * BM, f + 4 * BM + 2 * BN, f + 3 * BM, f + 4 * BM + 3 * BN,
-                        2, list, weights, 0, NULL, NULL, NULL};
+                        2, list, weights, 0, NULL, NULL, NULL, NULL};
     /* the reference: EMBEDDING (LOGIT placement), MEAN, no margin */
     static double w[BM * BN], want_gc[BM], want_gr[BN], want_rows[BM];
     ref_embedding(BM, BN, BD, ce, re, 0.4, w);
@@ -588,11 +589,11 @@ static void test_f32_and_threads(void **state)
             set(ctx, RPO_PARAM_THREADS, threads == 1 ? 1 : 4);
             rpo_results_f64 res = {sizeof res, &loss[threads - 1], gc[threads - 1],
                                    gr[threads - 1], NULL, NULL, rows[threads - 1],
-                                   NULL, NULL};
+                                   NULL, NULL, NULL};
             assert_status(rpo_objective_f64(ctx, &b, &res), RPO_OK);
             if (threads == 1) {
                 rpo_results_f32 r32 = {sizeof r32, &loss32, gc32, gr32, NULL, NULL,
-                                       rows32, NULL, NULL};
+                                       rows32, NULL, NULL, NULL};
                 assert_status(rpo_objective_f32(ctx, &bf, &r32), RPO_OK);
             }
             rpo_ctx_free(ctx);
@@ -796,6 +797,75 @@ static void test_empty_side_keeps_sft(void **state)
     rpo_ctx_free(ctx);
 }
 
+/* Row blocks: two blocks of a problem's chosen rows, against every rank's
+ * rejected rows, add up to the whole call: gradients and per-row losses
+ * complete, the rejected gradients and the loss as shares; SFT divides by
+ * the gathered token count. */
+static void test_row_blocks(void **state)
+{
+    (void)state;
+    problem P;
+    make_problem(&P, 5, 5, 101);
+    const int lists[2][3] = {{RPO_LOSS_SIGMOID, RPO_LOSS_ORPO, RPO_LOSS_SFT},
+                             {RPO_LOSS_SIGMOID, RPO_LOSS_SFT, 0}};
+    const double weights[3] = {1.0, 0.6, 0.3};
+    static const int weightings[] = {RPO_WEIGHTING_EMBEDDING, RPO_WEIGHTING_DIAGONAL,
+                                     RPO_WEIGHTING_UNIFORM};
+    for (int li = 0; li < 2; li++)
+        for (int wi = 0; wi < 3; wi++)
+            for (int reduction = 0; reduction < 2; reduction++) {
+                rpo_ctx *ctx = objective_ctx(weightings[wi], RPO_PLACEMENT_AUTO,
+                                             reduction, RPO_FDIV_REVERSE_KL);
+                set(ctx, RPO_PARAM_SIMPO_GAMMA, 0.0);  /* list 1: the pairs kernel */
+                rpo_batch_f64 b = batch_of(&P, 1, 1);
+                b.rejected_emb = P.ce;   /* the gathered embeddings, explicit */
+                b.terms = li == 0 ? 3 : 2;
+                b.term_losses = lists[li];
+                b.term_weights = weights;
+                outputs whole;
+                rpo_results_f64 r = results_of(&whole);
+                assert_status(rpo_objective_f64(ctx, &b, &r), RPO_OK);
+                double tokens = 0.0;
+                for (size_t i = 0; i < 5; i++)
+                    tokens += P.lc[i] < 1.0 ? 1.0 : P.lc[i];
+                double gc[M], gr[M] = {0}, rows[M], rewards[M], share_sum = 0.0;
+                for (size_t blk = 0; blk < 2; blk++) {
+                    const size_t i0 = blk == 0 ? 0 : 2, rows_in = blk == 0 ? 2 : 3;
+                    rpo_batch_f64 part = b;
+                    part.m = rows_in;
+                    part.policy_chosen = P.pc + i0;
+                    part.ref_chosen = P.rc + i0;
+                    part.chosen_emb = P.ce + i0 * D;
+                    part.chosen_lengths = P.lc + i0;
+                    part.chosen_weights = P.wc + i0;
+                    part.sft_tokens = &tokens;
+                    double pgr[M], stats[RPO_PARTIAL_COUNT];
+                    rpo_results_f64 pr = {0};
+                    pr.size = sizeof pr;
+                    pr.grad_chosen = gc + i0;
+                    pr.grad_rejected = pgr;
+                    pr.losses = rows + i0;
+                    pr.chosen_rewards = rewards + i0;
+                    pr.partial_stats = stats;
+                    assert_status(rpo_objective_rows_f64(ctx, 5, i0, &part, &pr), RPO_OK);
+                    for (size_t j = 0; j < 5; j++)
+                        gr[j] += pgr[j];
+                    share_sum += stats[RPO_PARTIAL_LOSS];
+                }
+                check_loss("blocks: loss", share_sum, whole.loss, 1e-13);
+                check_vector_rel("blocks: grad chosen", gc, whole.gc, 5, 1e-13);
+                check_vector_rel("blocks: grad rejected", gr, whole.gr, 5, 1e-13);
+                check_vector_rel("blocks: losses", rows, whole.losses, 5, 1e-13);
+                check_vector_rel("blocks: rewards", rewards, whole.rc, 5, 1e-15);
+                /* KTO has no row blocks */
+                const int kto[1] = {RPO_LOSS_KTO};
+                b.terms = 1;
+                b.term_losses = kto;
+                assert_status(rpo_objective_rows_f64(ctx, 5, 0, &b, &r), RPO_ERR_UNSUPPORTED);
+                rpo_ctx_free(ctx);
+            }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -808,6 +878,7 @@ int main(void)
         cmocka_unit_test(test_old_entry_points_ignore_new_settings),
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_empty_side_keeps_sft),
+        cmocka_unit_test(test_row_blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /*
- * rpo_objective_* of librpo 1.3 under the fuzzer (docs/objectives.md):
+ * rpo_objective_* and rpo_objective_rows_* of librpo 1.3 under the
+ * fuzzer (docs/objectives.md):
  * arbitrary sizes, term lists (unknown, repeated and unpaired losses,
  * NaN weights), descriptor sizes (short, longer with a zero or a set
  * tail), present or NULL arrays with hostile values (NaN, infinities,
@@ -12,7 +13,9 @@
  *   - inputs are never written, nor the settings;
  *   - on error no output is written, the metrics are unchanged and the
  *     context has a detail; on success the detail is "" and every output
- *     written is finite.
+ *     written is finite;
+ *   - a row block never changes the metrics, and one outside its problem
+ *     is refused.
  */
 #include <math.h>
 #include <string.h>
@@ -21,7 +24,7 @@
 
 enum { I_PC, I_RC, I_PR, I_RR, I_E, I_F, I_W, I_LC, I_LR, I_WC, I_WR, I_PK, I_RK,
        I_KL, I_COUNT };
-enum { O_LOSS, O_GC, O_GR, O_GE, O_GF, O_LOSSES, O_RC, O_RR, O_COUNT };
+enum { O_LOSS, O_GC, O_GR, O_GE, O_GF, O_LOSSES, O_RC, O_RR, O_STATS, O_COUNT };
 enum { SIZE_EXACT, SIZE_SHORT, SIZE_LONGER_ZERO, SIZE_LONGER_SET };
 
 /* The batch and results of either precision behind one pointer, with room
@@ -38,6 +41,9 @@ typedef struct {
 
 typedef struct objective_call {
     int f32, overflow;
+    int rows;                       /* rpo_objective_rows_*               */
+    size_t m_total, row_offset;
+    double sft_tokens;
     size_t m, n, d, k, terms;
     int term_losses[RPO_MAX_TERMS + 2];
     double term_weights[RPO_MAX_TERMS + 2];
@@ -68,6 +74,7 @@ static size_t out_count(const objective_call *c, int o)
     case O_GR: case O_RR: return c->n;
     case O_GE: return c->m * c->d;
     case O_GF: return c->n * c->d;
+    case O_STATS: return RPO_PARTIAL_COUNT;
     default: return c->m + c->n;   /* per-sequence losses: M, or M + N for KTO */
     }
 }
@@ -117,6 +124,7 @@ static size_t room_size(int choice, size_t known, reader *r)
         (R).losses = (T *)(c)->out[O_LOSSES].p;                               \
         (R).chosen_rewards = (T *)(c)->out[O_RC].p;                           \
         (R).rejected_rewards = (T *)(c)->out[O_RR].p;                         \
+        (R).partial_stats = (T *)(c)->out[O_STATS].p;                         \
     } while (0)
 
 static int invoke(rpo_ctx *ctx, const objective_call *c, reader *r)
@@ -140,10 +148,22 @@ static int invoke(rpo_ctx *ctx, const objective_call *c, reader *r)
         b.b.f64.size = size_b;
         res.r.f64.size = size_r;
     }
+    const float tokens32 = (float)c->sft_tokens;
+    if (c->sft_tokens != 0.0) {
+        if (c->f32)
+            b.b.f32.sft_tokens = &tokens32;
+        else
+            b.b.f64.sft_tokens = &c->sft_tokens;
+    }
     if (c->batch_size == SIZE_LONGER_SET)
         ((unsigned char *)&b)[size_b - 1] = 1;
     if (c->results_size == SIZE_LONGER_SET)
         ((unsigned char *)&res)[size_r - 1] = 1;
+    if (c->rows)
+        return c->f32 ? rpo_objective_rows_f32(ctx, c->m_total, c->row_offset, &b.b.f32,
+                                               &res.r.f32)
+                      : rpo_objective_rows_f64(ctx, c->m_total, c->row_offset, &b.b.f64,
+                                               &res.r.f64);
     return c->f32 ? rpo_objective_f32(ctx, &b.b.f32, &res.r.f32)
                   : rpo_objective_f64(ctx, &b.b.f64, &res.r.f64);
 }
@@ -161,6 +181,14 @@ static void build(reader *r, objective_call *c, values v[I_COUNT])
         c->d = take_small_size(r, 5);
     }
     c->k = take_small_size(r, 5);
+    c->rows = take_choice(r, 4) == 0;
+    if (c->rows) {
+        const size_t extra = take_small_size(r, 9);
+        c->m_total = c->m > SIZE_MAX - extra ? SIZE_MAX : c->m + extra;
+        c->row_offset = take_choice(r, 4) == 0 ? c->m_total : take_choice(r, (unsigned)extra + 1);
+    }
+    if (take_choice(r, 4) == 0)
+        c->sft_tokens = take_setting_value(r);
     c->terms = take_choice(r, RPO_MAX_TERMS + 2);
     for (size_t t = 0; t < c->terms; t++) {
         c->term_losses[t] = (int)take_choice(r, 19) - 1;
@@ -189,7 +217,7 @@ static void build(reader *r, objective_call *c, values v[I_COUNT])
     for (int o = 0; o < O_COUNT; o++) {
         const int absent = take_choice(r, 3) == 0;
         c->out[o] = absent ? guard_absent()
-                    : c->overflow && o != O_LOSS
+                    : c->overflow && o != O_LOSS && o != O_STATS
                         ? guard_poisoned()
                         : guard_output(out_count(c, o), c->f32 ? sizeof(float) : sizeof(double));
     }
@@ -235,6 +263,11 @@ void op_objective(reader *r, rpo_ctx *ctx)
         CHECK(status == RPO_ERR_UNSUPPORTED, "unknown field set: status %d", status);
     if (c.overflow)
         CHECK(status != RPO_OK, "overflowing sizes succeeded");
+    if (c.rows) {
+        CHECK(same_metrics(&before, &after), "a row block changed the metrics");
+        if (c.row_offset > c.m_total || c.m > c.m_total - c.row_offset)
+            CHECK(status != RPO_OK, "a block outside its problem succeeded");
+    }
     if (status != RPO_OK) {
         CHECK(rpo_ctx_error_detail(ctx)[0] != '\0', "status %d without a detail", status);
         CHECK(same_metrics(&before, &after), "a failed call changed the metrics");
