@@ -191,6 +191,16 @@ pub const RPO_STAT_LOGPS_CHOSEN: c_int = 8;
 pub const RPO_STAT_LOGPS_REJECTED: c_int = 9;
 pub const RPO_STAT_KL: c_int = 10;
 pub const RPO_MAX_TERMS: usize = 8;
+pub const RPO_LOSS_SIGMOID_NORM: c_int = 11;
+pub const RPO_LOSS_SIMPO: c_int = 12;
+pub const RPO_LOSS_ORPO: c_int = 13;
+pub const RPO_LOSS_SFT: c_int = 14;
+pub const RPO_LOSS_KTO: c_int = 15;
+pub const RPO_LOSS_APO_ZERO_UNPAIRED: c_int = 16;
+pub const RPO_FDIV_REVERSE_KL: c_int = 0;
+pub const RPO_FDIV_FORWARD_KL: c_int = 1;
+pub const RPO_FDIV_JS: c_int = 2;
+pub const RPO_FDIV_ALPHA: c_int = 3;
 
 /// `rpo_batch_f32` (T = f32) and `rpo_batch_f64` (T = f64).
 #[repr(C)]
@@ -235,13 +245,18 @@ pub struct rpo_results<T> {
     pub partial_stats: *mut T,
 }
 
+pub type rpo_batch_f32 = rpo_batch<f32>;
+pub type rpo_batch_f64 = rpo_batch<f64>;
+pub type rpo_results_f32 = rpo_results<f32>;
+pub type rpo_results_f64 = rpo_results<f64>;
+
 extern "C" {
-    pub fn rpo_objective_f32(ctx: *mut rpo_ctx, batch: *const rpo_batch<f32>,
-        results: *mut rpo_results<f32>) -> c_int;
-    pub fn rpo_objective_f64(ctx: *mut rpo_ctx, batch: *const rpo_batch<f64>,
-        results: *mut rpo_results<f64>) -> c_int;
+    pub fn rpo_objective_f32(ctx: *mut rpo_ctx, batch: *const rpo_batch_f32,
+        results: *mut rpo_results_f32) -> c_int;
+    pub fn rpo_objective_f64(ctx: *mut rpo_ctx, batch: *const rpo_batch_f64,
+        results: *mut rpo_results_f64) -> c_int;
     pub fn rpo_objective_rows_f32(ctx: *mut rpo_ctx, m_total: usize, row_offset: usize,
-        batch: *const rpo_batch<f32>, results: *mut rpo_results<f32>) -> c_int;
+        batch: *const rpo_batch_f32, results: *mut rpo_results_f32) -> c_int;
     pub fn rpo_objective_rows_f64(ctx: *mut rpo_ctx, m_total: usize, row_offset: usize,
-        batch: *const rpo_batch<f64>, results: *mut rpo_results<f64>) -> c_int;
+        batch: *const rpo_batch_f64, results: *mut rpo_results_f64) -> c_int;
 }
