@@ -189,4 +189,5 @@ help:
 	@echo "make bench      time librpo (bench-quick: shorter; bench-torch: against PyTorch)"
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR=; make uninstall undoes it"
 	@echo "make bench-tokens  time the token-level helpers on a GPT-2-sized batch"
+	@echo "make bench-objectives  an objective's cost over the plain call (4096 x 4096)"
 	@echo "make clean      remove $(BUILD)"

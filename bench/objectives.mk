@@ -7,7 +7,6 @@
 .PHONY: bench-objectives
 WERROR_TARGETS += $(BUILD)/bench/bench_objectives
 
-## bench-objectives: the objective's cost over the plain float32 call (4096 x 4096)
 bench-objectives: $(BUILD)/bench/bench_objectives
 	$(BUILD)/bench/bench_objectives
 
