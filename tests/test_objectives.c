@@ -801,9 +801,26 @@ static void test_empty_side_keeps_sft(void **state)
  * rejected rows, add up to the whole call: gradients and per-row losses
  * complete, the rejected gradients and the loss as shares; SFT divides by
  * the gathered token count. */
+static void check_row_blocks(void);
+
 static void test_row_blocks(void **state)
 {
     (void)state;
+    for (size_t ks = 0; ks < KERNEL_SETS; ks++) {
+        rpo_ctx *probe = context_on(kernel_sets[ks]);
+        if (probe == NULL)
+            continue;
+        rpo_ctx_free(probe);
+        current_set = kernel_sets[ks];
+        check_row_blocks();
+        if (small_run())
+            break;
+    }
+    current_set = RPO_KERNELS_AUTO;
+}
+
+static void check_row_blocks(void)
+{
     problem P;
     make_problem(&P, 5, 5, 101);
     const int lists[2][3] = {{RPO_LOSS_SIGMOID, RPO_LOSS_ORPO, RPO_LOSS_SFT},
@@ -852,11 +869,14 @@ static void test_row_blocks(void **state)
                         gr[j] += pgr[j];
                     share_sum += stats[RPO_PARTIAL_LOSS];
                 }
-                check_loss("blocks: loss", share_sum, whole.loss, 1e-13);
-                check_vector_rel("blocks: grad chosen", gc, whole.gc, 5, 1e-13);
-                check_vector_rel("blocks: grad rejected", gr, whole.gr, 5, 1e-13);
-                check_vector_rel("blocks: losses", rows, whole.losses, 5, 1e-13);
-                check_vector_rel("blocks: rewards", rewards, whole.rc, 5, 1e-15);
+                char what[96];
+                snprintf(what, sizeof what, "blocks (list %d, weighting %d, reduction %d, %s)",
+                         li, weightings[wi], reduction, rpo_ctx_kernels(ctx));
+                check_loss(what, share_sum, whole.loss, 1e-13);
+                check_vector_rel(what, gc, whole.gc, 5, 1e-13);
+                check_vector_rel(what, gr, whole.gr, 5, 1e-13);
+                check_vector_rel(what, rows, whole.losses, 5, 1e-13);
+                check_vector_rel(what, rewards, whole.rc, 5, 1e-15);
                 /* KTO has no row blocks */
                 const int kto[1] = {RPO_LOSS_KTO};
                 b.terms = 1;
