@@ -143,10 +143,10 @@ static inline double ref_objective(const obj_ref *p, double *gc, double *gr,
         }
         for (size_t i = 0; i < m; i++) {
             ld da, db;
-            const ld sa = ref_score(p, loss, p->pc[i], p->rc ? p->rc[i] : 0.0,
+            const ld sa = ref_score(p, loss, (ld)p->pc[i], p->rc ? (ld)p->rc[i] : 0.0L,
                                     ref_len(p->lc, i), &da);
             for (size_t j = 0; j < n; j++) {
-                const ld sb = ref_score(p, loss, p->pr[j], p->rr ? p->rr[j] : 0.0,
+                const ld sb = ref_score(p, loss, (ld)p->pr[j], p->rr ? (ld)p->rr[j] : 0.0L,
                                         ref_len(p->lr, j), &db);
                 const ld wij = (ld)p->w[i * n + j];
                 const ld sample = (p->wc ? (ld)p->wc[i] : 1.0L) *

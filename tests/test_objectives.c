@@ -425,10 +425,10 @@ static void test_dpo_special_case(void **state)
         call_loss(ctx, &b, &o);
         ld total = 0.0L, tokens = 0.0L, nll = 0.0L;
         for (size_t i = 0; i < n; i++) {
-            const ld lc = P.lc[i] < 1.0 ? 1.0L : P.lc[i], lr = P.lr[i];
-            const ld chosen_logratios = (ld)P.pc[i] - P.rc[i];
-            const ld rejected_logratios = (ld)P.pr[i] - P.rr[i];
-            ld logits = ((ld)P.pc[i] - P.pr[i]) - ((ld)P.rc[i] - P.rr[i]), l;
+            const ld lc = P.lc[i] < 1.0 ? 1.0L : (ld)P.lc[i], lr = (ld)P.lr[i];
+            const ld chosen_logratios = (ld)P.pc[i] - (ld)P.rc[i];
+            const ld rejected_logratios = (ld)P.pr[i] - (ld)P.rr[i];
+            ld logits = ((ld)P.pc[i] - (ld)P.pr[i]) - ((ld)P.rc[i] - (ld)P.rr[i]), l;
             if (c == 1) /* logits -= softplus(chosen) - softplus(rejected) */
                 logits -= trl_softplus(chosen_logratios) - trl_softplus(rejected_logratios);
             if (c == 2) /* (exp(-alpha rejected) - exp(-alpha chosen)) / alpha */
@@ -451,7 +451,7 @@ static void test_dpo_special_case(void **state)
                 const ld log_odds = (x - y) - (log1pl(-expl(x)) - log1pl(-expl(y)));
                 l = -beta * trl_logsigmoid(log_odds);
                 tokens += lc;
-                nll -= P.pc[i];
+                nll -= (ld)P.pc[i];
             }
             total += l;
         }
@@ -500,7 +500,7 @@ static void test_kto(void **state)
             assert_status(rpo_objective_f64(ctx, &b, &res), RPO_OK);
             ld mean = 0.0L;
             for (int k = 0; k < 4; k++)
-                mean += ((ld)pk[k] - rk[k]) / 4.0L;
+                mean += ((ld)pk[k] - (ld)rk[k]) / 4.0L;
             const double kl = given ? 0.0 : (double)(mean > 0 ? mean : 0.0L);
             double gc[M], gr[M], losses[2 * M];
             const double want = ref_kto(apo, b.m, b.n, P.pc, P.rc, P.pr, P.rr, P.wc,
