@@ -732,7 +732,8 @@ typedef struct rpo_results_f64 {
 /* Computes the objective of *batch into *results (both read and written
  * only during the call). The gradients are with respect to the policy
  * log-probs; the reference ones are the negatives for the terms that read
- * a log-ratio, 0 for SIMPO, ORPO and SFT. Metrics as for rpo_loss_*, plus
+ * a log-ratio, 0 for SIMPO, ORPO and SFT. Metrics as for rpo_loss_*
+ * (margin and accuracy contrast the first pair term's scores), plus
  * RPO_STAT_LOGPS_* and RPO_STAT_KL. Errors, before anything is written
  * (rpo_ctx_error_detail names the field and value):
  *   RPO_ERR_NULL_POINTER  ctx, batch or results; an input needed (as for
@@ -749,7 +750,9 @@ typedef struct rpo_results_f64 {
  *   RPO_ERR_PARAM         an unknown or repeated term, KTO or
  *                         APO_ZERO_UNPAIRED in a list, a non-finite term
  *                         weight, a negative length or sample weight,
- *                         EXO_PAIR without label smoothing
+ *                         sft_tokens below 1, EXO_PAIR without label
+ *                         smoothing, embedding gradients with the
+ *                         caller's weights or with KTO
  *   RPO_ERR_NONFINITE     NaN or infinity in any array read
  *   RPO_ERR_RANGE         ORPO with a length-averaged log-prob >= 0 (its
  *                         log-odds are infinite), or a result beyond the
