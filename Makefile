@@ -147,6 +147,7 @@ include tests/coverage/coverage.mk
 include tests/kernels.mk
 include bench/bench.mk
 include bench/beyond.mk
+include bench/objectives.mk
 include examples/python/ddp.mk
 include examples/mpi/mpi.mk
 

@@ -128,8 +128,20 @@ extern "C" {
 #define RPO_PARAM_SINKHORN_TOL    13 /* stop when every column marginal is
                                         within this relative error, [0, 1];
                                         default 1e-9                         */
-/* Since 1.3.                                                              */
-#define RPO_PARAM_LINEAR_CHUNK    14 /* rpo_linear_logps_*: tokens and
+/* Objectives (docs/objectives.md), since 1.3: read by rpo_objective_*
+ * alone; the entry points of 1.0 to 1.2 ignore them.                      */
+#define RPO_PARAM_SIMPO_GAMMA     14 /* gamma >= 0, finite: the margin of
+                                        SIMPO, SIGMOID and SIGMOID_NORM,
+                                        softplus(-(x - gamma)); default 0
+                                        (TRL's CPO default is 0.5)           */
+#define RPO_PARAM_F_DIVERGENCE    15 /* RPO_FDIV_*; default REVERSE_KL       */
+#define RPO_PARAM_F_ALPHA         16 /* the alpha of RPO_FDIV_ALPHA, > 0,
+                                        finite; default 1 (TRL's
+                                        f_alpha_divergence_coef)             */
+#define RPO_PARAM_DESIRABLE_WEIGHT   17 /* KTO's, >= 0, finite; default 1   */
+#define RPO_PARAM_UNDESIRABLE_WEIGHT 18 /* KTO's, >= 0, finite; default 1   */
+/* The fused linear log-probs, since 1.3.                                 */
+#define RPO_PARAM_LINEAR_CHUNK    19 /* rpo_linear_logps_*: tokens and
                                         vocabulary words per chunk of
                                         logits, integer in [16, 4096];
                                         default 256 (see there)            */
@@ -181,6 +193,26 @@ extern "C" {
 #define RPO_LOSS_APO_ZERO   8 /* s(-beta a) + s(beta b)       (APO-zero)   */
 #define RPO_LOSS_APO_DOWN   9 /* s(beta a) + s(-x)            (APO-down)   */
 #define RPO_LOSS_DISCOPOP  10 /* sp(-x) s(-x/tau) + exp(-x) s(x/tau)       */
+/* Since 1.3, in the term list of rpo_objective_* only (RPO_PARAM_LOSS
+ * keeps its range). With lengths, p = policy log-prob / length (at least 1);
+ * gamma = SIMPO_GAMMA; lo(x) = x - log(1 - exp(x)), the log-odds.        */
+#define RPO_LOSS_SIGMOID_NORM 11 /* SIGMOID on a/Lc, b/Lr     (sigmoid_norm)*/
+#define RPO_LOSS_SIMPO     12 /* sp(-(beta (pc - pr) - gamma)), no ref (SimPO)*/
+#define RPO_LOSS_ORPO      13 /* beta sp(-(lo(pc) - lo(pr))), no ref (ORPO)  */
+#define RPO_LOSS_SFT       14 /* -(sum_i wc_i pc_i) / (sum_i Lc_i), not a
+                                 pair term; needs chosen_lengths      (NLL)  */
+#define RPO_LOSS_KTO       15 /* unpaired, alone in the list (KTO)           */
+#define RPO_LOSS_APO_ZERO_UNPAIRED 16 /* unpaired, alone in the list         */
+
+/* f-divergences (RPO_PARAM_F_DIVERGENCE, TRL's f_divergence_type): the
+ * score g(a) that the pair losses read instead of the log-ratio a (and g(b)
+ * for b); SIMPO, ORPO and SFT read no log-ratio and ignore it.            */
+#define RPO_FDIV_REVERSE_KL 0 /* g(a) = a                                  */
+#define RPO_FDIV_FORWARD_KL 1 /* g(a) = -exp(-a)                           */
+#define RPO_FDIV_JS         2 /* g(a) = logsigmoid(a)                      */
+#define RPO_FDIV_ALPHA      3 /* g(a) = -exp(-alpha a) / alpha, the exponent
+                                 capped at log of the type's largest finite
+                                 value as TRL's cap_exp does               */
 
 /* Logit scales (since 1.2): the factor on W inside the logit (LOGIT
  * placement only; LOSS placement ignores it). ROW_SUM keeps the rows of W
@@ -204,6 +236,10 @@ extern "C" {
 #define RPO_STAT_SINKHORN_ITERATIONS 6 /* iterations performed             */
 #define RPO_STAT_SINKHORN_ERROR      7 /* max_j |N * colsum_j(W/M) - 1| of
                                           the last iteration (see docs)    */
+/* Since 1.3, set by rpo_objective_* (0 after the other loss calls).       */
+#define RPO_STAT_LOGPS_CHOSEN   8 /* mean_i policy_chosen[i] (logps/chosen) */
+#define RPO_STAT_LOGPS_REJECTED 9 /* mean_j policy_rejected[j]             */
+#define RPO_STAT_KL            10 /* KTO's kl; 0 for the other objectives  */
 
 /* ------------------------------------------------------------------------ */
 /* Context: settings, scratch memory that grows on demand and is reused
@@ -747,6 +783,181 @@ RPO_API int rpo_related_batches_f64(rpo_ctx *ctx, size_t p, size_t d,
                                     const double *embeddings,
                                     size_t batch_size, uint64_t seed,
                                     size_t *order);
+
+/* ------------------------------------------------------------------------ */
+/* Objectives (since 1.3; docs/objectives.md): the losses trainers combine,
+ * on the contrast matrix and every weighting and placement above. One call
+ * takes a batch descriptor and fills a results descriptor; both begin with
+ * their own size, so a later release can append fields and a caller
+ * compiled against this header keeps working.
+ *
+ * The loss is a weighted list of terms, sum_k w_k L_k, each term L_k
+ * reduced as it would be alone (RPO_PARAM_REDUCTION):
+ *   pair terms (RPO_LOSS_SIGMOID .. RPO_LOSS_ORPO): on the M x N contrast
+ *     matrix exactly as rpo_loss_* reduces RPO_PARAM_LOSS, with scores
+ *     sa_i, sb_j in place of a_i, b_j and the pair (i, j) term multiplied
+ *     by the sample weights wc_i * wr_j:
+ *       LOSS  placement: (1/M) sum_ij   wc_i wr_j W_ij f(sa_i, sb_j)
+ *       LOGIT placement: (1/M) sum_ij   wc_i wr_j f(k W_ij sa_i, k W_ij sb_j) / N
+ *     sa_i = g(a_i), or g(a_i / Lc_i) for IPO and SIGMOID_NORM when lengths
+ *     are given (g the f-divergence's score); SIMPO reads pc_i / Lc_i and
+ *     ORPO lo(pc_i / Lc_i), reference-free. For SIMPO and ORPO, LOGIT
+ *     placement scales their logit (beta (sa - sb) - gamma, lo - lo) by k W.
+ *   SFT: -(sum_i wc_i pc_i) / (sum_i Lc_i), whatever the weighting.
+ *   SUM reduction multiplies every term by M.
+ * KTO and APO_ZERO_UNPAIRED stand alone (a list of one): with kl =
+ * max(0, mean_k (policy_kl[k] - ref_kl[k])) or max(0, *kl), a constant of
+ * the backward (0 for APO_ZERO_UNPAIRED),
+ *   L = (1/(M+N)) [sum_i wc_i wd l_i + sum_j wr_j wu r_j]     (SUM: no 1/(M+N))
+ *   KTO:               l_i = 1 - s(beta (a_i - kl)), r_j = 1 - s(beta (kl - b_j))
+ *   APO_ZERO_UNPAIRED: l_i = 1 - s(beta a_i),        r_j = s(beta b_j)
+ * with wd, wu = RPO_PARAM_DESIRABLE_WEIGHT, RPO_PARAM_UNDESIRABLE_WEIGHT;
+ * M and N need not match and either may be 0. Lengths are not read.
+ *
+ * Lengths are token counts: finite and >= 0, and clamped to at least 1
+ * where they divide (TRL's clamp(min=1)). Sample weights are finite and
+ * >= 0. Both are constants of the backward.                              */
+
+/* The longest term list. */
+#define RPO_MAX_TERMS 8
+
+/* The batch, float32 (rpo_batch_f64 is the same with double arrays).
+ * Every array is the caller's, read only during the call. */
+typedef struct rpo_batch_f32 {
+    size_t size;                   /* sizeof(rpo_batch_f32)                */
+    size_t m, n, d;                /* chosen, rejected, embedding width    */
+    const float *policy_chosen;    /* (M)                                  */
+    const float *ref_chosen;       /* (M) or NULL: reference-free (0)      */
+    const float *policy_rejected;  /* (N)                                  */
+    const float *ref_rejected;     /* (N) or NULL                          */
+    const float *chosen_emb;       /* (M, D) as for rpo_loss_*             */
+    const float *rejected_emb;     /* (N, D), NULL or chosen_emb: paired   */
+    const float *weights;          /* (M, N) the caller's weight matrix, as
+                                      for rpo_loss_weighted_*; NULL: the
+                                      context's weighting                 */
+    const float *chosen_lengths;   /* (M) token counts, or NULL: sums      */
+    const float *rejected_lengths; /* (N) or NULL                          */
+    const float *chosen_weights;   /* (M) sample weights wc, or NULL: 1    */
+    const float *rejected_weights; /* (N) wr, or NULL: 1                   */
+    size_t terms;                  /* 0: RPO_PARAM_LOSS alone, weight 1;
+                                      else at most RPO_MAX_TERMS          */
+    const int *term_losses;        /* (terms) RPO_LOSS_*, each at most once */
+    const double *term_weights;    /* (terms) finite, or NULL: all 1       */
+    size_t k;                      /* KTO's mismatched (KL) pairs          */
+    const float *policy_kl;        /* (K)                                  */
+    const float *ref_kl;           /* (K) or NULL                          */
+    const float *kl;               /* (1) KTO's kl gathered by the caller
+                                      (unclamped mean); NULL: from the
+                                      K pairs, 0 when K == 0              */
+    const float *sft_tokens;       /* (1) SFT's chosen token count over
+                                      all row blocks (>= 1), or NULL: the
+                                      batch's own (rpo_objective_rows_*)  */
+} rpo_batch_f32;
+
+typedef struct rpo_batch_f64 {
+    size_t size;
+    size_t m, n, d;
+    const double *policy_chosen, *ref_chosen;
+    const double *policy_rejected, *ref_rejected;
+    const double *chosen_emb, *rejected_emb;
+    const double *weights;
+    const double *chosen_lengths, *rejected_lengths;
+    const double *chosen_weights, *rejected_weights;
+    size_t terms;
+    const int *term_losses;
+    const double *term_weights;
+    size_t k;
+    const double *policy_kl, *ref_kl;
+    const double *kl;
+    const double *sft_tokens;
+} rpo_batch_f64;
+
+/* The results; every pointer may be NULL (not computed). */
+typedef struct rpo_results_f32 {
+    size_t size;                   /* sizeof(rpo_results_f32)              */
+    float *loss;                   /* (1)                                  */
+    float *grad_chosen;            /* (M) dL/d policy_chosen               */
+    float *grad_rejected;          /* (N) dL/d policy_rejected             */
+    float *grad_chosen_emb;        /* (M, D) as rpo_loss_embed_grad_*      */
+    float *grad_rejected_emb;      /* (N, D)                               */
+    float *losses;                 /* per sequence: (M) for a term list,
+                                      (M + N) for KTO (chosen first); their
+                                      mean is the MEAN loss, their sum the
+                                      SUM loss                            */
+    float *chosen_rewards;         /* (M) beta a_i                         */
+    float *rejected_rewards;       /* (N) beta b_j                         */
+    float *partial_stats;          /* (RPO_PARTIAL_COUNT) a row block's
+                                      shares (rpo_objective_rows_*); not
+                                      used by rpo_objective_*             */
+} rpo_results_f32;
+
+typedef struct rpo_results_f64 {
+    size_t size;
+    double *loss;
+    double *grad_chosen, *grad_rejected;
+    double *grad_chosen_emb, *grad_rejected_emb;
+    double *losses;
+    double *chosen_rewards, *rejected_rewards;
+    double *partial_stats;
+} rpo_results_f64;
+
+/* Computes the objective of *batch into *results (both read and written
+ * only during the call). The gradients are with respect to the policy
+ * log-probs; the reference ones are the negatives for the terms that read
+ * a log-ratio, 0 for SIMPO, ORPO and SFT. Metrics as for rpo_loss_*
+ * (margin and accuracy contrast the first pair term's scores), plus
+ * RPO_STAT_LOGPS_* and RPO_STAT_KL. Errors, before anything is written
+ * (rpo_ctx_error_detail names the field and value):
+ *   RPO_ERR_NULL_POINTER  ctx, batch or results; an input needed (as for
+ *                         rpo_loss_*; term_losses with terms > 0;
+ *                         chosen_lengths for SFT; policy_kl for K > 0
+ *                         with KTO and no kl)
+ *   RPO_ERR_SIZE          a descriptor's size below this version's (an
+ *                         older layout than the first), sizes as for
+ *                         rpo_loss_*, terms > RPO_MAX_TERMS
+ *   RPO_ERR_UNSUPPORTED   a descriptor longer than this version's whose
+ *                         unknown tail is not all zero bytes (a field this
+ *                         library does not know was set); SINKHORN as for
+ *                         rpo_loss_*
+ *   RPO_ERR_PARAM         an unknown or repeated term, KTO or
+ *                         APO_ZERO_UNPAIRED in a list, a non-finite term
+ *                         weight, a negative length or sample weight,
+ *                         sft_tokens below 1, EXO_PAIR without label
+ *                         smoothing, embedding gradients with the
+ *                         caller's weights or with KTO
+ *   RPO_ERR_NONFINITE     NaN or infinity in any array read
+ *   RPO_ERR_RANGE         ORPO with a length-averaged log-prob >= 0 (its
+ *                         log-odds are infinite), or a result beyond the
+ *                         output type
+ *   RPO_ERR_NOMEM         as for rpo_loss_*                               */
+RPO_API int rpo_objective_f32(rpo_ctx *ctx, const rpo_batch_f32 *batch,
+                              rpo_results_f32 *results);
+
+RPO_API int rpo_objective_f64(rpo_ctx *ctx, const rpo_batch_f64 *batch,
+                              rpo_results_f64 *results);
+
+/* One row block of a term list across data-parallel ranks, as
+ * rpo_loss_rows_* is of rpo_loss_embed_grad_*: the batch's M chosen rows
+ * are rows row_offset .. row_offset + M - 1 of m_total, its N rejected
+ * rows (and rejected_emb, never the "paired" shorthand) are every rank's,
+ * gathered; lengths and sample weights follow their rows. results:
+ * grad_chosen, grad_chosen_emb, losses (M, times m_total under MEAN) and
+ * the rewards are complete; grad_rejected, grad_rejected_emb and
+ * partial_stats are this block's shares, which summed over all blocks give
+ * the whole call's gradients, loss and metrics; loss is not used. SFT
+ * divides by batch->sft_tokens, the chosen tokens of all blocks (gather
+ * them first; NULL: this block's own, right only for one block). KTO and
+ * APO_ZERO_UNPAIRED are RPO_ERR_UNSUPPORTED here: each rank calls
+ * rpo_objective_* with the gathered kl and RPO_REDUCTION_SUM and divides
+ * by the global count. The context's metrics are unchanged. Errors as for
+ * rpo_objective_* and rpo_loss_rows_*. */
+RPO_API int rpo_objective_rows_f32(rpo_ctx *ctx, size_t m_total, size_t row_offset,
+                                   const rpo_batch_f32 *batch,
+                                   rpo_results_f32 *results);
+
+RPO_API int rpo_objective_rows_f64(rpo_ctx *ctx, size_t m_total, size_t row_offset,
+                                   const rpo_batch_f64 *batch,
+                                   rpo_results_f64 *results);
 
 /* ------------------------------------------------------------------------ */
 /* Versions and messages.                                                   */

@@ -29,6 +29,12 @@ static const param_row spec_params[] = {
     {11, 0.0, 0.0, 1.0, 1},                        /* LOGIT_SCALE */
     {12, 200.0, 1.0, 1e6, 1},                      /* SINKHORN_ITERS */
     {13, 1e-9, 0.0, 1.0, 0},                       /* SINKHORN_TOL */
+    /* docs/objectives.md, since 1.3 */
+    {14, 0.0, 0.0, DBL_MAX, 0},                    /* SIMPO_GAMMA */
+    {15, 0.0, 0.0, 3.0, 1},                        /* F_DIVERGENCE */
+    {16, 1.0, 4.9406564584124654e-324, DBL_MAX, 0}, /* F_ALPHA */
+    {17, 1.0, 0.0, DBL_MAX, 0},                    /* DESIRABLE_WEIGHT */
+    {18, 1.0, 0.0, DBL_MAX, 0},                    /* UNDESIRABLE_WEIGHT */
 };
 #define N_PARAMS (sizeof spec_params / sizeof spec_params[0])
 

@@ -120,3 +120,11 @@ void rpo_out_zero(rpo_out dst, size_t offset, size_t count)
             p[k] = 0.0;
     }
 }
+
+double rpo_in_mean(rpo_in src, size_t count)
+{
+    double sum = 0.0;
+    for (size_t k = 0; k < count; k++)
+        sum += rpo_in_at(src, k);
+    return count > 0 ? sum / (double)count : 0.0;
+}

@@ -53,6 +53,9 @@ int rpo_in_all_finite(rpo_in src, size_t offset, size_t count);
  * when any of them is NaN or infinite. */
 double rpo_in_max_abs(rpo_in src, size_t offset, size_t count);
 
+/* The mean of src[0 .. count - 1] in double; 0 when count is 0. */
+double rpo_in_mean(rpo_in src, size_t count);
+
 /* dst[k] = src[offset + k] for k < count, widened to double; returns 1 when
  * every value is finite. For float64 with no offset this may return
  * src.data itself through *view instead of copying (then dst is unused). */

@@ -52,6 +52,16 @@ static const param_spec param_specs[RPO_PARAM_END] = {
         {"RPO_PARAM_SINKHORN_ITERS", 200, 1, 1e6, 1},
     [RPO_PARAM_SINKHORN_TOL] =
         {"RPO_PARAM_SINKHORN_TOL", 1e-9, 0.0, 1.0, 0},
+    [RPO_PARAM_SIMPO_GAMMA] =
+        {"RPO_PARAM_SIMPO_GAMMA", 0.0, 0.0, DBL_MAX, 0},
+    [RPO_PARAM_F_DIVERGENCE] =
+        {"RPO_PARAM_F_DIVERGENCE", RPO_FDIV_REVERSE_KL, 0, RPO_FDIV_ALPHA, 1},
+    [RPO_PARAM_F_ALPHA] =
+        {"RPO_PARAM_F_ALPHA", 1.0, POSITIVE_MIN, DBL_MAX, 0},
+    [RPO_PARAM_DESIRABLE_WEIGHT] =
+        {"RPO_PARAM_DESIRABLE_WEIGHT", 1.0, 0.0, DBL_MAX, 0},
+    [RPO_PARAM_UNDESIRABLE_WEIGHT] =
+        {"RPO_PARAM_UNDESIRABLE_WEIGHT", 1.0, 0.0, DBL_MAX, 0},
     /* 16: a chunk at least one vector of columns wide; 4096: a float
      * chunk of logits of 64 MiB per thread is as far as chunking helps */
     [RPO_PARAM_LINEAR_CHUNK] =
@@ -206,6 +216,9 @@ int rpo_ctx_stat(const rpo_ctx *ctx, int stat, double *value)
         *value = ctx->last.sinkhorn_iterations;
         break;
     case RPO_STAT_SINKHORN_ERROR:  *value = ctx->last.sinkhorn_error;  break;
+    case RPO_STAT_LOGPS_CHOSEN:    *value = ctx->last.logps_chosen;    break;
+    case RPO_STAT_LOGPS_REJECTED:  *value = ctx->last.logps_rejected;  break;
+    case RPO_STAT_KL:              *value = ctx->last.kl;              break;
     default:                       return RPO_ERR_PARAM;
     }
     return RPO_OK;

@@ -18,7 +18,7 @@
 #define RPO_DETAIL_BYTES 256
 
 /* One past the largest RPO_PARAM_* key. */
-#define RPO_PARAM_END 15
+#define RPO_PARAM_END 20
 
 /* Metrics of the last successful loss call (RPO_STAT_*). */
 typedef struct rpo_metrics {
@@ -29,6 +29,10 @@ typedef struct rpo_metrics {
     double accuracy;
     double sinkhorn_iterations;  /* RPO_STAT_SINKHORN_*: 0 when no plan */
     double sinkhorn_error;
+    double logps_chosen;         /* RPO_STAT_LOGPS_*, RPO_STAT_KL: set by
+                                    rpo_objective_* only                  */
+    double logps_rejected;
+    double kl;
 } rpo_metrics;
 
 struct rpo_ctx {

@@ -5,6 +5,7 @@
 #include "embed.h"
 #include "embed_grad.h"
 #include "engine.h"
+#include "engine_objective.h"
 #include "pack.h"
 #include "plan.h"
 #include "rpo.h"
@@ -361,12 +362,13 @@ int rpo_run(rpo_ctx *ctx, const rpo_call *call)
     if (status != RPO_OK)
         return status;
     if (call->m == 0 || call->n == 0)
-        return finish_empty(ctx, call);
+        return call->objective != NULL ? rpo_objective_finish_empty(ctx, call)
+                                       : finish_empty(ctx, call);
 
     /* Sizes and memory are checked before any input is read: first for
      * the compute type the settings allow, then, if the inputs turn out
      * too large for float, again for double. */
-    rpo_input_scan scan = {1, 0.0, 1.0};
+    rpo_input_scan scan = {1, 0.0, 1.0, 1.0};
     rpo_plan p = rpo_plan_call(ctx, call, &scan);
     rpo_layout L;
     status = rpo_plan_reserve(ctx, call, &p, &L);
@@ -375,6 +377,11 @@ int rpo_run(rpo_ctx *ctx, const rpo_call *call)
     scan = rpo_scan_inputs(call);
     if (!scan.finite)
         return fail_nonfinite_log_probs(ctx, call);
+    if (call->objective != NULL) {
+        status = rpo_objective_check_call(ctx, call);
+        if (status != RPO_OK)
+            return status;
+    }
     if (p.real == RPO_F32 && rpo_compute_type(ctx, call, &scan, p.embedding) != RPO_F32) {
         p = rpo_plan_call(ctx, call, &scan);
         status = rpo_plan_reserve(ctx, call, &p, &L);
@@ -386,6 +393,8 @@ int rpo_run(rpo_ctx *ctx, const rpo_call *call)
         status = prepare_log_ratios(ctx, call, &p, &L);
         if (status != RPO_OK)
             return status;
+        if (call->objective != NULL)
+            rpo_objective_prepare(ctx, call, &p, &L);
     }
     rpo_similarity sim;
     memset(&sim, 0, sizeof sim);
@@ -412,7 +421,13 @@ int rpo_run(rpo_ctx *ctx, const rpo_call *call)
     rpo_loss_result result;
     rpo_stream_loss(&stream, &result);
     status = check_range(ctx, call, &result);
-    if (status == RPO_OK)
-        write_loss(ctx, call, &result, &run);
-    return status;
+    const double *a = rpo_scratch_at(ctx, L.a), *b = rpo_scratch_at(ctx, L.b);
+    if (status == RPO_OK && call->objective != NULL)
+        status = rpo_objective_check_range(ctx, call, &result, a, b);
+    if (status != RPO_OK)
+        return status;
+    write_loss(ctx, call, &result, &run);
+    if (call->objective != NULL)
+        rpo_objective_write(ctx, call, &result, a, b);
+    return RPO_OK;
 }

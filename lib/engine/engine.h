@@ -43,6 +43,11 @@ typedef struct rpo_call {
     int rows;
     size_t m_total, row_offset;
     rpo_out partial_stats;                   /* (RPO_PARTIAL_COUNT)       */
+    /* An objective's term list (rpo_objective_*, objective.h), or NULL:
+     * the context's RPO_PARAM_LOSS as in 1.2. Its outputs: */
+    const struct rpo_objective *objective;
+    rpo_out losses;                          /* (M) per-row losses        */
+    rpo_out chosen_rewards, rejected_rewards;/* (M), (N) beta a, beta b   */
 } rpo_call;
 
 /* A loss call (LOSS or LOSS_WEIGHTED) with its inputs filled in and no

@@ -2,6 +2,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "objective.h"
 #include "pack.h"
 #include "plan.h"
 #include "rpo.h"
@@ -31,7 +32,7 @@
 
 rpo_input_scan rpo_scan_inputs(const rpo_call *call)
 {
-    rpo_input_scan s = {1, 0.0, 1.0};
+    rpo_input_scan s = {1, 0.0, 1.0, 1.0};
     if (call->kind == RPO_CALL_WEIGHTS)
         return s;
     const double pc = rpo_in_max_abs(call->policy_chosen, 0, call->m);
@@ -42,6 +43,14 @@ rpo_input_scan rpo_scan_inputs(const rpo_call *call)
         s.w_bound = rpo_in_max_abs(call->weights_in, 0, call->m * call->n);
     s.finite = pc < HUGE_VAL && pr < HUGE_VAL && rc < HUGE_VAL &&
                rr < HUGE_VAL && s.w_bound < HUGE_VAL;
+    /* an objective's sample weights multiply each pair's term in the
+     * compute type (NaN and infinity are reported by objective.c) */
+    if (call->objective != NULL) {
+        const rpo_objective *o = call->objective;
+        const double wc = o->chosen_weights.data ? rpo_in_max_abs(o->chosen_weights, 0, call->m) : 1.0;
+        const double wr = o->rejected_weights.data ? rpo_in_max_abs(o->rejected_weights, 0, call->n) : 1.0;
+        s.sample_bound = wc * wr;
+    }
     s.z_bound = (pc + rc) + (pr + rr);  /* may overflow: then not float */
     return s;
 }
@@ -72,9 +81,13 @@ static int computes_emb_grad(const rpo_call *call, int weighting)
 /* SIGMOID and ROBUST (any label smoothing, either logit scale) without
  * dL/dW run the pairs kernels or contrast.c (rpo_sigmoid_smoothing); every
  * other member of the family, and every call with embedding gradients,
- * runs contrast_family.c's generic kernel. */
-static int uses_family_kernel(const rpo_ctx *ctx, int emb_grad)
+ * runs contrast_family.c's generic kernel, and an objective its
+ * counterpart objective_rows.c. */
+static int uses_family_kernel(const rpo_ctx *ctx, const rpo_call *call, int emb_grad)
 {
+    /* contrast.c, the GENERIC set's path, knows no sample weights */
+    if (call->objective != NULL)
+        return emb_grad || ctx->generic_pairs || !rpo_objective_fast(call->objective);
     const int loss = rpo_loss_kind(ctx);
     return (loss != RPO_LOSS_SIGMOID && loss != RPO_LOSS_ROBUST) || emb_grad;
 }
@@ -105,6 +118,7 @@ rpo_dtype rpo_compute_type(const rpo_ctx *ctx, const rpo_call *call,
     const double eps = fabs(rpo_sigmoid_smoothing(ctx));
     if (!in_range(beta, 1.0 / F32_RANGE, F32_RANGE) || eps > F32_RANGE ||
         scan->z_bound > F32_RANGE || scan->w_bound > F32_RANGE ||
+        !(scan->sample_bound <= F32_RANGE) ||
         beta * (eps > 1.0 ? eps : 1.0) * scan->w_bound * scan->z_bound > F32_PAIR_RANGE)
         return RPO_F64;
     return RPO_F32;
@@ -140,7 +154,7 @@ rpo_plan rpo_plan_call(const rpo_ctx *ctx, const rpo_call *call,
     p.uses_sim = p.embedding || p.weighting == RPO_WEIGHTING_SINKHORN;
     p.paired = p.uses_sim && rpo_call_is_paired(call);
     p.emb_grad = computes_emb_grad(call, p.weighting);
-    p.family = call->kind != RPO_CALL_WEIGHTS && uses_family_kernel(ctx, p.emb_grad);
+    p.family = call->kind != RPO_CALL_WEIGHTS && uses_family_kernel(ctx, call, p.emb_grad);
     p.real = rpo_compute_type(ctx, call, scan, p.embedding);
     p.elem = p.real == RPO_F32 ? sizeof(float) : sizeof(double);
     p.k = p.real == RPO_F32 ? &ctx->kernels->f32 : &ctx->kernels->f64;
@@ -214,6 +228,21 @@ static rpo_layout layout(const rpo_call *call, const rpo_plan *p,
         L.f_hat_t = rpo_scratch_add(plan, d * n, D);
         L.de = rpo_scratch_add(plan, m * d, D);
         L.df = rpo_scratch_add(plan, n * d, D);
+    }
+    if (loss && call->objective != NULL) {
+        const size_t terms = call->objective->terms;
+        L.sa = rpo_scratch_add(plan, m, terms * D);
+        L.da = rpo_scratch_add(plan, m, terms * D);
+        L.sb = rpo_scratch_add(plan, n, terms * D);
+        L.db = rpo_scratch_add(plan, n, terms * D);
+        L.wc = rpo_scratch_add(plan, m, D);
+        L.wr = rpo_scratch_add(plan, n, D);
+        L.row_loss = rpo_scratch_add(plan, m, D);
+        /* the pairs kernel reads term 0's scores and wr in its type */
+        const int narrow = p->fast_pairs && p->real == RPO_F32;
+        L.sa_real = narrow ? rpo_scratch_add(plan, m, E) : L.sa;
+        L.sb_real = narrow ? rpo_scratch_add(plan, n, E) : L.sb;
+        L.wr_real = narrow ? rpo_scratch_add(plan, n, E) : L.wr;
     }
 
     /* One worker's regions, then as many copies as workers. */

@@ -34,6 +34,7 @@ typedef struct rpo_input_scan {
     int finite;        /* every log-prob and caller weight is finite     */
     double z_bound;    /* >= max_i |a_i| + max_j |b_j|                   */
     double w_bound;    /* >= max |W_ij| (1 for the library's weightings) */
+    double sample_bound; /* >= max |wc_i wr_j| of an objective (else 1)  */
 } rpo_input_scan;
 
 typedef struct rpo_plan {
@@ -91,6 +92,12 @@ typedef struct rpo_layout {
     size_t e_hat, f_hat;       /* (M, D), (N, D) normalised rows           */
     size_t f_hat_t;            /* (D, N) f_hat transposed                  */
     size_t de, df;             /* (M, D), (N, D)                           */
+    /* an objective (objective.h), double                                  */
+    size_t sa, da, sb, db;     /* (T, M), (T, M), (T, N), (T, N)           */
+    size_t wc, wr;             /* (M), (N) sample weights                  */
+    size_t row_loss;           /* (M)                                      */
+    size_t sa_real, sb_real;   /* term 0's scores in the compute type      */
+    size_t wr_real;            /* (N) wr in the compute type               */
     rpo_worker_regions per_worker;
     size_t worker0, worker_bytes;
 } rpo_layout;

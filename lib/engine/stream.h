@@ -30,6 +30,7 @@ typedef struct rpo_loss_result {
     double *grad_b;   /* (N) in scratch, or NULL when not wanted */
     double *grad_e;   /* (M, D) in scratch, or NULL when not computed */
     double *grad_f;   /* (N, D) in scratch, or NULL when not computed */
+    double *row_loss; /* (M) an objective's per-row losses, or NULL     */
     rpo_metrics metrics;
     double partial[RPO_PARTIAL_COUNT];  /* row blocks: the shares */
 } rpo_loss_result;

@@ -4,6 +4,7 @@
 #include "contrast.h"
 #include "contrast_family.h"
 #include "embed_grad.h"
+#include "objective_rows.h"
 #include "pairloss.h"
 #include "rpo.h"
 #include "stream.h"
@@ -14,9 +15,12 @@ typedef struct loss_job {
     rpo_contrast c;            /* for contrast.c, and the settings       */
     rpo_family_contrast fc;    /* for contrast_family.c                  */
     rpo_pairloss pair;         /* fc's per-pair function                 */
+    rpo_objective_contrast oc; /* an objective's, for objective_rows.c   */
     double pair_scale;         /* dL/d(pair term): the reduction's scale */
     const void *a_real, *b_real;
     double *row_g, *col_g;
+    double *row_loss;          /* (M) an objective's per-row losses      */
+    const void *wr_real;       /* (N) its wr for the pairs kernel        */
     double *e_hat, *f_hat_t, *de, *df; /* embedding gradients            */
     rpo_sums total;
     /* shared mode: the block being worked on */
@@ -50,7 +54,11 @@ static void family_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
     const rpo_layout *L = s->L;
     const size_t n = s->call->n, d = s->call->d;
     double *gw = s->p->emb_grad ? rpo_worker_at(s->ctx, L, worker, L->per_worker.gw) : NULL;
-    rpo_family_rows(&job->fc, i0, rows, w, sums, job->row_g + i0, col_part, gw);
+    if (s->call->objective != NULL)
+        rpo_objective_rows(&job->oc, i0, rows, w, sums, job->row_loss + i0,
+                           job->row_g + i0, col_part, gw);
+    else
+        rpo_family_rows(&job->fc, i0, rows, w, sums, job->row_g + i0, col_part, gw);
     if (gw == NULL)
         return;
     rpo_softmax_rows_backward(w, gw, rows, n, job->pair_scale, s->src->tau);
@@ -93,6 +101,12 @@ static void pair_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
         blk.sums = sums;
         blk.row_g = job->row_g + i0;
         blk.col_g = col_part;
+        blk.col_w = NULL;
+        if (s->call->objective != NULL) {  /* the sample weights */
+            blk.col_w = job->wr_real;
+            blk.row_w = job->oc.wc + i0;
+            blk.row_loss = job->row_loss + i0;
+        }
         p->k->pairs(&blk);
     } else {
         double *wide = rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.wide);
@@ -189,6 +203,73 @@ static double sum_of(const double *x, size_t count)
     return sum;
 }
 
+/* An objective's kernel reads the scores and sample weights that
+ * engine.c prepared (objective.h). */
+static void describe_objective(loss_job *job)
+{
+    const rpo_stream *s = job->s;
+    const rpo_ctx *ctx = s->ctx;
+    rpo_objective_contrast *oc = &job->oc;
+    oc->m = s->call->m;
+    oc->n = s->call->n;
+    oc->o = s->call->objective;
+    oc->a = job->c.a;
+    oc->b = job->c.b;
+    oc->sa = rpo_scratch_at(ctx, s->L->sa);
+    oc->da = rpo_scratch_at(ctx, s->L->da);
+    oc->sb = rpo_scratch_at(ctx, s->L->sb);
+    oc->db = rpo_scratch_at(ctx, s->L->db);
+    oc->wc = rpo_scratch_at(ctx, s->L->wc);
+    oc->wr = rpo_scratch_at(ctx, s->L->wr);
+    oc->za = oc->o->terms > 0 ? oc->sa : oc->a;
+    oc->zb = oc->o->terms > 0 ? oc->sb : oc->b;
+    oc->logit = job->fc.logit;
+    oc->logit_scale = job->fc.logit_scale;
+    oc->want_grad = job->fc.want_grad;
+    job->row_loss = rpo_scratch_at(ctx, s->L->row_loss);
+    if (s->p->fast_pairs) {
+        /* the pairs kernel reads term 0's scores in place of a, b */
+        job->a_real = rpo_scratch_at(ctx, s->L->sa_real);
+        job->b_real = rpo_scratch_at(ctx, s->L->sb_real);
+        job->wr_real = rpo_scratch_at(ctx, s->L->wr_real);
+        job->c.smoothing = oc->o->pair[0].eps;
+    }
+}
+
+/* The pairs kernel's sums of term 0 become its term: times its weight,
+ * and the chain rule's slopes d score / d policy. */
+static void finish_fast_term(const loss_job *job, rpo_loss_result *out)
+{
+    const rpo_call *call = job->s->call;
+    const double weight = call->objective->weight[0];
+    out->loss *= weight;
+    for (size_t i = 0; i < call->m; i++)
+        job->row_loss[i] *= weight;
+    if (out->grad_a == NULL)
+        return;
+    for (size_t i = 0; i < call->m; i++)
+        out->grad_a[i] *= weight * job->oc.da[i];
+    for (size_t j = 0; j < call->n; j++)
+        out->grad_b[j] *= weight * job->oc.db[j];
+}
+
+/* After the pair terms: the per-row losses in the loss's units, the SFT
+ * term, and the metrics only an objective reports. */
+static void finish_objective(const loss_job *job, rpo_loss_result *out)
+{
+    const rpo_stream *s = job->s;
+    const rpo_call *call = s->call;
+    const size_t m = call->m, n = call->n;
+    const double row_unit = job->c.logit ? 1.0 / (double)n : 1.0;
+    for (size_t i = 0; i < m; i++)
+        job->row_loss[i] *= row_unit;
+    rpo_objective_add_sft(call->objective, call->policy_chosen, m,
+                          call->rows ? call->m_total : m,
+                          rpo_reduction(s->ctx) == RPO_REDUCTION_SUM, &out->loss,
+                          out->grad_a, job->row_loss);
+    out->row_loss = job->row_loss;
+}
+
 /* Embedding gradients after the last block: the paired matrix plays both
  * roles, then both go back through the normalisation. */
 static void finish_emb_grad(const loss_job *job, rpo_loss_result *out)
@@ -226,7 +307,8 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
     job.c.beta = rpo_pair_beta(ctx, n);
     job.c.smoothing = rpo_sigmoid_smoothing(ctx);
     job.c.logit = rpo_resolved_placement(ctx) == RPO_PLACEMENT_LOGIT;
-    job.c.want_loss = call->loss.data != NULL || call->partial_stats.data != NULL;
+    job.c.want_loss = call->loss.data != NULL || call->partial_stats.data != NULL ||
+                      call->losses.data != NULL;
     job.c.want_grad = call->grad_chosen.data != NULL ||
                       call->grad_rejected.data != NULL;
     job.a_real = rpo_scratch_at(ctx, s->L->a_real);
@@ -247,6 +329,8 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
     job.fc.logit = job.c.logit;
     job.fc.logit_scale = rpo_logit_factor(ctx, n);
     job.fc.want_grad = job.c.want_grad;
+    if (call->objective != NULL)
+        describe_objective(&job);
 
     /* mean over the rows of the whole problem (or their sum), and the 1/N
      * of logit placement */
@@ -270,7 +354,7 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
     const double row_unit = family ? job.pair_scale : -job.c.beta * job.pair_scale;
     const double col_unit = family ? job.pair_scale : job.c.beta * job.pair_scale;
     out->loss = job.total.loss * job.pair_scale;
-    out->grad_a = out->grad_b = out->grad_e = out->grad_f = NULL;
+    out->grad_a = out->grad_b = out->grad_e = out->grad_f = out->row_loss = NULL;
     if (job.c.want_grad) {
         for (size_t i = 0; i < m; i++)
             job.row_g[i] *= row_unit;
@@ -281,6 +365,10 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
     }
     if (s->p->emb_grad)
         finish_emb_grad(&job, out);
+    if (call->objective != NULL && s->p->fast_pairs)
+        finish_fast_term(&job, out);
+    if (call->objective != NULL)
+        finish_objective(&job, out);
     memset(&out->metrics, 0, sizeof out->metrics);
     out->metrics.loss = job.c.want_loss ? out->loss : 0.0;
     out->metrics.reward_chosen = beta * (sum_of(job.c.a, m) / (double)m_total);
@@ -289,6 +377,10 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
                                    ((double)m / (double)m_total);
     out->metrics.margin = beta * (job.total.margin / (double)m_total);
     out->metrics.accuracy = job.total.accuracy / (double)m_total;
+    if (call->objective != NULL) {
+        out->metrics.logps_chosen = rpo_in_mean(call->policy_chosen, m);
+        out->metrics.logps_rejected = rpo_in_mean(call->policy_rejected, n);
+    }
     out->partial[RPO_PARTIAL_LOSS] = out->metrics.loss;
     out->partial[RPO_PARTIAL_REWARD_CHOSEN] = out->metrics.reward_chosen;
     out->partial[RPO_PARTIAL_REWARD_REJECTED] = out->metrics.reward_rejected;

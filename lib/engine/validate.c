@@ -148,8 +148,9 @@ int rpo_validate_settings(rpo_ctx *ctx, const rpo_call *call, int weighting,
     if (call->kind == RPO_CALL_WEIGHTS)
         return RPO_OK;
     /* EXO's KL against (1 - eps, eps) is infinite for eps = 0; TRL refuses
-     * it too rather than guess a value. */
-    if (loss == RPO_LOSS_EXO_PAIR && label_smoothing == 0.0)
+     * it too rather than guess a value. An objective checked its own
+     * terms (objective.c). */
+    if (call->objective == NULL && loss == RPO_LOSS_EXO_PAIR && label_smoothing == 0.0)
         return rpo_fail(ctx, RPO_ERR_PARAM,
                         "EXO_PAIR loss needs RPO_PARAM_LABEL_SMOOTHING > 0 (it "
                         "is 0, where EXO's KL divergence is infinite)");

@@ -66,6 +66,12 @@ typedef struct rpo_pair_block {
     rpo_sums *sums;       /* += loss, margin, accuracy of the block         */
     double *row_g;        /* (rows) = sum_j s_ij                            */
     double *col_g;        /* (n) += sum_i s_ij                              */
+    /* An objective's sample weights (objective.h), or col_w NULL: every
+     * pair's term and s_ij times row_w[r] col_w[j]. */
+    const void *col_w;    /* (n) wr in the compute type, or NULL            */
+    const double *row_w;  /* (rows) wc; read when col_w is not NULL         */
+    double *row_loss;     /* (rows) out, with col_w: each row's loss sum;
+                             NULL: not written                              */
 } rpo_pair_block;
 
 typedef void (*rpo_product_fn)(size_t rows, size_t n, size_t d,

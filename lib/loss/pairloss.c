@@ -21,6 +21,7 @@ rpo_pairloss rpo_pairloss_make(int loss, double beta, double eps, double tau)
     p.exo_log_flip = log(eps);                   /* -inf for eps = 0: the
                                                     engine refuses EXO then */
     p.log_tau = log(tau);
+    p.margin = 0.0;
     return p;
 }
 
@@ -55,6 +56,15 @@ static double sigmoid_loss(const rpo_pairloss *p, double x, double *dfdx)
     const logistic l = logistic_of(x);
     *dfdx = -(1.0 - p->eps) * l.sig_neg + p->eps * l.sig_pos;
     return (1.0 - p->eps) * l.sp_neg + p->eps * l.sp_pos;
+}
+
+/* ORPO's odds-ratio term beta sp(-u) of the log-odds difference u (beta
+ * is ORPO's lambda: it weighs the term, it does not scale u). */
+static double orpo_loss(const rpo_pairloss *p, double u, double *dfdu)
+{
+    const logistic l = logistic_of(u);
+    *dfdu = -p->beta * l.sig_neg;
+    return p->beta * l.sp_neg;
 }
 
 static double hinge_loss(double x, double *dfdx)
@@ -226,8 +236,13 @@ double rpo_pairloss_eval(const rpo_pairloss *p, double s, double a, double b,
     case RPO_LOSS_DISCOPOP:
         f = discopop_loss(p, x, fa != NULL ? &dfdx : NULL);
         break;
-    default: /* RPO_LOSS_SIGMOID */
-        f = sigmoid_loss(p, x, &dfdx);
+    case RPO_LOSS_ORPO:
+        f = orpo_loss(p, s * (a - b), &ga);
+        gb = -ga;
+        of_x = 0;
+        break;
+    default: /* RPO_LOSS_SIGMOID; x - 0 is x for the entry points of 1.2 */
+        f = sigmoid_loss(p, x - p->margin, &dfdx);
         break;
     }
     if (of_x) {

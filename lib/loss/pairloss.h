@@ -24,9 +24,12 @@ typedef struct rpo_pairloss {
     double exo_log_keep; /* log(1 - eps)                                 */
     double exo_log_flip; /* log(eps)                                     */
     double log_tau;      /* log(tau)                                     */
+    double margin;       /* gamma of SIGMOID: sp(-(x - gamma)); 0 unless
+                            an objective sets it (rpo_objective_*)       */
 } rpo_pairloss;
 
-/* The family member `loss` with its constants. */
+/* The family member `loss` with its constants (margin 0). Besides
+ * RPO_LOSS_*, RPO_LOSS_ORPO: beta sp(-(a - b)) of two log-odds. */
 rpo_pairloss rpo_pairloss_make(int loss, double beta, double eps, double tau);
 
 /* f(s a, s b) and, when fa is not NULL, its partials *fa and *fb with

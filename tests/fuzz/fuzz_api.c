@@ -6,8 +6,9 @@
  * with arbitrary keys and values and queries with NULL or valid pointers
  * (settings.c), contexts freed and recreated, the token-level helpers of
  * 1.1 (tokens.c, sequences.c), the row blocks and embedding gradients of
- * 1.2 (beyond.c), the related-prompt batches (batching.c) and the fused
- * linear log-probs (linear.c) of 1.3, and compute calls (rpo_loss_*,
+ * 1.2 (beyond.c), the related-prompt batches (batching.c), the fused
+ * linear log-probs (linear.c) and the objectives (objectives.c) of 1.3, and
+ * compute calls (rpo_loss_*,
  * rpo_weights_*, rpo_loss_weighted_*, float32, float64 or both on the same
  * values) with arbitrary sizes, settings, present or NULL pointers, outputs
  * aliasing inputs, and values including NaN, +-inf, subnormals, +-1e38,
@@ -557,7 +558,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int ops = 0;
     do {
         unsigned which = take_choice(&r, 2);
-        switch (take_choice(&r, 14)) {
+        switch (take_choice(&r, 15)) {
         case 0:
         case 1:
             op_set(&r, ctx[which]);
@@ -590,6 +591,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case 13:
             op_linear_logps(&r, ctx[which]);
+            break;
+        case 14:
+            op_objective(&r, ctx[which]);
             break;
         default:
             op_compute(&r, ctx[which], ctx[1 - which]);

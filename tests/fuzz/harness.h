@@ -7,6 +7,7 @@
  *   sequences.c  the sequence helpers of librpo 1.1
  *   beyond.c     the row blocks and embedding gradients of librpo 1.2
  *   batching.c   the related-prompt batches of librpo 1.3
+ *   objectives.c the objectives of librpo 1.3
  */
 #ifndef RPO_FUZZ_HARNESS_H
 #define RPO_FUZZ_HARNESS_H
@@ -90,5 +91,7 @@ void op_related_batches(reader *r, rpo_ctx *ctx);
 /* The fused linear log-probs of 1.3, forward then backward, each one call
  * with its invariants (linear.c). */
 void op_linear_logps(reader *r, rpo_ctx *ctx);
+/* rpo_objective_* of 1.3, one call with its invariants (objectives.c). */
+void op_objective(reader *r, rpo_ctx *ctx);
 
 #endif /* RPO_FUZZ_HARNESS_H */

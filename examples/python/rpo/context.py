@@ -50,7 +50,7 @@ SETTINGS = (
     Setting("sinkhorn_tol", 13, (),
             "Sinkhorn's column-marginal tolerance in [0, 1] "
             "(RPO_PARAM_SINKHORN_TOL)"),
-    Setting("linear_chunk", 14, (),
+    Setting("linear_chunk", 19, (),
             "tokens and words per chunk of logits of the fused linear "
             "log-probs, an integer in [16, 4096] (RPO_PARAM_LINEAR_CHUNK)"),
 )

@@ -26,7 +26,9 @@
  * The twelve combinations of placement x (loss, gradient, both) x
  * smoothing are separate instantiations of one always-inlined body, so the
  * loss-only call does no gradient work and the inner loop never tests a
- * flag.
+ * flag. Twelve more serve an objective's sample weights (objective.h):
+ * the pair's term and its s_ij times wc_i wr_j, each row's loss written
+ * out; the twelve of 1.2 keep their operations, and their bits.
  */
 
 #define SUM_CHUNK 16
@@ -58,7 +60,8 @@ TNAME(pair_front_of)(REAL ai, VREAL w, VREAL b, REAL beta, const int logit)
 static inline __attribute__((always_inline)) VREAL
 TNAME(pair_back)(TNAME(pair_acc) *acc, const TNAME(pair_front) *f, VMASK live,
                  const int tail, const int logit, const int want_loss,
-                 const int want_grad, const int smooth, REAL eps)
+                 const int want_grad, const int smooth, REAL eps,
+                 const int weighted, VREAL col_w)
 {
     const VREAL w = f->w, z = f->z, u = f->u, t = f->t;
     VREAL margin = w * z, accuracy = TNAME(keep)(z > 0, w);
@@ -80,6 +83,8 @@ TNAME(pair_back)(TNAME(pair_acc) *acc, const TNAME(pair_front) *f, VMASK live,
         if (smooth)
             softplus += eps * u;
         VREAL p = logit ? softplus : w * softplus;
+        if (weighted)
+            p = col_w * p;
         if (tail)
             p = TNAME(keep)(live, p);
         acc->loss += p;
@@ -89,6 +94,8 @@ TNAME(pair_back)(TNAME(pair_acc) *acc, const TNAME(pair_front) *f, VMASK live,
         /* d p / d z = -beta * W * sigmoid(-u) in both placements
          * (-beta * W * (sigmoid(-u) - eps) smoothed) */
         s = smooth ? w * (sigmoid - eps) : w * sigmoid;
+        if (weighted)
+            s = col_w * s;
         if (tail)
             s = TNAME(keep)(live, s);
         acc->grad += s;
@@ -109,10 +116,12 @@ TNAME(pair_flush)(TNAME(pair_acc) *acc, double *loss, double *margin,
 
 static inline __attribute__((always_inline)) void
 TNAME(pairs_body)(const rpo_pair_block *blk, const int logit,
-                  const int want_loss, const int want_grad, const int smooth)
+                  const int want_loss, const int want_grad, const int smooth,
+                  const int weighted)
 {
     const size_t n = blk->n, full = n / VLR * VLR, rest = n - full;
     const REAL *a = blk->a, *b = blk->b, *w = blk->w;
+    const REAL *cw = weighted ? blk->col_w : NULL;
     REAL *col = blk->col_tmp;
     const REAL beta = (REAL)blk->beta, eps = (REAL)blk->smoothing;
     const VMASK all = FIRST_LANES(VLR), tail = FIRST_LANES(rest);
@@ -126,7 +135,10 @@ TNAME(pairs_body)(const rpo_pair_block *blk, const int logit,
             const REAL ai = a[r];
             const REAL *wr = w + r * blk->ldw;
             TNAME(pair_acc) acc = {{0}, {0}, {0}, {0}};
-            double row_grad = 0.0;
+            double row_grad = 0.0, row_loss = 0.0;
+            /* weighted: the row's own loss, then times wc_i into the total */
+            double *loss_sum = weighted ? &row_loss : &loss;
+            const REAL wc = weighted ? (REAL)blk->row_w[r] : (REAL)1;
             /* SUM_CHUNK vectors at a time, front then back: two short
              * dependency chains instead of one long one, so the processor
              * overlaps many more vectors */
@@ -138,23 +150,33 @@ TNAME(pairs_body)(const rpo_pair_block *blk, const int logit,
                                                                 TNAME(load)(b + j), beta, logit);
                 for (size_t j = j0; j < j1; j += VLR) {
                     const VREAL s = TNAME(pair_back)(&acc, &front[(j - j0) / VLR], all, 0,
-                                                     logit, want_loss, want_grad, smooth, eps);
+                                                     logit, want_loss, want_grad, smooth, eps,
+                                                     weighted,
+                                                     weighted ? TNAME(load)(cw + j) : (VREAL){0});
                     if (want_grad)
-                        TNAME(store)(col + j, TNAME(load)(col + j) + s);
+                        TNAME(store)(col + j, TNAME(load)(col + j) + (weighted ? wc * s : s));
                 }
-                TNAME(pair_flush)(&acc, &loss, &margin, &accuracy, &row_grad);
+                TNAME(pair_flush)(&acc, loss_sum, &margin, &accuracy, &row_grad);
             }
             if (rest) {
                 const TNAME(pair_front) f = TNAME(pair_front_of)(
                     ai, TNAME(load_part)(wr + full, rest), TNAME(load_part)(b + full, rest),
                     beta, logit);
-                const VREAL s = TNAME(pair_back)(&acc, &f, tail, 1, logit, want_loss, want_grad,
-                                                 smooth, eps);
+                const VREAL s = TNAME(pair_back)(
+                    &acc, &f, tail, 1, logit, want_loss, want_grad, smooth, eps, weighted,
+                    weighted ? TNAME(load_part)(cw + full, rest) : (VREAL){0});
                 if (want_grad)
-                    TNAME(store_part)(col + full, TNAME(load_part)(col + full, rest) + s,
+                    TNAME(store_part)(col + full,
+                                      TNAME(load_part)(col + full, rest) + (weighted ? wc * s : s),
                                       rest);
             }
-            TNAME(pair_flush)(&acc, &loss, &margin, &accuracy, &row_grad);
+            TNAME(pair_flush)(&acc, loss_sum, &margin, &accuracy, &row_grad);
+            if (weighted) {
+                loss += (double)wc * row_loss;
+                if (blk->row_loss != NULL)
+                    blk->row_loss[r] = (double)wc * row_loss;
+                row_grad *= (double)wc;
+            }
             if (want_grad)
                 blk->row_g[r] = row_grad;
         }
@@ -169,33 +191,40 @@ TNAME(pairs_body)(const rpo_pair_block *blk, const int logit,
 
 /* One instantiation per flag combination (names: placement, then what is
  * wanted, then _s when smoothed). */
-#define PAIRS_VARIANT(name, logit, want_loss, want_grad, smooth)                \
+#define PAIRS_VARIANT(name, logit, want_loss, want_grad, smooth, weighted)      \
     static void TNAME(name)(const rpo_pair_block *b)                           \
     {                                                                          \
-        TNAME(pairs_body)(b, logit, want_loss, want_grad, smooth);             \
+        TNAME(pairs_body)(b, logit, want_loss, want_grad, smooth, weighted);   \
     }
-#define PAIRS_VARIANTS(suffix, smooth)                                         \
-    PAIRS_VARIANT(pairs_logit_both##suffix, 1, 1, 1, smooth)                   \
-    PAIRS_VARIANT(pairs_logit_loss##suffix, 1, 1, 0, smooth)                   \
-    PAIRS_VARIANT(pairs_logit_grad##suffix, 1, 0, 1, smooth)                   \
-    PAIRS_VARIANT(pairs_loss_both##suffix, 0, 1, 1, smooth)                    \
-    PAIRS_VARIANT(pairs_loss_loss##suffix, 0, 1, 0, smooth)                    \
-    PAIRS_VARIANT(pairs_loss_grad##suffix, 0, 0, 1, smooth)
-PAIRS_VARIANTS(, 0)
-PAIRS_VARIANTS(_s, 1)
+#define PAIRS_VARIANTS(suffix, smooth, weighted)                               \
+    PAIRS_VARIANT(pairs_logit_both##suffix, 1, 1, 1, smooth, weighted)         \
+    PAIRS_VARIANT(pairs_logit_loss##suffix, 1, 1, 0, smooth, weighted)         \
+    PAIRS_VARIANT(pairs_logit_grad##suffix, 1, 0, 1, smooth, weighted)         \
+    PAIRS_VARIANT(pairs_loss_both##suffix, 0, 1, 1, smooth, weighted)          \
+    PAIRS_VARIANT(pairs_loss_loss##suffix, 0, 1, 0, smooth, weighted)          \
+    PAIRS_VARIANT(pairs_loss_grad##suffix, 0, 0, 1, smooth, weighted)
+PAIRS_VARIANTS(, 0, 0)
+PAIRS_VARIANTS(_s, 1, 0)
+PAIRS_VARIANTS(_w, 0, 1)
+PAIRS_VARIANTS(_sw, 1, 1)
 #undef PAIRS_VARIANTS
 #undef PAIRS_VARIANT
 
 static void TNAME(pairs)(const rpo_pair_block *blk)
 {
-    /* [smoothed][logit][0 loss only, 1 gradients only, 2 both] */
-    static void (*const variant[2][2][3])(const rpo_pair_block *) = {
-        {{TNAME(pairs_loss_loss), TNAME(pairs_loss_grad), TNAME(pairs_loss_both)},
-         {TNAME(pairs_logit_loss), TNAME(pairs_logit_grad), TNAME(pairs_logit_both)}},
-        {{TNAME(pairs_loss_loss_s), TNAME(pairs_loss_grad_s), TNAME(pairs_loss_both_s)},
-         {TNAME(pairs_logit_loss_s), TNAME(pairs_logit_grad_s), TNAME(pairs_logit_both_s)}}};
+    /* [weighted][smoothed][logit][0 loss only, 1 gradients only, 2 both] */
+    static void (*const variant[2][2][2][3])(const rpo_pair_block *) = {
+        {{{TNAME(pairs_loss_loss), TNAME(pairs_loss_grad), TNAME(pairs_loss_both)},
+          {TNAME(pairs_logit_loss), TNAME(pairs_logit_grad), TNAME(pairs_logit_both)}},
+         {{TNAME(pairs_loss_loss_s), TNAME(pairs_loss_grad_s), TNAME(pairs_loss_both_s)},
+          {TNAME(pairs_logit_loss_s), TNAME(pairs_logit_grad_s), TNAME(pairs_logit_both_s)}}},
+        {{{TNAME(pairs_loss_loss_w), TNAME(pairs_loss_grad_w), TNAME(pairs_loss_both_w)},
+          {TNAME(pairs_logit_loss_w), TNAME(pairs_logit_grad_w), TNAME(pairs_logit_both_w)}},
+         {{TNAME(pairs_loss_loss_sw), TNAME(pairs_loss_grad_sw), TNAME(pairs_loss_both_sw)},
+          {TNAME(pairs_logit_loss_sw), TNAME(pairs_logit_grad_sw),
+           TNAME(pairs_logit_both_sw)}}}};
     const int wanted = !blk->want_grad ? 0 : !blk->want_loss ? 1 : 2;
-    variant[blk->smoothing != 0.0][blk->logit != 0][wanted](blk);
+    variant[blk->col_w != NULL][blk->smoothing != 0.0][blk->logit != 0][wanted](blk);
 }
 
 #undef SUM_CHUNK

@@ -51,6 +51,7 @@ mod batching;
 mod context;
 mod embed_grad;
 mod error;
+mod objectives;
 mod real;
 mod rows;
 mod settings;
@@ -61,6 +62,7 @@ pub use context::{Context, Embeddings, Inputs, Loss, Metrics, Param, Placement, 
                   Weighting};
 pub use embed_grad::EmbedGrad;
 pub use error::{Error, ErrorKind};
+pub use objectives::{FDivergence, Objective, ObjectiveOut, ObjectiveReal, Term};
 pub use real::Real;
 pub use rows::{partial_len, Partial, RowBlock, Rows, PARTIAL_COUNT};
 pub use settings::{LogitScale, LossType, SinkhornRun};

@@ -190,3 +190,84 @@ extern "C" {
         embeddings: *const f64, batch_size: usize, seed: u64,
         order: *mut usize) -> c_int;
 }
+
+// librpo 1.3: objectives (docs/objectives.md). The descriptors hold
+// pointers to the caller's arrays; T is f32 or f64, the layout is the same.
+pub const RPO_PARAM_SIMPO_GAMMA: c_int = 14;
+pub const RPO_PARAM_F_DIVERGENCE: c_int = 15;
+pub const RPO_PARAM_F_ALPHA: c_int = 16;
+pub const RPO_PARAM_DESIRABLE_WEIGHT: c_int = 17;
+pub const RPO_PARAM_UNDESIRABLE_WEIGHT: c_int = 18;
+pub const RPO_STAT_LOGPS_CHOSEN: c_int = 8;
+pub const RPO_STAT_LOGPS_REJECTED: c_int = 9;
+pub const RPO_STAT_KL: c_int = 10;
+pub const RPO_MAX_TERMS: usize = 8;
+pub const RPO_LOSS_SIGMOID_NORM: c_int = 11;
+pub const RPO_LOSS_SIMPO: c_int = 12;
+pub const RPO_LOSS_ORPO: c_int = 13;
+pub const RPO_LOSS_SFT: c_int = 14;
+pub const RPO_LOSS_KTO: c_int = 15;
+pub const RPO_LOSS_APO_ZERO_UNPAIRED: c_int = 16;
+pub const RPO_FDIV_REVERSE_KL: c_int = 0;
+pub const RPO_FDIV_FORWARD_KL: c_int = 1;
+pub const RPO_FDIV_JS: c_int = 2;
+pub const RPO_FDIV_ALPHA: c_int = 3;
+
+/// `rpo_batch_f32` (T = f32) and `rpo_batch_f64` (T = f64).
+#[repr(C)]
+pub struct rpo_batch<T> {
+    pub size: usize,
+    pub m: usize,
+    pub n: usize,
+    pub d: usize,
+    pub policy_chosen: *const T,
+    pub ref_chosen: *const T,
+    pub policy_rejected: *const T,
+    pub ref_rejected: *const T,
+    pub chosen_emb: *const T,
+    pub rejected_emb: *const T,
+    pub weights: *const T,
+    pub chosen_lengths: *const T,
+    pub rejected_lengths: *const T,
+    pub chosen_weights: *const T,
+    pub rejected_weights: *const T,
+    pub terms: usize,
+    pub term_losses: *const c_int,
+    pub term_weights: *const c_double,
+    pub k: usize,
+    pub policy_kl: *const T,
+    pub ref_kl: *const T,
+    pub kl: *const T,
+    pub sft_tokens: *const T,
+}
+
+/// `rpo_results_f32` (T = f32) and `rpo_results_f64` (T = f64).
+#[repr(C)]
+pub struct rpo_results<T> {
+    pub size: usize,
+    pub loss: *mut T,
+    pub grad_chosen: *mut T,
+    pub grad_rejected: *mut T,
+    pub grad_chosen_emb: *mut T,
+    pub grad_rejected_emb: *mut T,
+    pub losses: *mut T,
+    pub chosen_rewards: *mut T,
+    pub rejected_rewards: *mut T,
+    pub partial_stats: *mut T,
+}
+
+pub type rpo_batch_f32 = rpo_batch<f32>;
+pub type rpo_batch_f64 = rpo_batch<f64>;
+pub type rpo_results_f32 = rpo_results<f32>;
+pub type rpo_results_f64 = rpo_results<f64>;
+
+extern "C" {
+    pub fn rpo_objective_f32(ctx: *mut rpo_ctx, batch: *const rpo_batch_f32,
+        results: *mut rpo_results_f32) -> c_int;
+    pub fn rpo_objective_f64(ctx: *mut rpo_ctx, batch: *const rpo_batch_f64,
+        results: *mut rpo_results_f64) -> c_int;
+    pub fn rpo_objective_rows_f32(ctx: *mut rpo_ctx, m_total: usize, row_offset: usize,
+        batch: *const rpo_batch_f32, results: *mut rpo_results_f32) -> c_int;
+    pub fn rpo_objective_rows_f64(ctx: *mut rpo_ctx, m_total: usize, row_offset: usize,
+        batch: *const rpo_batch_f64, results: *mut rpo_results_f64) -> c_int;
+}
