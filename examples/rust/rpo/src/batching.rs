@@ -2,7 +2,7 @@
 //! dataset whose consecutive runs of a batch size are similar prompts, so
 //! that each mini-batch holds contrasts worth weighting.
 use crate::context::Context;
-use crate::error::Error;
+use crate::error::{size_error, Error};
 use crate::real::Real;
 
 impl Context {
@@ -11,7 +11,7 @@ impl Context {
     /// cosine space (`rpo_related_batches_f32`/`_f64`; the last batch is
     /// shorter when `batch_size` does not divide `P`). The same seed and
     /// data give the same order for any thread count ([`Context::set_threads`]).
-    /// `Err(Error::Size)` for `d == 0`, a length that is not a multiple of
+    /// an error of kind `ErrorKind::Size` for `d == 0`, a length that is not a multiple of
     /// `d`, no prompts, `batch_size` 0 or above `P`; `Err(Error::NonFinite)`
     /// for NaN or infinity. Nothing is returned but the order: the
     /// permutation is O(P) memory and the work O(P D log(P / batch_size)).
@@ -30,7 +30,9 @@ impl Context {
                                     batch_size: usize, seed: u64)
                                     -> Result<Vec<usize>, Error> {
         if d == 0 || embeddings.len() % d != 0 {
-            return Err(Error::Size);
+            return Err(size_error(format!(
+                "embeddings hold {} values, not a whole number of rows of d = {d}",
+                embeddings.len())));
         }
         let p = embeddings.len() / d;
         let mut order = vec![0usize; p];

@@ -6,7 +6,7 @@ use std::os::raw::c_int;
 use std::ptr;
 
 use crate::context::{opt_ptr, Context, Inputs, Param};
-use crate::error::Error;
+use crate::error::{size_error, Error};
 use crate::real::Real;
 use crate::sys::{self, rpo_batch, rpo_ctx, rpo_results};
 
@@ -92,13 +92,17 @@ impl ObjectiveReal for f64 {
 }
 
 fn same_len<T>(x: &[T], len: usize) -> Result<(), Error> {
-    if x.len() == len { Ok(()) } else { Err(Error::Size) }
+    if x.len() == len {
+        Ok(())
+    } else {
+        Err(size_error(format!("an array holds {} values where {len} are needed", x.len())))
+    }
 }
 
 impl Context {
     /// Runs the objective: the loss, gradients with respect to the policy
     /// log-probs, per-sequence losses and rewards. Slice lengths are
-    /// checked here; librpo checks the rest (`Error::Param` for an unknown
+    /// checked here; librpo checks the rest (`ErrorKind::Param` for an unknown
     /// or misplaced term, a negative length or weight, ...).
     pub fn objective<T: ObjectiveReal>(&mut self, o: &Objective<'_, T>)
                                        -> Result<ObjectiveOut<T>, Error> {
@@ -119,7 +123,8 @@ impl Context {
             same_len(rk, k)?;
         }
         if o.terms.len() > sys::RPO_MAX_TERMS {
-            return Err(Error::Size);
+            return Err(size_error(format!("{} terms, more than RPO_MAX_TERMS = {}",
+                                          o.terms.len(), sys::RPO_MAX_TERMS)));
         }
         let losses: Vec<c_int> = o.terms.iter().map(|t| t.0 as c_int).collect();
         let weights: Vec<f64> = o.terms.iter().map(|t| t.1).collect();

@@ -191,6 +191,27 @@ extern "C" {
         order: *mut usize) -> c_int;
 }
 
+// librpo 1.3: fused linear log-probs (raw declarations; no safe wrapper yet).
+pub const RPO_PARAM_LINEAR_CHUNK: c_int = 19;
+extern "C" {
+    pub fn rpo_linear_logps_f32(ctx: *mut rpo_ctx, t: usize, h: usize, v: usize,
+        hidden: *const f32, weight: *const f32, ldw: usize, bias: *const f32,
+        targets: *const i32, logps: *mut f32, lse: *mut f32) -> c_int;
+    pub fn rpo_linear_logps_f64(ctx: *mut rpo_ctx, t: usize, h: usize, v: usize,
+        hidden: *const f64, weight: *const f64, ldw: usize, bias: *const f64,
+        targets: *const i32, logps: *mut f64, lse: *mut f64) -> c_int;
+    pub fn rpo_linear_logps_backward_f32(ctx: *mut rpo_ctx, t: usize, h: usize,
+        v: usize, hidden: *const f32, weight: *const f32, ldw: usize,
+        bias: *const f32, targets: *const i32, lse: *const f32,
+        dlogps: *const f32, dhidden: *mut f32, dweight: *mut f32,
+        dbias: *mut f32) -> c_int;
+    pub fn rpo_linear_logps_backward_f64(ctx: *mut rpo_ctx, t: usize, h: usize,
+        v: usize, hidden: *const f64, weight: *const f64, ldw: usize,
+        bias: *const f64, targets: *const i32, lse: *const f64,
+        dlogps: *const f64, dhidden: *mut f64, dweight: *mut f64,
+        dbias: *mut f64) -> c_int;
+}
+
 // librpo 1.3: objectives (docs/objectives.md). The descriptors hold
 // pointers to the caller's arrays; T is f32 or f64, the layout is the same.
 pub const RPO_PARAM_SIMPO_GAMMA: c_int = 14;

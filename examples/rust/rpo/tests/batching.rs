@@ -49,11 +49,11 @@ fn same_order_for_any_thread_count() {
 fn hostile_input() {
     let mut ctx = rpo::Context::new().unwrap();
     let x = [1.0f64, 0.0, 0.0, 1.0, 1.0, 1.0];
-    assert_eq!(ctx.related_batches(&x, 2, 4, 0), Err(rpo::Error::Size));
-    assert_eq!(ctx.related_batches(&x, 2, 0, 0), Err(rpo::Error::Size));
-    assert_eq!(ctx.related_batches(&x, 0, 1, 0), Err(rpo::Error::Size));
-    assert_eq!(ctx.related_batches(&x, 4, 1, 0), Err(rpo::Error::Size));
-    assert_eq!(ctx.related_batches::<f64>(&[], 2, 1, 0), Err(rpo::Error::Size));
+    assert_eq!(ctx.related_batches(&x, 2, 4, 0).map_err(|e| e.kind()), Err(rpo::ErrorKind::Size));
+    assert_eq!(ctx.related_batches(&x, 2, 0, 0).map_err(|e| e.kind()), Err(rpo::ErrorKind::Size));
+    assert_eq!(ctx.related_batches(&x, 0, 1, 0).map_err(|e| e.kind()), Err(rpo::ErrorKind::Size));
+    assert_eq!(ctx.related_batches(&x, 4, 1, 0).map_err(|e| e.kind()), Err(rpo::ErrorKind::Size));
+    assert_eq!(ctx.related_batches::<f64>(&[], 2, 1, 0).map_err(|e| e.kind()), Err(rpo::ErrorKind::Size));
     let bad = [1.0f32, f32::NAN, 0.0, 1.0];
-    assert_eq!(ctx.related_batches(&bad, 2, 1, 0), Err(rpo::Error::NonFinite));
+    assert_eq!(ctx.related_batches(&bad, 2, 1, 0).map_err(|e| e.kind()), Err(rpo::ErrorKind::NonFinite));
 }

@@ -2,7 +2,7 @@
 //! is the weighted sum of its terms, DIAGONAL with alpha = 1 is TRL's DPO
 //! and ORPO (written out here in f64 from TRL's formulas), KTO is TRL's
 //! kto_loss, and hostile values come back as errors.
-use rpo::{Context, Error, Inputs, Objective, Term, Weighting};
+use rpo::{Context, Inputs, Objective, Term, Weighting};
 
 const PC: [f64; 4] = [-3.0, -5.5, -2.25, -4.0];
 const PR: [f64; 4] = [-4.5, -3.0, -6.0, -2.5];
@@ -82,9 +82,9 @@ fn hostile_values_are_errors() {
     let inputs = Inputs::new(&PC, &PR).reference(&RC, &RR);
     let bad = [3.0, -1.0, 2.0, 5.0];
     let sft = [(Term::Sigmoid, 1.0), (Term::Sft, 1.0)];
-    assert_eq!(ctx.objective(&Objective::new(inputs, &sft).lengths(&bad, &LR)), Err(Error::Param));
-    assert_eq!(ctx.objective(&Objective::new(inputs, &sft)), Err(Error::NullPointer));
+    assert_eq!(ctx.objective(&Objective::new(inputs, &sft).lengths(&bad, &LR)).map_err(|e| e.kind()), Err(rpo::ErrorKind::Param));
+    assert_eq!(ctx.objective(&Objective::new(inputs, &sft)).map_err(|e| e.kind()), Err(rpo::ErrorKind::NullPointer));
     let twice = [(Term::Sigmoid, 1.0), (Term::Sigmoid, 1.0)];
-    assert_eq!(ctx.objective(&Objective::new(inputs, &twice)), Err(Error::Param));
-    assert_eq!(ctx.objective(&Objective::new(inputs, &sft).lengths(&LC[..2], &LR)), Err(Error::Size));
+    assert_eq!(ctx.objective(&Objective::new(inputs, &twice)).map_err(|e| e.kind()), Err(rpo::ErrorKind::Param));
+    assert_eq!(ctx.objective(&Objective::new(inputs, &sft).lengths(&LC[..2], &LR)).map_err(|e| e.kind()), Err(rpo::ErrorKind::Size));
 }
