@@ -20,6 +20,9 @@
  *             for the default (sigmoid) loss, see rpo_pair_block
  *   sumsq, scale: the row norms and normalised rows of the embeddings
  *   mirror:   the upper triangle of a symmetric s copied onto the lower
+ *   token_*:  one row of logits (V): its largest entries, its
+ *             log-sum-exp, the gradient of one log-softmax entry
+ *             (lib/simd/tokens.h)
  */
 #ifndef RPO_KERNELS_H
 #define RPO_KERNELS_H
@@ -66,6 +69,17 @@ typedef double (*rpo_sumsq_fn)(const void *x, size_t d);
 typedef void (*rpo_scale_fn)(const void *x, size_t d, double inv, void *out);
 typedef void (*rpo_mirror_fn)(void *s, size_t lds, size_t count, size_t j0,
                               size_t j1, int stream);
+/* A row's log-sum-exp in two parts, top + log_sum: keeping them apart
+ * keeps log_sum's digits when |top| is huge. */
+typedef struct rpo_lse {
+    double top;      /* max_v x[v]                        */
+    double log_sum;  /* log sum_v exp(x[v] - top), >= 0   */
+} rpo_lse;
+typedef int (*rpo_token_scan_fn)(const void *x, size_t v, double *top,
+                                 double *absmax);
+typedef int (*rpo_token_lse_fn)(const void *x, size_t v, rpo_lse *lse);
+typedef void (*rpo_token_grad_fn)(const void *x, size_t v, size_t y, double g,
+                                  rpo_lse lse, void *d, int overwrite);
 typedef void (*rpo_lse_rows_fn)(size_t rows, size_t n, const double *c,
                                 size_t ldc, const double *g, double eps,
                                 double *out);
@@ -100,6 +114,14 @@ typedef struct rpo_kernels_of_type {
      * one goes through vector tiles; stream allows streaming stores
      * (lib/simd/mirror.h). */
     rpo_mirror_fn mirror;
+    /* One row x (V) of logits. scan: max_v x[v] and max_v |x[v]|; 0 (and
+     * both untouched) when the row holds NaN or infinity. lse: the row's
+     * log-sum-exp; 0 (and *lse untouched) when it holds NaN or infinity.
+     * grad: d (V) = or += g ([v == y] - exp(x[v] - lse.top - lse.log_sum))
+     * as overwrite says; d may equal x when overwriting. */
+    rpo_token_scan_fn token_scan;
+    rpo_token_lse_fn token_lse;
+    rpo_token_grad_fn token_grad;
 } rpo_kernels_of_type;
 
 #define RPO_NOT_SYMMETRIC ((size_t)-1)
