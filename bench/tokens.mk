@@ -1,4 +1,5 @@
-# Timing of the token-level helpers (bench/bench_tokens.c). Not part of
+# Timing of the token-level helpers (bench/bench_tokens.c) and PyTorch
+# eager on the same logits (bench/tokens_torch.py). Not part of
 # `make check`, which only builds the program (with -Werror, under gcc and
 # clang) so that it cannot rot. Included by the top Makefile.
 
@@ -9,5 +10,8 @@ $(BUILD)/bench/%: bench/%.c include/rpo.h lib
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) -o $@ $< $(PROG_LDFLAGS) -lrpo $(LDLIBS)
 
+## bench-tokens: token helpers at T = 1024, V = 50257 against the memory floor, 2 threads vs 1, and PyTorch eager on the same logits
 bench-tokens: $(BUILD)/bench/bench_tokens
-	$(BUILD)/bench/bench_tokens
+	@dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && \
+	    $(BUILD)/bench/bench_tokens --dump "$$dir" && \
+	    /usr/bin/python3 bench/tokens_torch.py "$$dir"

@@ -29,20 +29,28 @@ typedef struct token_sum {
     vf64 sum, comp;
 } token_sum;
 
+/* Float lanes widened to double, in halves (the element-wise form below is
+ * what the x86 code says in two conversions, which compilers do not find
+ * in it). */
 static inline void token_add_f32(token_sum *acc, vf32 e)
 {
-#if RPO_SIMD_BYTES == 64
-    const f32x8 lo = {e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]};
-    const f32x8 hi = {e[8], e[9], e[10], e[11], e[12], e[13], e[14], e[15]};
-#elif RPO_SIMD_BYTES == 32
-    const f32x4 lo = {e[0], e[1], e[2], e[3]};
-    const f32x4 hi = {e[4], e[5], e[6], e[7]};
+#if defined(__x86_64__) && RPO_SIMD_BYTES == 64
+    const __m512 v = (__m512)e;
+    const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+    acc->sum += (vf64)_mm512_cvtps_pd(_mm512_castps512_ps256(v)) + (vf64)_mm512_cvtps_pd(hi);
+#elif defined(__x86_64__) && RPO_SIMD_BYTES == 32
+    const __m256 v = (__m256)e;
+    acc->sum += (vf64)_mm256_cvtps_pd(_mm256_castps256_ps128(v)) +
+                (vf64)_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
 #else
-    typedef float f32x2 __attribute__((vector_size(8)));
-    const f32x2 lo = {e[0], e[1]};
-    const f32x2 hi = {e[2], e[3]};
-#endif
+    typedef float f32_half __attribute__((vector_size(RPO_SIMD_BYTES / 2)));
+    f32_half lo, hi;
+    for (int l = 0; l < VL32 / 2; l++) {
+        lo[l] = e[l];
+        hi[l] = e[l + VL32 / 2];
+    }
     acc->sum += __builtin_convertvector(lo, vf64) + __builtin_convertvector(hi, vf64);
+#endif
 }
 
 static inline void token_add_f64(token_sum *acc, vf64 e)
