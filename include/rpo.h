@@ -329,7 +329,8 @@ RPO_API int rpo_loss_weighted_f64(rpo_ctx *ctx,
  *   seq_logps (B) --rpo_loss--> loss, and each step's *_backward in reverse.
  *
  * The logits helpers take a context: they use its scratch memory (2 T
- * doubles for the forward, T ints for the backward, never T x V), so that
+ * doubles for the forward, T ints and T doubles for the backward, never
+ * T x V), so that
  * their results can be written only after every check has passed, its
  * kernel set (rpo_ctx_use_kernels) and RPO_PARAM_THREADS: rows are spread
  * over threads, each computed alone, so results are bitwise identical for

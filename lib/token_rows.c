@@ -33,7 +33,7 @@ static void forward_row(const token_rows *r, size_t k)
         return;
     rpo_lse lse;
     if (!r->kern->token_lse(row_of(r, r->logits, k), r->v, &lse)) {
-        r->logp[k] = NAN;
+        r->logp[k] = (double)NAN;
         return;
     }
     r->logp[k] = (logit_at(r, k, (size_t)r->targets[k]) - lse.top) - lse.log_sum;
@@ -61,6 +61,7 @@ static int check_row(const token_rows *r, size_t k)
             return RPO_ERR_NONFINITE;
         if (!(lse >= top && lse - top <= log((double)r->v) + 1.0))
             return RPO_ERR_RANGE;
+        r->top[k] = top;   /* the gradient's exponents are x - top */
     }
     if (r->overwrite)
         return RPO_OK;   /* |g ([v == y] - p)| <= |g| always fits */
@@ -80,11 +81,13 @@ static void grad_row(const token_rows *r, size_t k)
         return;
     }
     const void *x = row_of(r, r->logits, k);
-    rpo_lse lse = {0.0, 0.0};
-    if (r->lse != NULL)
-        lse.top = r->lse[k];
-    else
+    rpo_lse lse;
+    if (r->lse != NULL) {
+        lse.top = r->top[k];
+        lse.log_sum = r->lse[k] - r->top[k];
+    } else {
         (void)r->kern->token_lse(x, r->v, &lse);   /* checked finite */
+    }
     r->kern->token_grad(x, r->v, (size_t)r->targets[k], rpo_in_at(r->dlogps, k),
                         lse, d, r->overwrite);
 }

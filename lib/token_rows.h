@@ -32,6 +32,7 @@ typedef struct token_rows {
     /* scratch (T) results */
     double *logp, *lse_out;            /* forward                        */
     int *status;                       /* checks: RPO_OK or RPO_ERR_*    */
+    double *top;                       /* checks, with lse: each row's max */
 } token_rows;
 
 /* Rows that no pass reads: no target, or (backward) a zero dlogps. */

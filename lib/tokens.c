@@ -161,10 +161,12 @@ static int token_backward(rpo_ctx *ctx, token_rows *r, int write)
 
     rpo_scratch_plan plan = {0, 0};
     const size_t at_status = rpo_scratch_add(&plan, r->t, sizeof(int));
+    const size_t at_top = rpo_scratch_add(&plan, r->t, sizeof(double));
     status = rpo_scratch_reserve(ctx, &plan);
     if (status != RPO_OK)
         return rpo_fail(ctx, status, "no scratch for %zu rows' checks", r->t);
     r->status = rpo_scratch_at(ctx, at_status);
+    r->top = rpo_scratch_at(ctx, at_top);
 
     /* Every check, for every row that will change. A NaN found in a later
      * row wins over a range problem in an earlier one (the documented

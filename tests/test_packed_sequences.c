@@ -55,7 +55,7 @@ static void test_forward_matches_padded_layout(void **state)
             size_t count = 0;
             for (int64_t k = cut[b]; k < cut[b + 1]; k++)
                 if (mask[k]) {
-                    sum += x[k];
+                    sum += (long double)x[k];
                     count++;
                 }
             if (reduce == RPO_SEQ_MEAN)

@@ -139,7 +139,7 @@ static ref_row reference(const double *x, size_t v)
     for (size_t k = 0; k < v; k++)
         if (k != arg)
             rest += expl((long double)x[k] - (long double)x[arg]);
-    ref_row r = {x[arg], log1pl(rest)};
+    ref_row r = {(long double)x[arg], log1pl(rest)};
     return r;
 }
 
@@ -251,6 +251,26 @@ static void test_spread_to_float_range(void **state)
             on_every_set(check_gradient, &p);
             free_problem(&p);
         }
+}
+
+/* Every logit at the type's largest value, and rows mixing it with its
+ * negative (the fuzzer's find: log V vanished in the exponent's ulp there,
+ * and the softmax came out as 1 - log V). */
+static void test_rows_at_the_type_limit(void **state)
+{
+    (void)state;
+    test_rng rng = {49};
+    for (int f32 = 0; f32 <= 1; f32++) {
+        const double top = f32 ? (double)FLT_MAX : DBL_MAX;
+        problem p = make_problem(&rng, f32, 3, 19, 19, 1.0, 0.0);
+        for (size_t k = 0; k < p.v; k++) {
+            p.x[k] = top;                                   /* all equal */
+            p.x[p.stride + k] = k % 3 ? top : -top;         /* two levels */
+            p.x[2 * p.stride + k] = top * (1.0 - 0x1p-20 * (double)k);
+        }
+        on_every_set(check_gradient, &p);
+        free_problem(&p);
+    }
 }
 
 /* The target far above the rest: log p_y = -log1p(rest) with rest down to
@@ -383,7 +403,7 @@ static void test_variants_agree(void **state)
             for (size_t k = 0; k < n; k++) {
                 if (k % p.stride >= p.v)
                     continue;
-                const double slack = 3.0 * ulp(f32, over[k]) +
+                const double slack = 3.0 * ulp(f32, (long double)over[k]) +
                                      fabs(p.g[k / p.stride]) * fabs(lse[k / p.stride]) * 0x1p-52;
                 if (!(fabs(given[k] - over[k]) <= slack))
                     fail_msg("lse given: entry %zu %.17g vs %.17g", k, given[k], over[k]);
@@ -400,7 +420,7 @@ static void test_variants_agree(void **state)
                     continue;
                 }
                 const double want = base[k] + given[k];
-                if (!(fabs(acc[k] - want) <= 2.0 * ulp(f32, want) + ulp(f32, given[k])))
+                if (!(fabs(acc[k] - want) <= 2.0 * ulp(f32, (long double)want) + ulp(f32, (long double)given[k])))
                     fail_msg("accumulate: entry %zu %.17g vs %.17g", k, acc[k], want);
             }
 
@@ -469,6 +489,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_widths_around_vector_sizes),
         cmocka_unit_test(test_spread_to_float_range),
+        cmocka_unit_test(test_rows_at_the_type_limit),
         cmocka_unit_test(test_confident_rows),
         cmocka_unit_test(test_long_rows),
         cmocka_unit_test(test_threads_bitwise),

@@ -68,16 +68,17 @@ static inline double token_total(const token_sum *acc)
 
 #endif /* RPO_SIMD_TOKENS_ONCE */
 
-/* exp(x - shift - shift_lo) for x <= shift, with x - shift split exactly
- * into s + lo (TwoSum) so that no ulp of a large difference is lost. A
- * difference beyond the type's range (x = -FLT_MAX, shift = FLT_MAX) gives
+/* exp(x - top) for x <= top, with x - top split exactly into s + lo
+ * (TwoSum) so that no ulp of a large difference is lost: lo is at most
+ * half an ulp of s, and exp(s + lo) = exp(s) (1 + lo) to the last bit. A
+ * difference beyond the type's range (x = -FLT_MAX, top = FLT_MAX) gives
  * 0, as does every s below the smallest subnormal result. */
-static inline VREAL TNAME(exp_below)(VREAL x, REAL shift, REAL shift_lo)
+static inline VREAL TNAME(exp_below)(VREAL x, REAL top)
 {
-    const VREAL s = x - shift;
+    const VREAL s = x - top;
     const VREAL back = s - x;
-    VREAL lo = (x - (s - back)) + ((0 - shift) - back);
-    lo = TNAME(keep)(s >= -REAL_MAX, lo - shift_lo);
+    VREAL lo = (x - (s - back)) + ((0 - top) - back);
+    lo = TNAME(keep)(s >= -REAL_MAX, lo);
     const VREAL e = TNAME(exp_nonpos)(s);
     return e + e * lo;
 }
@@ -151,13 +152,13 @@ static int TNAME(token_lse)(const void *x_, size_t v, rpo_lse *lse)
         const VREAL a = TNAME(load)(x + j);
         const VMASK at_top = a == top;
         tops -= at_top;
-        TNAME(token_add)(&acc, TNAME(keep)(~at_top, TNAME(exp_below)(a, top, 0)));
+        TNAME(token_add)(&acc, TNAME(keep)(~at_top, TNAME(exp_below)(a, top)));
     }
     if (rest) {
         const VREAL a = TNAME(load_part)(x + full, rest);
         const VMASK at_top = (a == top) & tail;
         tops -= at_top;
-        TNAME(token_add)(&acc, TNAME(keep)(tail & ~at_top, TNAME(exp_below)(a, top, 0)));
+        TNAME(token_add)(&acc, TNAME(keep)(tail & ~at_top, TNAME(exp_below)(a, top)));
     }
     double count = 0;
     for (int l = 0; l < VLR; l++)
@@ -171,42 +172,42 @@ static int TNAME(token_lse)(const void *x_, size_t v, rpo_lse *lse)
  * log-sum-exp lse.top + lse.log_sum:
  *     d[k] = g ([k == y] - softmax(x)[k])        overwrite != 0
  *     d[k] += g ([k == y] - softmax(x)[k])       overwrite == 0
- * d may equal x when overwriting (each vector is read before it is
- * written), and must not overlap it otherwise. */
+ * with softmax(x)[k] = exp(x[k] - top) / exp(log_sum): the exact exponent
+ * of exp_below, then one product by 1 / sum, which lies in [1 / V, 1].
+ * (Subtracting log_sum inside the exponent would round it into the
+ * exponent's ulp, which is huge when |top| is.) top must be the row's
+ * largest entry. d may equal x when overwriting (each vector is read
+ * before it is written), and must not overlap it otherwise. */
 static void TNAME(token_grad)(const void *x_, size_t v, size_t y, double g,
                               rpo_lse lse, void *d_, int overwrite)
 {
     const REAL *x = x_;
     REAL *d = d_;
     const size_t full = v / VLR * VLR, rest = v - full;
-    /* top + log_sum as shift + shift_lo in the element type: exact sum in
-     * double first (TwoSum), then its rounding error carried in shift_lo. */
-    const double sum = lse.top + lse.log_sum, back = sum - lse.top;
-    const double error = (lse.top - (sum - back)) + (lse.log_sum - back);
-    const REAL shift = (REAL)sum, shift_lo = (REAL)((sum - (double)shift) + error);
+    const REAL top = (REAL)lse.top, inv_sum = (REAL)exp(-lse.log_sum);
     const REAL minus_g = (REAL)-g;
-    /* The target's 1 - p_y as -expm1(log p_y), log p_y from the two parts:
-     * accurate when the model is confident (p_y near 1), where 1 - p_y
-     * would cancel. Read before the row is overwritten. */
+    /* The target's 1 - p_y as -expm1(log p_y): accurate when the model is
+     * confident (p_y near 1), where 1 - p_y would cancel. Read before the
+     * row is overwritten. */
     const double d_y = (overwrite ? 0.0 : (double)d[y]) -
                        g * expm1(((double)x[y] - lse.top) - lse.log_sum);
 
     if (overwrite) {
         for (size_t j = 0; j < full; j += VLR) {
-            const VREAL p = TNAME(exp_below)(TNAME(load)(x + j), shift, shift_lo);
+            const VREAL p = TNAME(exp_below)(TNAME(load)(x + j), top) * inv_sum;
             TNAME(store)(d + j, minus_g * p);
         }
         if (rest) {
-            const VREAL p = TNAME(exp_below)(TNAME(load_part)(x + full, rest), shift, shift_lo);
+            const VREAL p = TNAME(exp_below)(TNAME(load_part)(x + full, rest), top) * inv_sum;
             TNAME(store_part)(d + full, minus_g * p, rest);
         }
     } else {
         for (size_t j = 0; j < full; j += VLR) {
-            const VREAL p = TNAME(exp_below)(TNAME(load)(x + j), shift, shift_lo);
+            const VREAL p = TNAME(exp_below)(TNAME(load)(x + j), top) * inv_sum;
             TNAME(store)(d + j, TNAME(load)(d + j) + minus_g * p);
         }
         if (rest) {
-            const VREAL p = TNAME(exp_below)(TNAME(load_part)(x + full, rest), shift, shift_lo);
+            const VREAL p = TNAME(exp_below)(TNAME(load_part)(x + full, rest), top) * inv_sum;
             TNAME(store_part)(d + full, TNAME(load_part)(d + full, rest) + minus_g * p, rest);
         }
     }

@@ -553,7 +553,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int ops = 0;
     do {
         unsigned which = take_choice(&r, 2);
-        switch (take_choice(&r, 12)) {
+        switch (take_choice(&r, 14)) {
         case 0:
         case 1:
             op_set(&r, ctx[which]);
@@ -577,6 +577,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case 11:
             op_seq_logps_backward(&r);
+            break;
+        case 12:
+            op_token_lse(&r, ctx[which]);
+            break;
+        case 13:
+            op_packed_seq(&r, ctx[which]);
             break;
         case 7:
             op_beyond(&r, ctx[which], ctx[1 - which]);
