@@ -77,7 +77,8 @@ typedef struct rpo_lse {
 } rpo_lse;
 typedef int (*rpo_token_scan_fn)(const void *x, size_t v, double *top,
                                  double *absmax);
-typedef int (*rpo_token_lse_fn)(const void *x, size_t v, rpo_lse *lse);
+typedef int (*rpo_token_lse_fn)(const void *x, size_t v, const void *next,
+                                rpo_lse *lse);
 typedef void (*rpo_token_grad_fn)(const void *x, size_t v, size_t y, double g,
                                   rpo_lse lse, void *d, int overwrite);
 typedef void (*rpo_lse_rows_fn)(size_t rows, size_t n, const double *c,
@@ -116,7 +117,8 @@ typedef struct rpo_kernels_of_type {
     rpo_mirror_fn mirror;
     /* One row x (V) of logits. scan: max_v x[v] and max_v |x[v]|; 0 (and
      * both untouched) when the row holds NaN or infinity. lse: the row's
-     * log-sum-exp; 0 (and *lse untouched) when it holds NaN or infinity.
+     * log-sum-exp; 0 (and *lse untouched) when it holds NaN or infinity;
+     * next (or NULL) is prefetched, the row the caller takes next.
      * grad: d (V) = or += g ([v == y] - exp(x[v] - lse.top - lse.log_sum))
      * as overwrite says; d may equal x when overwriting. */
     rpo_token_scan_fn token_scan;

@@ -31,8 +31,13 @@ static void forward_row(const token_rows *r, size_t k)
     r->lse_out[k] = 0.0;
     if (r->targets[k] < 0)
         return;
+    /* the next row this thread reads, for the kernel to prefetch */
+    size_t next = k + 1;
+    while (next < r->t && next % ROWS_PER_ITEM != 0 && r->targets[next] < 0)
+        next++;
+    const void *ahead = next < r->t && next % ROWS_PER_ITEM != 0 ? row_of(r, r->logits, next) : NULL;
     rpo_lse lse;
-    if (!r->kern->token_lse(row_of(r, r->logits, k), r->v, &lse)) {
+    if (!r->kern->token_lse(row_of(r, r->logits, k), r->v, ahead, &lse)) {
         r->logp[k] = (double)NAN;
         return;
     }
@@ -86,7 +91,7 @@ static void grad_row(const token_rows *r, size_t k)
         lse.top = r->top[k];
         lse.log_sum = r->lse[k] - r->top[k];
     } else {
-        (void)r->kern->token_lse(x, r->v, &lse);   /* checked finite */
+        (void)r->kern->token_lse(x, r->v, NULL, &lse);   /* checked finite */
     }
     r->kern->token_grad(x, r->v, (size_t)r->targets[k], rpo_in_at(r->dlogps, k),
                         lse, d, r->overwrite);

@@ -112,10 +112,14 @@ static int TNAME(token_scan)(const void *x_, size_t v, double *top, double *absm
 }
 
 /* The row's max (top) and log sum_k exp(x_k - top) (log_sum). Returns 0,
- * leaving *lse alone, when the row holds NaN or infinity. V > 0. */
-static int TNAME(token_lse)(const void *x_, size_t v, rpo_lse *lse)
+ * leaving *lse alone, when the row holds NaN or infinity. V > 0. next, if
+ * not NULL, is the row the caller asks for after this one (V entries): it
+ * is fetched into the caches while this one's exponentials are computed,
+ * so that its first pass does not wait for memory. */
+static int TNAME(token_lse)(const void *x_, size_t v, const void *next_, rpo_lse *lse)
 {
     const REAL *x = x_;
+    const char *next = next_;
     const size_t full = v / VLR * VLR, rest = v - full;
     const VMASK tail = FIRST_LANES(rest);
 
@@ -149,6 +153,8 @@ static int TNAME(token_lse)(const void *x_, size_t v, rpo_lse *lse)
     token_sum acc = {{0}, {0}};
     VMASK tops = {0};
     for (j = 0; j < full; j += VLR) {
+        if (next != NULL && (j * sizeof(REAL)) % 64 == 0)
+            __builtin_prefetch(next + j * sizeof(REAL), 0, 3);
         const VREAL a = TNAME(load)(x + j);
         const VMASK at_top = a == top;
         tops -= at_top;
