@@ -3,7 +3,8 @@
  * (T = 1024 positions, GPT-2's vocabulary V = 50257), float32, against
  * the memory floor: a plain read of the logits (the forward cannot do
  * less) and a read plus a write of them in place (nor the in-place
- * backward). Then 2 threads against 1.
+ * backward), on 1 thread and on 2 (which says what 2 threads can gain
+ * where memory is the limit). Then each helper on 2 threads against 1.
  *
  *   make bench-tokens                        this, then PyTorch on the same
  *                                            logits (bench/tokens_torch.py)
@@ -13,6 +14,7 @@
  * librpo's times (times.txt) for bench/tokens_torch.py. Each time is the
  * best of RUNS calls. A measurement, not a test: nothing passes or fails.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,26 +55,56 @@ static void die(const char *what, int status)
     exit(1);
 }
 
-/* The floors. Every 64-bit word of the logits is read (an OR the compiler
- * vectorises and cannot skip); every float of work is read and written
- * back in place, with ordinary stores as the helpers use. */
-static volatile uint64_t sink;
-static void floor_read(batch *b)
+/* The floors, on [from, to) of the logits. Every 64-bit word is read (an
+ * OR the compiler vectorises and cannot skip); every float of work is read
+ * and written back in place, with ordinary stores as the helpers use. */
+typedef struct span {
+    batch *b;
+    size_t from, to;
+    uint64_t acc;
+} span;
+
+static void *read_span(void *arg)
 {
-    const unsigned char *p = (const unsigned char *)b->logits;
+    span *sp = arg;
+    const unsigned char *p = (const unsigned char *)sp->b->logits;
     uint64_t acc = 0;
-    for (size_t k = 0; k + 8 <= b->t * V * sizeof(float); k += 8) {
+    for (size_t k = sp->from * sizeof(float); k + 8 <= sp->to * sizeof(float); k += 8) {
         uint64_t w;
         memcpy(&w, p + k, 8);
         acc |= w;
     }
-    sink = acc;
+    sp->acc = acc;
+    return NULL;
 }
-static void floor_read_write(batch *b)
+
+static void *read_write_span(void *arg)
 {
-    for (size_t k = 0; k < b->t * V; k++)
-        b->work[k] = -b->work[k];
+    span *sp = arg;
+    for (size_t k = sp->from; k < sp->to; k++)
+        sp->b->work[k] = -sp->b->work[k];
+    return NULL;
 }
+
+static volatile uint64_t sink;
+static int floor_threads = 1;
+
+/* The floor on floor_threads threads (the caller's and one more). */
+static void floor_run(batch *b, void *(*fn)(void *))
+{
+    const size_t n = b->t * V, half = n / 2 / 16 * 16;
+    span one = {b, 0, floor_threads == 2 ? half : n, 0}, two = {b, half, n, 0};
+    pthread_t other;
+    const int split = floor_threads == 2 && pthread_create(&other, NULL, fn, &two) == 0;
+    if (floor_threads == 2 && !split)
+        one.to = n;
+    fn(&one);
+    if (split)
+        pthread_join(other, NULL);
+    sink = one.acc | two.acc;
+}
+static void floor_read(batch *b) { floor_run(b, read_span); }
+static void floor_read_write(batch *b) { floor_run(b, read_write_span); }
 
 static void forward(batch *b)
 {
@@ -211,10 +243,16 @@ int main(int argc, char **argv)
     set_threads(&b, 1);
     const double read = best_of(&b, floor_read, 0);
     const double read_write = best_of(&b, floor_read_write, 0);
-    printf("%-44s %8.2f ms  %5.2f GB/s\n", "floor: read the logits", 1e3 * read,
-           1e-9 * (double)(n * sizeof(float)) / read);
-    printf("%-44s %8.2f ms  %5.2f GB/s (read + write)\n", "floor: read and write them in place",
-           1e3 * read_write, 2e-9 * (double)(n * sizeof(float)) / read_write);
+    floor_threads = 2;
+    const double read2 = best_of(&b, floor_read, 0);
+    const double read_write2 = best_of(&b, floor_read_write, 0);
+    floor_threads = 1;
+    printf("%-44s %8.2f ms  %5.2f GB/s; 2 threads %.2f ms (%.2fx)\n", "floor: read the logits",
+           1e3 * read, 1e-9 * (double)(n * sizeof(float)) / read, 1e3 * read2, read / read2);
+    printf("%-44s %8.2f ms  %5.2f GB/s; 2 threads %.2f ms (%.2fx)\n",
+           "floor: read and write them in place", 1e3 * read_write,
+           2e-9 * (double)(n * sizeof(float)) / read_write, 1e3 * read_write2,
+           read_write / read_write2);
 
     double one[4], two[4];
     void (*const fns[4])(batch *) = {forward, forward_lse, backward_in_place, backward_accumulate};
