@@ -193,8 +193,6 @@ static void test_logps_errors_write_nothing(void **state)
     rpo_ctx_free(ctx);
 }
 
-/* Scratch for a vocabulary this large cannot exist; the call must say so
- * before it reads the (fake-sized) logits. */
 /* ---------------------------------------------------------- the backward */
 
 /* sum_k dlogps[k] * logp_k(logits), the function whose gradient the
