@@ -328,13 +328,13 @@ RPO_API int rpo_loss_weighted_f64(rpo_ctx *ctx,
  *   logits (T, V) --rpo_token_logps--> token_logps (B, T') --rpo_seq_logps-->
  *   seq_logps (B) --rpo_loss--> loss, and each step's *_backward in reverse.
  *
- * The logits helpers take a context: they use its scratch memory (2 T
- * doubles for the forward, T ints and T doubles for the backward, never
- * T x V), so that
- * their results can be written only after every check has passed, its
- * kernel set (rpo_ctx_use_kernels) and RPO_PARAM_THREADS: rows are spread
- * over threads, each computed alone, so results are bitwise identical for
- * every thread count. They change neither its settings nor its metrics.
+ * The logits helpers take a context for three things: its scratch memory
+ * (2 T doubles for the forward, T ints and T doubles for the backward,
+ * never T x V), so that their results can be written only after every
+ * check has passed; its kernel set (rpo_ctx_use_kernels); and
+ * RPO_PARAM_THREADS: rows are spread over threads, each computed alone, so
+ * results are bitwise identical for every thread count. They change
+ * neither its settings nor its metrics.
  * The two sequence helpers are pure functions without a context: they
  * keep no state and use no memory, so any thread may call them at any
  * time.
@@ -345,10 +345,13 @@ RPO_API int rpo_loss_weighted_f64(rpo_ctx *ctx,
  * exact in two parts. Against the exact value, a log-prob is within
  * 4 ulps of the output type (float32 or float64), plus V * 2^-149
  * (float32) or V * 2^-1074 (float64) absolute from terms below the normal
- * range; each softmax entry in a gradient is within 4 ulps of the type
- * likewise, and the written value is rounded once more. The log-sum-exps
- * are doubles whatever the type: a float32 one would put |lse| float ulps
- * of error into every softmax entry.
+ * range; each softmax entry of a gradient, exp(x - max) / sum, within 5
+ * ulps (plus the same absolute term), and the written value is rounded
+ * once more; a given lse (rpo_token_logps_backward_lse_*) adds
+ * |dlogps| |lse| 2^-53 to the target's entry. tests/test_token_kernels.c
+ * checks these bounds on every kernel set. The log-sum-exps are doubles
+ * whatever the type: a float32 one would put |lse| float ulps of error
+ * into every softmax entry.
  *
  * Unlike the loss functions, outputs must not overlap inputs here, except
  * where a function says so. Errors are checked in the documented order
