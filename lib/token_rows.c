@@ -25,6 +25,13 @@ static double logit_at(const token_rows *r, size_t k, size_t y)
                                     : ((const double *)row)[y];
 }
 
+/* Row k of a float32 matrix widened into `into` (V doubles). */
+static const double *widened(const token_rows *r, const void *base, size_t k, double *into)
+{
+    r->set->widen_scale(row_of(r, base, k), r->v, 1.0, into);
+    return into;
+}
+
 static void forward_row(const token_rows *r, size_t k)
 {
     r->logp[k] = 0.0;
@@ -37,7 +44,10 @@ static void forward_row(const token_rows *r, size_t k)
         next++;
     const void *ahead = next < r->t && next % ROWS_PER_ITEM != 0 ? row_of(r, r->logits, next) : NULL;
     rpo_lse lse;
-    if (!r->kern->token_lse(row_of(r, r->logits, k), r->v, ahead, &lse)) {
+    const int finite = token_rows_in_double(r)
+        ? r->set->f64.token_lse(widened(r, r->logits, k, r->wide_x), r->v, NULL, &lse)
+        : r->kern->token_lse(row_of(r, r->logits, k), r->v, ahead, &lse);
+    if (!finite) {
         r->logp[k] = (double)NAN;
         return;
     }
@@ -97,6 +107,31 @@ static void grad_row(const token_rows *r, size_t k)
                         lse, d, r->overwrite);
 }
 
+/* grad_row for a float32 row computed in double (token_rows_in_double). */
+static void grad_row_in_double(const token_rows *r, size_t k)
+{
+    float *d = (float *)r->dlogits + k * r->stride;
+    if (token_row_skipped(r, k)) {
+        if (r->overwrite)
+            memset(d, 0, r->v * sizeof *d);
+        return;
+    }
+    const double *x = widened(r, r->logits, k, r->wide_x);
+    rpo_lse lse;
+    if (r->lse != NULL) {
+        lse.top = r->top[k];
+        lse.log_sum = r->lse[k] - r->top[k];
+    } else {
+        (void)r->set->f64.token_lse(x, r->v, NULL, &lse);   /* checked finite */
+    }
+    if (!r->overwrite)
+        (void)widened(r, r->dlogits, k, r->wide_d);
+    r->set->f64.token_grad(x, r->v, (size_t)r->targets[k], rpo_in_at(r->dlogps, k), lse,
+                           r->wide_d, r->overwrite);
+    for (size_t j = 0; j < r->v; j++)
+        d[j] = (float)r->wide_d[j];
+}
+
 /* ---------------------------------------------------------- threads */
 
 typedef struct pass {
@@ -117,6 +152,8 @@ static void compute_item(void *arg, unsigned worker, size_t item)
             forward_row(r, k);
         else if (p->which == CHECK)
             r->status[k] = check_row(r, k);
+        else if (token_rows_in_double(r))
+            grad_row_in_double(r, k);
         else
             grad_row(r, k);
     }
@@ -130,15 +167,13 @@ static void commit_nothing(void *arg, unsigned worker, size_t item)
     (void)item;
 }
 
-/* Below this many logits a call stays on the caller's thread: starting a
- * thread costs more than the rows. */
-#define SERIAL_LOGITS (1u << 16)
-
 static void run(const token_rows *r, int which, unsigned workers)
 {
     pass p = {r, which};
     rpo_ordered_work work = {compute_item, commit_nothing, &p};
-    if (r->t * r->v < SERIAL_LOGITS)
+    /* small calls: starting a thread costs more than the rows, and the
+     * rows in double share one wide_x and wide_d */
+    if (r->t * r->v < RPO_TOKEN_SERIAL_LOGITS)
         workers = 1;
     rpo_run_ordered(&work, (r->t + ROWS_PER_ITEM - 1) / ROWS_PER_ITEM, workers);
 }

@@ -18,7 +18,8 @@
 
 /* One call's arrays. logits (T, stride), V used per row; targets (T). */
 typedef struct token_rows {
-    const rpo_kernels_of_type *kern;   /* the element type's kernels     */
+    const rpo_kernels *set;            /* the context's kernel set       */
+    const rpo_kernels_of_type *kern;   /* its element type's kernels     */
     size_t elem;                       /* bytes per logit: 4 or 8        */
     size_t t, v, stride;
     const void *logits;
@@ -33,7 +34,21 @@ typedef struct token_rows {
     double *logp, *lse_out;            /* forward                        */
     int *status;                       /* checks: RPO_OK or RPO_ERR_*    */
     double *top;                       /* checks, with lse: each row's max */
+    double *wide_x, *wide_d;           /* (V) each, for rows in double   */
 } token_rows;
+
+/* Below this many logits (T V) a call runs on one thread, and a float32
+ * call computes its rows in double through the float64 kernels (widened
+ * into wide_x, results in wide_d, each rounded once), as the loss's small
+ * calls do: its results then do not depend on the CPU's kernel set (to
+ * double rounding), which a small trainer that compares runs across
+ * machines needs (make demo's table), and its time does not matter. */
+#define RPO_TOKEN_SERIAL_LOGITS (1u << 16)
+
+static inline int token_rows_in_double(const token_rows *r)
+{
+    return r->elem == sizeof(float) && r->t * r->v < RPO_TOKEN_SERIAL_LOGITS;
+}
 
 /* Rows that no pass reads: no target, or (backward) a zero dlogps. */
 static inline int token_row_skipped(const token_rows *r, size_t k)

@@ -26,8 +26,10 @@ static token_rows make_rows(rpo_ctx *ctx, rpo_dtype type, size_t t, size_t v,
 {
     token_rows r;
     memset(&r, 0, sizeof r);
-    if (ctx != NULL)
+    if (ctx != NULL) {
+        r.set = ctx->kernels;
         r.kern = type == RPO_F32 ? &ctx->kernels->f32 : &ctx->kernels->f64;
+    }
     r.elem = type == RPO_F32 ? sizeof(float) : sizeof(double);
     r.t = t;
     r.v = v;
@@ -97,11 +99,14 @@ static int token_forward(rpo_ctx *ctx, token_rows *r, rpo_out logps, double *lse
     rpo_scratch_plan plan = {0, 0};
     const size_t at_logp = rpo_scratch_add(&plan, r->t, sizeof(double));
     const size_t at_lse = rpo_scratch_add(&plan, r->t, sizeof(double));
+    const size_t at_wide = rpo_scratch_add(&plan, token_rows_in_double(r) ? r->v : 0,
+                                           sizeof(double));
     status = rpo_scratch_reserve(ctx, &plan);
     if (status != RPO_OK)
         return rpo_fail(ctx, status, "no scratch for %zu rows' results", r->t);
     r->logp = rpo_scratch_at(ctx, at_logp);
     r->lse_out = rpo_scratch_at(ctx, at_lse);
+    r->wide_x = rpo_scratch_at(ctx, at_wide);
 
     rpo_token_forward_rows(r, rpo_threads(ctx));
     for (size_t k = 0; k < r->t; k++)
@@ -162,11 +167,16 @@ static int token_backward(rpo_ctx *ctx, token_rows *r, int write)
     rpo_scratch_plan plan = {0, 0};
     const size_t at_status = rpo_scratch_add(&plan, r->t, sizeof(int));
     const size_t at_top = rpo_scratch_add(&plan, r->t, sizeof(double));
+    const size_t wide = token_rows_in_double(r) ? r->v : 0;
+    const size_t at_wide_x = rpo_scratch_add(&plan, wide, sizeof(double));
+    const size_t at_wide_d = rpo_scratch_add(&plan, wide, sizeof(double));
     status = rpo_scratch_reserve(ctx, &plan);
     if (status != RPO_OK)
         return rpo_fail(ctx, status, "no scratch for %zu rows' checks", r->t);
     r->status = rpo_scratch_at(ctx, at_status);
     r->top = rpo_scratch_at(ctx, at_top);
+    r->wide_x = rpo_scratch_at(ctx, at_wide_x);
+    r->wide_d = rpo_scratch_at(ctx, at_wide_d);
 
     /* Every check, for every row that will change. A NaN found in a later
      * row wins over a range problem in an earlier one (the documented

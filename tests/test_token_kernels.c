@@ -33,11 +33,21 @@ static void round_to_type(const problem *p, double *a, size_t count)
             a[k] = (double)(float)a[k];
 }
 
+/* librpo computes float32 calls of fewer logits (T V) than this in
+ * double, through the float64 kernels (lib/token_rows.h): a problem meant
+ * for the float32 kernels is padded to it with rows without target. */
+#define VECTOR_LOGITS (1u << 16)
+
 /* Logits centred on 0 with spread `spread`; row k's first entry raised by
- * `lead` (0: none), which makes a confident row when the target is 0. */
-static problem make_problem(test_rng *rng, int f32, size_t t, size_t v, size_t stride,
-                            double spread, double lead)
+ * `lead` (0: none), which makes a confident row when the target is 0.
+ * T rows with targets, then (vector_path) as many without as make the
+ * call large enough for the float32 kernels. */
+static problem make_problem_for(test_rng *rng, int f32, size_t t, size_t v, size_t stride,
+                                double spread, double lead, int vector_path)
 {
+    const size_t scored = t;
+    if (vector_path && t * v < VECTOR_LOGITS)
+        t = (VECTOR_LOGITS + v - 1) / v;
     problem p = {f32, t, v, stride, NULL, NULL, NULL};
     p.x = calloc(t * stride, sizeof *p.x);
     p.y = calloc(t, sizeof *p.y);
@@ -49,6 +59,8 @@ static problem make_problem(test_rng *rng, int f32, size_t t, size_t v, size_t s
         for (size_t j = v; j < stride; j++)
             p.x[k * stride + j] = 1e300;   /* padding: never read */
         p.y[k] = lead != 0.0 ? 0 : (int32_t)(rng_next(rng) % v);
+        if (k >= scored)
+            p.y[k] = -1;
         p.g[k] = rng_uniform(rng, -2.0, 2.0);
     }
     if (f32)
@@ -56,6 +68,12 @@ static problem make_problem(test_rng *rng, int f32, size_t t, size_t v, size_t s
             p.x[k] = (k % stride) < v ? (double)(float)p.x[k] : 0.0;
     round_to_type(&p, p.g, t);
     return p;
+}
+
+static problem make_problem(test_rng *rng, int f32, size_t t, size_t v, size_t stride,
+                            double spread, double lead)
+{
+    return make_problem_for(rng, f32, t, v, stride, spread, lead, 0);
 }
 
 static void free_problem(problem *p)
@@ -169,6 +187,10 @@ static void check_forward(rpo_ctx *ctx, const problem *p, const char *what)
     assert_non_null(logps);
     assert_status(forward(ctx, p, logps, NULL), RPO_OK);
     for (size_t k = 0; k < p->t; k++) {
+        if (p->y[k] < 0) {
+            assert_true(logps[k] == 0.0);
+            continue;
+        }
         const double *x = p->x + k * p->stride;
         const long double want = ref_logp(x, (size_t)p->y[k], reference(x, p->v));
         const double err = fabs((double)((long double)logps[k] - want));
@@ -189,6 +211,11 @@ static void check_gradient(rpo_ctx *ctx, const problem *p, const char *what)
     assert_non_null(d);
     assert_status(backward(ctx, p, NULL, RPO_GRAD_OVERWRITE, 0, d), RPO_OK);
     for (size_t k = 0; k < p->t; k++) {
+        if (p->y[k] < 0) {   /* written with zeros */
+            for (size_t j = 0; j < p->v; j++)
+                assert_true(d[k * p->stride + j] == 0.0);
+            continue;
+        }
         const double *x = p->x + k * p->stride;
         const ref_row r = reference(x, p->v);
         const size_t y = (size_t)p->y[k];
@@ -227,14 +254,18 @@ static void test_widths_around_vector_sizes(void **state)
     (void)state;
     test_rng rng = {41};
     const double spreads[] = {1.0, 30.0, 1e4};
+    /* small calls (float32 in double) and calls large enough for the
+     * float32 kernels; valgrind's reduced run takes every seventh width */
     for (int f32 = 0; f32 <= 1; f32++)
-        for (size_t v = 1; v <= 70; v++)
-            for (size_t s = 0; s < 3; s++) {
-                problem p = make_problem(&rng, f32, 3, v, v + (v % 3), spreads[s], 0.0);
-                on_every_set(check_forward, &p);
-                on_every_set(check_gradient, &p);
-                free_problem(&p);
-            }
+        for (size_t v = 1; v <= 70; v += small_run() ? 7 : 1)
+            for (size_t s = 0; s < 3; s++)
+                for (int vector_path = 0; vector_path <= f32; vector_path++) {
+                    problem p = make_problem_for(&rng, f32, 3, v, v + (v % 3), spreads[s], 0.0,
+                                                 vector_path);
+                    on_every_set(check_forward, &p);
+                    on_every_set(check_gradient, &p);
+                    free_problem(&p);
+                }
 }
 
 static void test_spread_to_float_range(void **state)
@@ -246,7 +277,7 @@ static void test_spread_to_float_range(void **state)
     const double spreads[] = {1e10, 1e30, 0.45 * (double)FLT_MAX};
     for (int f32 = 0; f32 <= 1; f32++)
         for (size_t s = 0; s < 3; s++) {
-            problem p = make_problem(&rng, f32, 4, 37, 37, spreads[s], 0.0);
+            problem p = make_problem_for(&rng, f32, 4, 37, 37, spreads[s], 0.0, 1);
             on_every_set(check_forward, &p);
             on_every_set(check_gradient, &p);
             free_problem(&p);
@@ -262,7 +293,7 @@ static void test_rows_at_the_type_limit(void **state)
     test_rng rng = {49};
     for (int f32 = 0; f32 <= 1; f32++) {
         const double top = f32 ? (double)FLT_MAX : DBL_MAX;
-        problem p = make_problem(&rng, f32, 3, 19, 19, 1.0, 0.0);
+        problem p = make_problem_for(&rng, f32, 3, 19, 19, 1.0, 0.0, 1);
         for (size_t k = 0; k < p.v; k++) {
             p.x[k] = top;                                   /* all equal */
             p.x[p.stride + k] = k % 3 ? top : -top;         /* two levels */
@@ -282,7 +313,7 @@ static void test_confident_rows(void **state)
     const double leads[] = {10.0, 25.0, 40.0};
     for (int f32 = 0; f32 <= 1; f32++)
         for (size_t l = 0; l < 3; l++) {
-            problem p = make_problem(&rng, f32, 3, 133, 133, 3.0, leads[l]);
+            problem p = make_problem_for(&rng, f32, 3, 133, 133, 3.0, leads[l], 1);
             on_every_set(check_forward, &p);
             on_every_set(check_gradient, &p);
             free_problem(&p);
@@ -362,7 +393,7 @@ static void test_variants_agree(void **state)
             rpo_ctx *ctx = context_on(kernel_sets[s]);
             if (ctx == NULL)
                 continue;
-            problem p = make_problem(&rng, f32, 9, 531, 540, 5.0, 0.0);
+            problem p = make_problem_for(&rng, f32, 9, 531, 540, 5.0, 0.0, 1);
             p.y[2] = -1;     /* no target */
             p.g[4] = 0.0;    /* no upstream gradient */
             const size_t n = p.t * p.stride;
