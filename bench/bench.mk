@@ -5,7 +5,7 @@
 #   make bench-quick    a short sweep (a minute or so)
 #   make bench-torch    librpo against PyTorch on the issue's target shapes
 #                       (bench/compare_torch.py; add ARGS=--full for all)
-# BENCH_ARGS passes options to rpo_bench, e.g. BENCH_ARGS="--threads 2 --blas".
+# BENCH_ARGS passes options to rpo_bench, e.g. BENCH_ARGS="--threads 2".
 #
 # The bench links librpo.a (it uses the static-linking-only
 # rpo_similarity_*) and, when pkg-config finds OpenBLAS, OpenBLAS too, to
@@ -16,6 +16,14 @@ BENCH_ARGS ?=
 ifeq ($(shell pkg-config --exists openblas 2>/dev/null && echo yes),yes)
 BENCH_CBLAS_CFLAGS := -DBENCH_CBLAS $(shell pkg-config --cflags openblas)
 BENCH_CBLAS_LIBS   := $(shell pkg-config --libs openblas)
+# `make bench` then shows OpenBLAS beside the native similarity stage (the
+# "blas x" column: the stage's time over OpenBLAS's on the same rows), so
+# that whether `make USE_CBLAS=1` would help this machine is read off the
+# sweep (docs/performance.md, "When USE_CBLAS=1 helps"). OpenBLAS gets one
+# thread, as librpo by default; with --threads N in BENCH_ARGS, set
+# OPENBLAS_NUM_THREADS=N too.
+BENCH_BLAS := --blas
+BENCH_BLAS_ENV := OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1}
 endif
 
 $(BENCH_BIN): bench/bench.c include/rpo.h $(BUILD)/librpo.a
@@ -28,11 +36,11 @@ WERROR_TARGETS += $(BENCH_BIN)
 .PHONY: bench bench-quick bench-torch
 ## bench: time librpo against the FMA and memory floors (BENCH_ARGS)
 bench: $(BENCH_BIN)
-	$(BENCH_BIN) $(BENCH_ARGS)
+	$(BENCH_BLAS_ENV) $(BENCH_BIN) $(BENCH_BLAS) $(BENCH_ARGS)
 
 ## bench-quick: a shorter bench
 bench-quick: $(BENCH_BIN)
-	$(BENCH_BIN) --quick $(BENCH_ARGS)
+	$(BENCH_BLAS_ENV) $(BENCH_BIN) --quick $(BENCH_BLAS) $(BENCH_ARGS)
 
 ## bench-torch: librpo against PyTorch eager on the same inputs (ARGS)
 bench-torch: $(BENCH_BIN)

@@ -1,4 +1,5 @@
-# Timing of the token-level helpers (bench/bench_tokens.c). Not part of
+# Timing of the token-level helpers (bench/bench_tokens.c) and PyTorch
+# eager on the same logits (bench/tokens_torch.py). Not part of
 # `make check`, which only builds the program (with -Werror, under gcc and
 # clang) so that it cannot rot. Included by the top Makefile.
 
@@ -9,6 +10,8 @@ $(BUILD)/bench/%: bench/%.c include/rpo.h $(LIB_FILES)
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) -o $@ $< $(PROG_LDFLAGS) -lrpo $(LDLIBS)
 
-## bench-tokens: time the token helpers on a GPT-2-sized batch
+## bench-tokens: token helpers at T = 1024, V = 50257: the memory floor, 2 threads vs 1, PyTorch eager
 bench-tokens: $(BUILD)/bench/bench_tokens
-	$(BUILD)/bench/bench_tokens
+	@dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && \
+	    $(BUILD)/bench/bench_tokens --dump "$$dir" && \
+	    /usr/bin/python3 bench/tokens_torch.py "$$dir"

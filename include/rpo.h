@@ -381,12 +381,30 @@ RPO_API int rpo_loss_weighted_f64(rpo_ctx *ctx,
  *   logits (T, V) --rpo_token_logps--> token_logps (B, T') --rpo_seq_logps-->
  *   seq_logps (B) --rpo_loss--> loss, and each step's *_backward in reverse.
  *
- * The two logits helpers take a context: they use its scratch memory (T + V
- * doubles for the forward, 3 V for the backward, never T x V), so that
- * their results can be written only after every check has passed; they neither read nor change its settings or
- * metrics. The two sequence helpers are pure functions without a context:
- * they keep no state and use no memory, so any thread may call them at any
- * time. The float32 variants compute in double and round once.
+ * The logits helpers take a context for three things: its scratch memory
+ * (2 T doubles for the forward, T ints and T doubles for the backward,
+ * never T x V), so that their results can be written only after every
+ * check has passed; its kernel set (rpo_ctx_use_kernels); and
+ * RPO_PARAM_THREADS: rows are spread over threads, each computed alone, so
+ * results are bitwise identical for every thread count. They change
+ * neither its settings nor its metrics.
+ * The two sequence helpers are pure functions without a context: they
+ * keep no state and use no memory, so any thread may call them at any
+ * time.
+ *
+ * Precision (since 1.3; before, float32 was computed in double through
+ * scalar code). The logits helpers compute in the input's type on the
+ * vector kernels, with the sums in double and each exponent x - max kept
+ * exact in two parts. Against the exact value, a log-prob is within
+ * 4 ulps of the output type (float32 or float64), plus V * 2^-149
+ * (float32) or V * 2^-1074 (float64) absolute from terms below the normal
+ * range; each softmax entry of a gradient, exp(x - max) / sum, within 5
+ * ulps (plus the same absolute term), and the written value is rounded
+ * once more; a given lse (rpo_token_logps_backward_lse_*) adds
+ * |dlogps| |lse| 2^-53 to the target's entry. tests/test_token_kernels.c
+ * checks these bounds on every kernel set. The log-sum-exps are doubles
+ * whatever the type: a float32 one would put |lse| float ulps of error
+ * into every softmax entry.
  *
  * Unlike the loss functions, outputs must not overlap inputs here, except
  * where a function says so. Errors are checked in the documented order
@@ -438,7 +456,8 @@ RPO_API int rpo_token_logps_f64(rpo_ctx *ctx, size_t t, size_t v,
  *   dlogps   (T)          dL/d logps[t]
  *   dlogits  (T, stride)  in/out: the first V entries of each row are
  *                         accumulated into; the padding is never touched;
- *                         must not overlap logits
+ *                         must not overlap logits, dlogps or targets
+ *                         (RPO_ERR_SIZE since 1.3)
  *
  * Rows whose target is negative or whose dlogps[t] is 0 are neither read nor
  * written. Every row that is updated is checked first: the logits, dlogps
@@ -446,7 +465,9 @@ RPO_API int rpo_token_logps_f64(rpo_ctx *ctx, size_t t, size_t v,
  * RPO_ERR_RANGE is returned when a sum could leave the output type's range
  * (max |dlogits[t, :]| + |dlogps[t]| too large). Other errors as for
  * rpo_token_logps_*. No T x V buffer is allocated: each row is read again
- * after the checks, and its softmax computed once, one exp per entry. */
+ * after the checks, and its softmax computed once, one exp per entry.
+ * rpo_token_logps_backward_lse_* with lse NULL and RPO_GRAD_ACCUMULATE is
+ * the same call. */
 RPO_API int rpo_token_logps_backward_f32(rpo_ctx *ctx, size_t t, size_t v,
                                          size_t stride, const float *logits,
                                          const int32_t *targets,
@@ -457,6 +478,81 @@ RPO_API int rpo_token_logps_backward_f64(rpo_ctx *ctx, size_t t, size_t v,
                                          const int32_t *targets,
                                          const double *dlogps,
                                          double *dlogits);
+
+/* rpo_token_logps_* that also returns each row's log-sum-exp, for
+ * rpo_token_logps_backward_lse_* (since 1.3):
+ *
+ *   lse[t] = max_v logits[t, v] + log sum_v exp(logits[t, v] - max), in
+ *            double (0 for a row without target, which is not read)
+ *
+ *   lse      (T)          out, double for both types; must not overlap logps
+ *
+ * The other arguments, the results and the errors are rpo_token_logps_*'s;
+ * lse NULL with T > 0 is RPO_ERR_NULL_POINTER, lse overlapping logps
+ * RPO_ERR_SIZE. */
+RPO_API int rpo_token_logps_lse_f32(rpo_ctx *ctx, size_t t, size_t v,
+                                    size_t stride, const float *logits,
+                                    const int32_t *targets, float *logps,
+                                    double *lse);
+
+RPO_API int rpo_token_logps_lse_f64(rpo_ctx *ctx, size_t t, size_t v,
+                                    size_t stride, const double *logits,
+                                    const int32_t *targets, double *logps,
+                                    double *lse);
+
+/* How rpo_token_logps_backward_lse_* writes dlogits. */
+#define RPO_GRAD_ACCUMULATE 0 /* dlogits[t, v] += ...: as
+                                 rpo_token_logps_backward_*            */
+#define RPO_GRAD_OVERWRITE  1 /* dlogits[t, v] = ...: dlogits may be the
+                                 logits array itself (then the call
+                                 replaces the logits by their gradient, as
+                                 llm.c's fused classifier does)          */
+
+/* The backward of rpo_token_logps_* with the forward's log-sum-exps and a
+ * choice of accumulating or overwriting (since 1.3):
+ *
+ *   g = dlogps[t] * ([v == y] - exp(logits[t, v] - lse[t])),  y = targets[t]
+ *   dlogits[t, v] += g     RPO_GRAD_ACCUMULATE
+ *   dlogits[t, v]  = g     RPO_GRAD_OVERWRITE
+ *
+ *   logits, targets   as for rpo_token_logps_*
+ *   lse      (T)          rpo_token_logps_lse_*'s output for these logits,
+ *                         or NULL: computed from the rows (one more read of
+ *                         each). A value outside [max_v logits[t, v],
+ *                         that + log V + 1] cannot be the row's and is
+ *                         RPO_ERR_RANGE; NaN or infinity RPO_ERR_NONFINITE
+ *   dlogps   (T)          dL/d logps[t]
+ *   dlogits  (T, stride)  in/out (accumulate) or out (overwrite): the first
+ *                         V entries of each row; the padding columns are
+ *                         never touched. It may not overlap dlogps, targets
+ *                         or lse, nor the logits, except that with
+ *                         RPO_GRAD_OVERWRITE it may BE the logits (the same
+ *                         pointer): RPO_ERR_SIZE otherwise
+ *   write                 RPO_GRAD_ACCUMULATE or RPO_GRAD_OVERWRITE
+ *                         (RPO_ERR_PARAM otherwise)
+ *
+ * Rows whose target is negative or whose dlogps[t] is 0 are not read; when
+ * overwriting they are written with zeros, when accumulating left alone.
+ * Every row that changes is checked before the first is written, so on
+ * any error nothing is written: dlogps[t], the row's logits (and lse[t],
+ * and, when accumulating, its dlogits) must be finite, and when
+ * accumulating max |dlogits[t, :]| + |dlogps[t]| must fit the type
+ * (RPO_ERR_RANGE). With lse, each row of logits is read twice (the check,
+ * then the gradient) and written once; without, twice more. Errors in the
+ * order NULL pointer, size, parameter, memory, non-finite, range. */
+RPO_API int rpo_token_logps_backward_lse_f32(rpo_ctx *ctx, size_t t, size_t v,
+                                             size_t stride, const float *logits,
+                                             const int32_t *targets,
+                                             const double *lse,
+                                             const float *dlogps,
+                                             float *dlogits, int write);
+
+RPO_API int rpo_token_logps_backward_lse_f64(rpo_ctx *ctx, size_t t, size_t v,
+                                             size_t stride, const double *logits,
+                                             const int32_t *targets,
+                                             const double *lse,
+                                             const double *dlogps,
+                                             double *dlogits, int write);
 
 /* Fused linear log-probs (since 1.3): the same per-token log-probs from
  * the final hidden states and the output projection (the LM head), without
@@ -610,6 +706,61 @@ RPO_API int rpo_seq_logps_backward_f64(size_t b, size_t t,
                                        const uint8_t *mask, int reduce,
                                        const double *dseq_logps,
                                        double *dtoken_logps);
+
+/* Packed sequences (since 1.3): B sequences concatenated without padding
+ * in one stream of T tokens, sequence b being tokens offsets[b] to
+ * offsets[b + 1] - 1 (the cu_seqlens convention of FlashAttention and
+ * TRL). The token log-probs come from rpo_token_logps_* over the stream.
+ *
+ *   seq_logps[b] = sum of token_logps[k], offsets[b] <= k < offsets[b + 1],
+ *                  mask[k] != 0                                  RPO_SEQ_SUM
+ *                  that sum / the count of such k (0 if none)     RPO_SEQ_MEAN
+ *
+ *   offsets     (B + 1)  non-decreasing, offsets[0] >= 0, offsets[B] <= T;
+ *                        tokens outside every sequence are not read
+ *   token_logps (T)      entries whose mask is 0 are not read
+ *   mask        (T)      nonzero: the token counts; NULL: every token does
+ *   seq_logps   (B)      out; may alias token_logps
+ *
+ * The context gives the scratch the B results wait in until every check
+ * has passed, and the error detail (rpo_ctx_error_detail). B == 0
+ * succeeds and writes nothing. Errors: RPO_ERR_NULL_POINTER (ctx; offsets,
+ * token_logps or seq_logps with B > 0), RPO_ERR_SIZE (offsets negative,
+ * decreasing or passing T), RPO_ERR_PARAM (an unknown reduce),
+ * RPO_ERR_NOMEM, RPO_ERR_NONFINITE (in a counted entry), RPO_ERR_RANGE (a
+ * sum beyond the output type). */
+RPO_API int rpo_packed_seq_logps_f32(rpo_ctx *ctx, size_t b, size_t t,
+                                     const int64_t *offsets,
+                                     const float *token_logps,
+                                     const uint8_t *mask, int reduce,
+                                     float *seq_logps);
+
+RPO_API int rpo_packed_seq_logps_f64(rpo_ctx *ctx, size_t b, size_t t,
+                                     const int64_t *offsets,
+                                     const double *token_logps,
+                                     const uint8_t *mask, int reduce,
+                                     double *seq_logps);
+
+/* The backward of rpo_packed_seq_logps_*: dtoken_logps[k] = dseq_logps[b]
+ * for each counted token k of sequence b (divided by the count for
+ * RPO_SEQ_MEAN), 0 for every other token, those outside every sequence
+ * included. All T entries of dtoken_logps are WRITTEN. dtoken_logps may
+ * overlap dseq_logps (B), which is read in full first. T == 0 succeeds
+ * and writes nothing. Errors: RPO_ERR_NULL_POINTER (ctx; offsets or
+ * dtoken_logps with T > 0, dseq_logps with B, T > 0), RPO_ERR_SIZE and
+ * RPO_ERR_PARAM as for rpo_packed_seq_logps_*, RPO_ERR_NOMEM,
+ * RPO_ERR_NONFINITE (NaN or infinity in dseq_logps). */
+RPO_API int rpo_packed_seq_logps_backward_f32(rpo_ctx *ctx, size_t b,
+                                              size_t t, const int64_t *offsets,
+                                              const uint8_t *mask, int reduce,
+                                              const float *dseq_logps,
+                                              float *dtoken_logps);
+
+RPO_API int rpo_packed_seq_logps_backward_f64(rpo_ctx *ctx, size_t b,
+                                              size_t t, const int64_t *offsets,
+                                              const uint8_t *mask, int reduce,
+                                              const double *dseq_logps,
+                                              double *dtoken_logps);
 
 /* ------------------------------------------------------------------------ */
 /* Beyond the paper (since 1.2; docs/beyond.md): gradients with respect to

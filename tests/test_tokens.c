@@ -193,23 +193,6 @@ static void test_logps_errors_write_nothing(void **state)
     rpo_ctx_free(ctx);
 }
 
-/* Scratch for a vocabulary this large cannot exist; the call must say so
- * before it reads the (fake-sized) logits. */
-static void test_logps_nomem(void **state)
-{
-    (void)state;
-    rpo_ctx *ctx = new_ctx();
-    double logits[1] = {0.0}, out = SENTINEL, d[1] = {0.0}, g = 1.0;
-    int32_t y = 0;
-    size_t v = SIZE_MAX / 64;   /* rows of V doubles: 2^58 bytes each */
-    assert_status(rpo_token_logps_f64(ctx, 1, v, v, logits, &y, &out), RPO_ERR_NOMEM);
-    assert_status(rpo_token_logps_backward_f64(ctx, 1, v, v, logits, &y, &g, d), RPO_ERR_NOMEM);
-    assert_true(out == SENTINEL && d[0] == 0.0);
-    /* the context still works */
-    assert_status(rpo_token_logps_f64(ctx, 1, 1, 1, logits, &y, &out), RPO_OK);
-    rpo_ctx_free(ctx);
-}
-
 /* ---------------------------------------------------------- the backward */
 
 /* sum_k dlogps[k] * logp_k(logits), the function whose gradient the
@@ -594,7 +577,6 @@ int main(void)
         cmocka_unit_test(test_logps_extreme_logits),
         cmocka_unit_test(test_logps_skip_rows_without_token),
         cmocka_unit_test(test_logps_errors_write_nothing),
-        cmocka_unit_test(test_logps_nomem),
         cmocka_unit_test(test_backward_finite_differences),
         cmocka_unit_test(test_backward_accumulates_long_double),
         cmocka_unit_test(test_confident_target),

@@ -5,9 +5,13 @@
  *     RPO_ERR_SIZE before anything is read: the arrays end at an
  *     inaccessible page, so a single read past their one element crashes;
  *   - rpo_token_logps_backward_* leaves rows with a negative target alone
- *     whatever their dlogps, NaN and infinity included, as the header says.
+ *     whatever their dlogps, NaN and infinity included, as the header says;
+ * and the 1.3 entry points (log-sum-exps, overwrite in place) under every
+ * error the header lists, each writing nothing and saying why in the
+ * context's detail.
  */
 #include <fcntl.h>
+#include <float.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -117,12 +121,184 @@ static void test_backward_ignores_dlogps_of_rows_without_token(void **state)
     rpo_ctx_free(ctx);
 }
 
+/* ------------------------------------------------------- 1.3 entry points */
+
+enum { HT = 4, HV = 5, HS = 6 };   /* rows, logits per row, row stride */
+
+typedef struct hostile {
+    float logits[HT * HS], copy[HT * HS], d[HT * HS], dlogps[HT];
+    int32_t targets[HT];
+    double lse[HT];
+    rpo_ctx *ctx;
+} hostile;
+
+static void make_hostile(hostile *h)
+{
+    for (int k = 0; k < HT * HS; k++)
+        h->logits[k] = (float)((k * 7) % 11) * 0.5f - 2.0f;
+    for (int k = 0; k < HT; k++) {
+        h->targets[k] = k % HV;
+        h->dlogps[k] = 0.5f + (float)k;
+    }
+    h->ctx = rpo_ctx_create();
+    assert_non_null(h->ctx);
+    float logps[HT];
+    assert_status(rpo_token_logps_lse_f32(h->ctx, HT, HV, HS, h->logits, h->targets, logps,
+                                          h->lse), RPO_OK);
+    memcpy(h->copy, h->logits, sizeof h->copy);
+    for (int k = 0; k < HT * HS; k++)
+        h->d[k] = 3.0f;
+}
+
+/* The call failed with status, its detail mentions `says`, and neither
+ * the logits nor dlogits changed. */
+static void failed_cleanly(hostile *h, int got, int status, const char *says)
+{
+    assert_status(got, status);
+    const char *detail = rpo_ctx_error_detail(h->ctx);
+    if (strstr(detail, says) == NULL)
+        fail_msg("detail \"%s\" does not say \"%s\"", detail, says);
+    assert_memory_equal(h->logits, h->copy, sizeof h->copy);
+    for (int k = 0; k < HT * HS; k++)
+        assert_true(h->d[k] == 3.0f || h->d[k] == 0.75f * FLT_MAX);
+}
+
+static int in_place(hostile *h)
+{
+    return rpo_token_logps_backward_lse_f32(h->ctx, HT, HV, HS, h->logits, h->targets, h->lse,
+                                            h->dlogps, h->logits, RPO_GRAD_OVERWRITE);
+}
+
+static int into_d(hostile *h, int write)
+{
+    return rpo_token_logps_backward_lse_f32(h->ctx, HT, HV, HS, h->logits, h->targets, h->lse,
+                                            h->dlogps, h->d, write);
+}
+
+static void test_overwrite_checks_every_row_first(void **state)
+{
+    (void)state;
+    hostile h;
+    make_hostile(&h);
+    /* NaN in the last row: the rows before it must not have been written */
+    h.logits[3 * HS + 4] = h.copy[3 * HS + 4] = (float)NAN;
+    failed_cleanly(&h, in_place(&h), RPO_ERR_NONFINITE, "row 3");
+    /* ... but NaN in the padding, or in a row without target, is not read */
+    h.logits[3 * HS + 4] = h.copy[3 * HS + 4] = 0.0f;
+    h.logits[0 * HS + 5] = (float)NAN;
+    h.logits[1 * HS + 2] = (float)INFINITY;
+    h.targets[1] = -100;
+    h.lse[1] = 0.0;
+    assert_status(in_place(&h), RPO_OK);
+    assert_true(isnan(h.logits[0 * HS + 5]));                    /* padding */
+    for (int j = 0; j < HV; j++)
+        assert_true(h.logits[1 * HS + j] == 0.0f);               /* zeroed */
+    rpo_ctx_free(h.ctx);
+}
+
+static void test_lse_must_be_the_rows(void **state)
+{
+    (void)state;
+    hostile h;
+    make_hostile(&h);
+    const double good = h.lse[2];
+    h.lse[2] = good - 3.0;          /* below the row's max */
+    failed_cleanly(&h, in_place(&h), RPO_ERR_RANGE, "row 2");
+    h.lse[2] = good + 100.0;        /* beyond max + log V + 1 */
+    failed_cleanly(&h, into_d(&h, RPO_GRAD_ACCUMULATE), RPO_ERR_RANGE, "row 2");
+    h.lse[2] = (double)NAN;
+    failed_cleanly(&h, in_place(&h), RPO_ERR_NONFINITE, "row 2");
+    h.lse[2] = (double)INFINITY;
+    failed_cleanly(&h, into_d(&h, RPO_GRAD_OVERWRITE), RPO_ERR_NONFINITE, "row 2");
+    rpo_ctx_free(h.ctx);
+}
+
+static void test_sizes_modes_and_aliasing(void **state)
+{
+    (void)state;
+    hostile h;
+    make_hostile(&h);
+    h.targets[3] = HV;
+    failed_cleanly(&h, in_place(&h), RPO_ERR_SIZE, "targets[3] = 5 is not below V = 5");
+    h.targets[3] = 0;
+    failed_cleanly(&h, rpo_token_logps_backward_lse_f32(h.ctx, HT, HV, HV - 1, h.logits,
+                                                        h.targets, h.lse, h.dlogps, h.d,
+                                                        RPO_GRAD_ACCUMULATE),
+                   RPO_ERR_SIZE, "stride");
+    failed_cleanly(&h, into_d(&h, 2), RPO_ERR_PARAM, "write = 2");
+    /* dlogits == logits only when overwriting; never a shifted view */
+    failed_cleanly(&h, rpo_token_logps_backward_lse_f32(h.ctx, HT, HV, HS, h.logits, h.targets,
+                                                        h.lse, h.dlogps, h.logits,
+                                                        RPO_GRAD_ACCUMULATE),
+                   RPO_ERR_SIZE, "overlaps logits");
+    failed_cleanly(&h, rpo_token_logps_backward_lse_f32(h.ctx, HT - 1, HV, HS, h.logits,
+                                                        h.targets, h.lse, h.dlogps,
+                                                        h.logits + 1, RPO_GRAD_OVERWRITE),
+                   RPO_ERR_SIZE, "without being the same array");
+    /* dlogps inside dlogits: overwriting row 0 would change row 1's dlogps */
+    float both[HT * HS + HT];
+    memcpy(both, h.d, sizeof h.d);
+    failed_cleanly(&h, rpo_token_logps_backward_lse_f32(h.ctx, HT, HV, HS, h.logits, h.targets,
+                                                        h.lse, both + 2, both,
+                                                        RPO_GRAD_OVERWRITE),
+                   RPO_ERR_SIZE, "overlaps dlogps");
+    failed_cleanly(&h, rpo_token_logps_backward_lse_f32(h.ctx, HT, HV, HS, h.logits, h.targets,
+                                                        h.lse, h.dlogps, NULL,
+                                                        RPO_GRAD_OVERWRITE),
+                   RPO_ERR_NULL_POINTER, "must not be NULL");
+    rpo_ctx_free(h.ctx);
+}
+
+/* Accumulating onto dlogits near the float range could overflow: found in
+ * the check, before any row is written. */
+static void test_accumulate_range(void **state)
+{
+    (void)state;
+    hostile h;
+    make_hostile(&h);
+    h.d[2 * HS + 1] = 0.75f * FLT_MAX;
+    h.dlogps[2] = 0.5f * FLT_MAX;
+    failed_cleanly(&h, into_d(&h, RPO_GRAD_ACCUMULATE), RPO_ERR_RANGE, "row 2");
+    rpo_ctx_free(h.ctx);
+}
+
+static void test_forward_lse_checks(void **state)
+{
+    (void)state;
+    hostile h;
+    make_hostile(&h);
+    float logps[HT] = {7.0f, 7.0f, 7.0f, 7.0f};
+    double lse[HT] = {7.0, 7.0, 7.0, 7.0};
+    h.logits[2 * HS + 3] = (float)NAN;
+    assert_status(rpo_token_logps_lse_f32(h.ctx, HT, HV, HS, h.logits, h.targets, logps, lse),
+                  RPO_ERR_NONFINITE);
+    assert_non_null(strstr(rpo_ctx_error_detail(h.ctx), "row 2"));
+    assert_status(rpo_token_logps_lse_f32(h.ctx, HT, HV, HS, h.copy, h.targets, logps, NULL),
+                  RPO_ERR_NULL_POINTER);
+    assert_status(rpo_token_logps_lse_f32(h.ctx, HT, HV, HS, h.copy, h.targets, logps,
+                                          (double *)(void *)logps), RPO_ERR_SIZE);
+    /* logits spread beyond float: the log-prob does not fit */
+    h.copy[0] = FLT_MAX;
+    h.copy[1] = -FLT_MAX;
+    h.targets[0] = 1;
+    assert_status(rpo_token_logps_lse_f32(h.ctx, HT, HV, HS, h.copy, h.targets, logps, lse),
+                  RPO_ERR_RANGE);
+    for (int k = 0; k < HT; k++)
+        assert_true(logps[k] == 7.0f && lse[k] == 7.0);
+    rpo_ctx_free(h.ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_logits_shape_overflow_reads_nothing),
         cmocka_unit_test(test_sequence_shape_overflow_reads_nothing),
         cmocka_unit_test(test_backward_ignores_dlogps_of_rows_without_token),
+        cmocka_unit_test(test_overwrite_checks_every_row_first),
+        cmocka_unit_test(test_lse_must_be_the_rows),
+        cmocka_unit_test(test_sizes_modes_and_aliasing),
+        cmocka_unit_test(test_accumulate_range),
+        cmocka_unit_test(test_forward_lse_checks),
     };
     return cmocka_run_group_tests_name("tokens_hostile", tests, NULL, NULL);
 }

@@ -20,6 +20,9 @@
  *             for the default (sigmoid) loss, see rpo_pair_block
  *   sumsq, scale: the row norms and normalised rows of the embeddings
  *   mirror:   the upper triangle of a symmetric s copied onto the lower
+ *   token_*:  one row of logits (V): its largest entries, its
+ *             log-sum-exp, the gradient of one log-softmax entry
+ *             (lib/kernels/simd/tokens.h)
  */
 #ifndef RPO_KERNELS_H
 #define RPO_KERNELS_H
@@ -90,6 +93,18 @@ typedef void (*rpo_chunk_lse_fn)(size_t rows, size_t n, void *s, size_t lds,
 typedef void (*rpo_chunk_grad_fn)(size_t rows, size_t n, void *s, size_t lds,
                                   const void *bias, const double *lse,
                                   const double *dlogp, const ptrdiff_t *col);
+/* A row's log-sum-exp in two parts, top + log_sum: keeping them apart
+ * keeps log_sum's digits when |top| is huge. */
+typedef struct rpo_lse {
+    double top;      /* max_v x[v]                        */
+    double log_sum;  /* log sum_v exp(x[v] - top), >= 0   */
+} rpo_lse;
+typedef int (*rpo_token_scan_fn)(const void *x, size_t v, double *top,
+                                 double *absmax);
+typedef int (*rpo_token_lse_fn)(const void *x, size_t v, const void *next,
+                                rpo_lse *lse);
+typedef void (*rpo_token_grad_fn)(const void *x, size_t v, size_t y, double g,
+                                  rpo_lse lse, void *d, int overwrite);
 typedef void (*rpo_lse_rows_fn)(size_t rows, size_t n, const double *c,
                                 size_t ldc, const double *g, double eps,
                                 double *out);
@@ -125,12 +140,21 @@ typedef struct rpo_kernels_of_type {
      * (lib/kernels/simd/mirror.h). */
     rpo_mirror_fn mirror;
     /* The fused linear log-probs (lib/tokens/fused_linear_run.c,
-     * lib/kernels/simd/linear.h): the product into s accumulated rather than overwritten (each depth block
-     * added in order), and the softmax of one chunk of logits: its rows'
+     * lib/kernels/simd/linear.h): the product into s accumulated rather
+     * than overwritten (each depth block added in order), and the softmax of one chunk of logits: its rows'
      * max and sum of exponentials, or its gradient in place. */
     rpo_product_fn product_acc;
     rpo_chunk_lse_fn chunk_lse;
     rpo_chunk_grad_fn chunk_grad;
+    /* One row x (V) of logits. scan: max_v x[v] and max_v |x[v]|; 0 (and
+     * both untouched) when the row holds NaN or infinity. lse: the row's
+     * log-sum-exp; 0 (and *lse untouched) when it holds NaN or infinity;
+     * next (or NULL) is prefetched, the row the caller takes next.
+     * grad: d (V) = or += g ([v == y] - exp(x[v] - lse.top - lse.log_sum))
+     * as overwrite says; d may equal x when overwriting. */
+    rpo_token_scan_fn token_scan;
+    rpo_token_lse_fn token_lse;
+    rpo_token_grad_fn token_grad;
 } rpo_kernels_of_type;
 
 #define RPO_NOT_SYMMETRIC ((size_t)-1)

@@ -1,248 +1,232 @@
 /*
- * Token log-probs from logits and the fused backward into dlogits
- * (rpo_token_logps_*, rpo_token_logps_backward_*).
+ * Token log-probs from logits and their backward into dlogits
+ * (rpo_token_logps_*, rpo_token_logps_backward_*): the checks and the
+ * order of the passes. token_rows.c runs each pass over the rows and
+ * threads, lib/kernels/simd/tokens.h holds the per-row kernels.
  *
- * Both stream the (T, V) logits one row at a time through
- * row_logsoftmax.c. The forward keeps its T results in the context's scratch and writes them
- * after every row has passed its checks. The backward accumulates into the
- * caller's dlogits, which cannot be undone, so it runs in two phases: the
- * first reads every row it will update (logits and current dlogits) and
- * checks it, without any exp; only then does the second read the rows
- * again, compute each row's softmax once and update it. That second read
- * is the price of "nothing written on error" without a T x V buffer.
+ * The forward keeps its T results in the context's scratch and writes them
+ * after every row has passed. The backward may not write until every row
+ * it changes is known good, since accumulated or overwritten rows cannot
+ * be restored: so it checks all of them first (a read of each row, no
+ * exp), then computes. That first read is the price of "nothing written on
+ * error" without a T x V buffer.
  */
-#include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "arrays.h"
 #include "context.h"
-#include "detail.h"
 #include "rpo.h"
-#include "row_logsoftmax.h"
+#include "token_rows.h"
 
-/* One call's logits, (T, stride) with V used per row, and targets (T). */
-typedef struct logits_call {
-    size_t t, v, stride;
-    rpo_in logits;
-    const int32_t *targets;
-} logits_call;
-
-/* Pointer and size checks shared by both directions: RPO_OK,
- * RPO_ERR_NULL_POINTER or RPO_ERR_SIZE, with the detail in ctx.
- * `missing` names the first output (or dlogps) pointer that is NULL, if
- * any. */
-static int validate_logits(rpo_ctx *ctx, const logits_call *c,
-                           const char *missing)
+static token_rows make_rows(rpo_ctx *ctx, rpo_dtype type, size_t t, size_t v,
+                            size_t stride, const void *logits,
+                            const int32_t *targets)
 {
-    if (c->logits.data == NULL)
-        return rpo_fail(ctx, RPO_ERR_NULL_POINTER, "logits is NULL with t = %zu",
-                        c->t);
-    if (c->targets == NULL)
-        return rpo_fail(ctx, RPO_ERR_NULL_POINTER, "targets is NULL with t = %zu",
-                        c->t);
-    if (missing != NULL)
-        return rpo_fail(ctx, RPO_ERR_NULL_POINTER, "%s is NULL with t = %zu",
-                        missing, c->t);
-    if (c->v == 0)
-        return rpo_fail(ctx, RPO_ERR_SIZE, "v is 0: a row of logits needs at "
-                        "least one entry");
-    if (c->stride < c->v)
-        return rpo_fail(ctx, RPO_ERR_SIZE, "stride = %zu is below v = %zu",
-                        c->stride, c->v);
-    /* (T, stride) overflowing size_t is RPO_ERR_SIZE, as the header says,
-     * before any target is read. (Bounding only the last row's end,
-     * (T - 1) * stride + V, let T = stride = 2^32, V = 1 through to read
-     * 2^32 targets from an array no caller can have.) */
-    if (rpo_mul_overflows(c->t, c->stride))
-        return rpo_fail(ctx, RPO_ERR_SIZE, "t * stride overflows size_t "
-                        "(t = %zu, stride = %zu)", c->t, c->stride);
-    for (size_t k = 0; k < c->t; k++)
-        if (c->targets[k] >= 0 && (size_t)c->targets[k] >= c->v)
-            return rpo_fail(ctx, RPO_ERR_SIZE, "targets[%zu] = %ld is not below "
-                            "v = %zu", k, (long)c->targets[k], c->v);
+    token_rows r;
+    memset(&r, 0, sizeof r);
+    if (ctx != NULL) {
+        r.set = ctx->kernels;
+        r.kern = type == RPO_F32 ? &ctx->kernels->f32 : &ctx->kernels->f64;
+    }
+    r.elem = type == RPO_F32 ? sizeof(float) : sizeof(double);
+    r.t = t;
+    r.v = v;
+    r.stride = stride;
+    r.logits = logits;
+    r.targets = targets;
+    return r;
+}
+
+static const char *type_name(const token_rows *r)
+{
+    return r->elem == sizeof(float) ? "float32" : "float64";
+}
+
+/* Sizes and targets, shared by both directions: RPO_OK or RPO_ERR_SIZE
+ * (pointers are checked by the caller, which knows its outputs). */
+static int validate_sizes(rpo_ctx *ctx, const token_rows *r)
+{
+    if (r->v == 0)
+        return rpo_fail(ctx, RPO_ERR_SIZE, "V = 0: a row needs at least one logit");
+    if (r->stride < r->v)
+        return rpo_fail(ctx, RPO_ERR_SIZE, "row stride %zu is below V = %zu", r->stride, r->v);
+    /* (T, stride) overflowing size_t is RPO_ERR_SIZE before any target is
+     * read. (Bounding only the last row's end, (T - 1) stride + V, let
+     * T = stride = 2^32, V = 1 through to read 2^32 targets.) */
+    if (rpo_mul_overflows(r->t, r->stride) || rpo_mul_overflows(r->t * r->stride, r->elem))
+        return rpo_fail(ctx, RPO_ERR_SIZE, "(T, stride) = (%zu, %zu) overflows size_t",
+                        r->t, r->stride);
+    for (size_t k = 0; k < r->t; k++)
+        if (r->targets[k] >= 0 && (size_t)r->targets[k] >= r->v)
+            return rpo_fail(ctx, RPO_ERR_SIZE, "targets[%zu] = %d is not below v = %zu",
+                            k, (int)r->targets[k], r->v);
     return RPO_OK;
 }
 
-/* Names the first NaN or infinity in row k of the logits. */
-static int fail_nonfinite_row(rpo_ctx *ctx, const logits_call *c, size_t k)
+/* 1 when the byte ranges [a, a + na) and [b, b + nb) share a byte. */
+static int overlaps(const void *a, size_t na, const void *b, size_t nb)
 {
-    return rpo_check_finite_rows(ctx, "logits", c->logits, k, 1, c->v, c->stride);
+    const uintptr_t pa = (uintptr_t)a, pb = (uintptr_t)b;
+    return na > 0 && nb > 0 && pa < pb + nb && pb < pa + na;
 }
 
-/* Row k of the logits as doubles: a view of a float64 caller array, or a
- * widened copy in row. Returns 0 when the row holds NaN or infinity. */
-static int load_row(const logits_call *c, size_t k, double *row,
-                    const double **x)
+/* Bytes spanned by a (T, stride) matrix's used entries. */
+static size_t matrix_bytes(const token_rows *r)
 {
-    return rpo_in_load(c->logits, k * c->stride, c->v, row, x);
+    return ((r->t - 1) * r->stride + r->v) * r->elem;
 }
 
-static int token_logps(rpo_ctx *ctx, const logits_call *c, rpo_out logps)
+static int token_forward(rpo_ctx *ctx, token_rows *r, rpo_out logps, double *lse,
+                         int want_lse)
 {
     if (ctx == NULL)
         return RPO_ERR_NULL_POINTER;
     rpo_detail_clear(ctx);
-    if (c->t == 0)
+    if (r->t == 0)
         return RPO_OK;
-    int status = validate_logits(ctx, c, logps.data == NULL ? "logps" : NULL);
+    if (r->logits == NULL || r->targets == NULL || logps.data == NULL || (want_lse && lse == NULL))
+        return rpo_fail(ctx, RPO_ERR_NULL_POINTER,
+                        "logits, targets, logps%s must not be NULL when T = %zu > 0",
+                        want_lse ? " and lse" : "", r->t);
+    int status = validate_sizes(ctx, r);
     if (status != RPO_OK)
         return status;
+    if (want_lse && overlaps(lse, r->t * sizeof(double), logps.data, r->t * r->elem))
+        return rpo_fail(ctx, RPO_ERR_SIZE, "lse overlaps logps");
 
     rpo_scratch_plan plan = {0, 0};
-    const size_t at_result = rpo_scratch_add(&plan, c->t, sizeof(double));
-    const size_t at_row = rpo_scratch_add(&plan, c->v, sizeof(double));
+    const size_t at_logp = rpo_scratch_add(&plan, r->t, sizeof(double));
+    const size_t at_lse = rpo_scratch_add(&plan, r->t, sizeof(double));
+    const size_t at_wide = rpo_scratch_add(&plan, token_rows_in_double(r) ? r->v : 0,
+                                           sizeof(double));
     status = rpo_scratch_reserve(ctx, &plan);
     if (status != RPO_OK)
-        return status;
-    double *result = rpo_scratch_at(ctx, at_result);
-    double *row = rpo_scratch_at(ctx, at_row);
+        return rpo_fail(ctx, status, "no scratch for %zu rows' results", r->t);
+    r->logp = rpo_scratch_at(ctx, at_logp);
+    r->lse_out = rpo_scratch_at(ctx, at_lse);
+    r->wide_x = rpo_scratch_at(ctx, at_wide);
 
-    for (size_t k = 0; k < c->t; k++) {
-        result[k] = 0.0;
-        if (c->targets[k] < 0)
-            continue;
-        const double *x;
-        if (!load_row(c, k, row, &x))
-            return fail_nonfinite_row(ctx, c, k);
-        result[k] = rpo_row_logp(x, (size_t)c->targets[k], rpo_row_lse(x, c->v));
-    }
-    if (!rpo_out_fits(logps.type, result, c->t))
-        return rpo_fail_range(ctx, "logps", logps.type, result, c->t, 0);
-    rpo_out_store(logps, 0, result, c->t);
+    rpo_token_forward_rows(r, rpo_threads(ctx));
+    for (size_t k = 0; k < r->t; k++)
+        if (r->logp[k] != r->logp[k])
+            return rpo_fail(ctx, RPO_ERR_NONFINITE, "logits row %zu holds NaN or infinity", k);
+    for (size_t k = 0; k < r->t; k++)
+        if (!rpo_out_fits(logps.type, &r->logp[k], 1))
+            return rpo_fail(ctx, RPO_ERR_RANGE,
+                            "row %zu's log-prob %g does not fit %s (logits spread too wide)",
+                            k, r->logp[k], type_name(r));
+    rpo_out_store(logps, 0, r->logp, r->t);
+    if (want_lse)
+        memcpy(lse, r->lse_out, r->t * sizeof(double));
     return RPO_OK;
 }
 
-/* Phase one of the backward for row k (upstream gradient g): the logits
- * and the current dlogits row must be finite, and no sum may leave the
- * output type. RPO_OK, RPO_ERR_NONFINITE or RPO_ERR_RANGE, with the
- * detail in ctx. */
-static int check_backward_row(rpo_ctx *ctx, const logits_call *c, size_t k,
-                              double g, rpo_out dlogits, double *drow)
+/* The arrays the backward may not overlap: dlogits changes while they are
+ * still read. Only dlogits == logits, when overwriting, is allowed. */
+static int validate_aliasing(rpo_ctx *ctx, const token_rows *r)
 {
-    if (!rpo_in_all_finite(c->logits, k * c->stride, c->v))
-        return fail_nonfinite_row(ctx, c, k);
-    rpo_in current = {dlogits.data, dlogits.type};
-    const double *d;
-    if (!rpo_in_load(current, k * c->stride, c->v, drow, &d))
-        return rpo_check_finite_rows(ctx, "dlogits", current, k, 1, c->v,
-                                     c->stride);
-    /* Each update is g * ([v == y] - p_v), at most |g| in magnitude. */
-    double largest = 0.0;
-    for (size_t j = 0; j < c->v; j++)
-        largest = fmax(largest, fabs(d[j]));
-    double bound = largest + fabs(g);
-    if (rpo_out_fits(dlogits.type, &bound, 1))
-        return RPO_OK;
-    return rpo_fail(ctx, RPO_ERR_RANGE, "dlogits[%zu, :] could leave %s's "
-                    "range: max |dlogits[%zu, :]| + |dlogps[%zu]| = %g", k,
-                    dlogits.type == RPO_F32 ? "float32" : "float64", k, k,
-                    bound);
+    const size_t bytes = matrix_bytes(r);
+    if (overlaps(r->dlogits, bytes, r->logits, bytes) &&
+        !(r->overwrite && r->dlogits == r->logits))
+        return rpo_fail(ctx, RPO_ERR_SIZE, r->overwrite
+                        ? "dlogits overlaps logits without being the same array"
+                        : "dlogits overlaps logits (only RPO_GRAD_OVERWRITE may pass the logits themselves)");
+    const size_t g_bytes = r->t * (r->dlogps.type == RPO_F32 ? sizeof(float) : sizeof(double));
+    if (overlaps(r->dlogits, bytes, r->dlogps.data, g_bytes))
+        return rpo_fail(ctx, RPO_ERR_SIZE, "dlogits overlaps dlogps");
+    if (overlaps(r->dlogits, bytes, r->targets, r->t * sizeof(int32_t)))
+        return rpo_fail(ctx, RPO_ERR_SIZE, "dlogits overlaps targets");
+    if (r->lse != NULL && overlaps(r->dlogits, bytes, r->lse, r->t * sizeof(double)))
+        return rpo_fail(ctx, RPO_ERR_SIZE, "dlogits overlaps lse");
+    return RPO_OK;
 }
 
-static int token_logps_backward(rpo_ctx *ctx, const logits_call *c,
-                                rpo_in dlogps, rpo_out dlogits)
+static int token_backward(rpo_ctx *ctx, token_rows *r, int write)
 {
     if (ctx == NULL)
         return RPO_ERR_NULL_POINTER;
     rpo_detail_clear(ctx);
-    if (c->t == 0)
+    if (r->t == 0)
         return RPO_OK;
-    int status = validate_logits(ctx, c, dlogps.data == NULL    ? "dlogps"
-                                         : dlogits.data == NULL ? "dlogits"
-                                                                : NULL);
+    if (r->logits == NULL || r->targets == NULL || r->dlogps.data == NULL || r->dlogits == NULL)
+        return rpo_fail(ctx, RPO_ERR_NULL_POINTER,
+                        "logits, targets, dlogps and dlogits must not be NULL when T = %zu > 0",
+                        r->t);
+    r->overwrite = write == RPO_GRAD_OVERWRITE;
+    int status = validate_sizes(ctx, r);
+    if (status == RPO_OK)
+        status = validate_aliasing(ctx, r);
     if (status != RPO_OK)
         return status;
+    if (write != RPO_GRAD_ACCUMULATE && write != RPO_GRAD_OVERWRITE)
+        return rpo_fail(ctx, RPO_ERR_PARAM,
+                        "write = %d is neither RPO_GRAD_ACCUMULATE nor RPO_GRAD_OVERWRITE", write);
 
-    /* three rows: the widened logits, their exponentials, the widened
-     * dlogits (float32) */
     rpo_scratch_plan plan = {0, 0};
-    const size_t at_row = rpo_scratch_add(&plan, c->v, sizeof(double));
-    const size_t at_exp = rpo_scratch_add(&plan, c->v, sizeof(double));
-    const size_t at_drow = rpo_scratch_add(&plan, c->v, sizeof(double));
+    const size_t at_status = rpo_scratch_add(&plan, r->t, sizeof(int));
+    const size_t at_top = rpo_scratch_add(&plan, r->t, sizeof(double));
+    const size_t wide = token_rows_in_double(r) ? r->v : 0;
+    const size_t at_wide_x = rpo_scratch_add(&plan, wide, sizeof(double));
+    const size_t at_wide_d = rpo_scratch_add(&plan, wide, sizeof(double));
     status = rpo_scratch_reserve(ctx, &plan);
     if (status != RPO_OK)
-        return status;
-    double *row = rpo_scratch_at(ctx, at_row);
-    double *e = rpo_scratch_at(ctx, at_exp);
-    double *drow = rpo_scratch_at(ctx, at_drow);
+        return rpo_fail(ctx, status, "no scratch for %zu rows' checks", r->t);
+    r->status = rpo_scratch_at(ctx, at_status);
+    r->top = rpo_scratch_at(ctx, at_top);
+    r->wide_x = rpo_scratch_at(ctx, at_wide_x);
+    r->wide_d = rpo_scratch_at(ctx, at_wide_d);
 
-    /* Phase one: every check, for every row that will change. A NaN found
-     * in a later row must win over a range problem in an earlier one
-     * (the documented order), so range failures are only remembered. Only
-     * those rows' dlogps are checked: the header leaves rows with a
-     * negative target alone, whatever their dlogps (padding a framework
-     * did not zero). A NaN dlogps is not 0, so its row counts as changing. */
-    int range = RPO_OK;
-    char range_detail[RPO_DETAIL_BYTES];
-    for (size_t k = 0; k < c->t; k++) {
-        double g = rpo_in_at(dlogps, k);
-        if (c->targets[k] < 0 || g == 0.0)
-            continue;
-        if (!(g - g == 0.0))
-            return rpo_fail(ctx, RPO_ERR_NONFINITE, "dlogps[%zu] is %s", k,
-                            rpo_nonfinite_name(g));
-        status = check_backward_row(ctx, c, k, g, dlogits, drow);
-        if (status == RPO_ERR_NONFINITE)
-            return status;
-        if (status != RPO_OK && range == RPO_OK) {
-            /* the first range problem is the one reported, unless a NaN
-             * comes later */
-            range = status;
-            memcpy(range_detail, ctx->error_detail, sizeof range_detail);
-        }
-    }
-    if (range != RPO_OK) {
-        memcpy(ctx->error_detail, range_detail, sizeof range_detail);
-        return range;
-    }
+    /* Every check, for every row that will change. A NaN found in a later
+     * row wins over a range problem in an earlier one (the documented
+     * order). */
+    rpo_token_check_rows(r, rpo_threads(ctx));
+    for (size_t k = 0; k < r->t; k++)
+        if (r->status[k] == RPO_ERR_NONFINITE)
+            return rpo_fail(ctx, RPO_ERR_NONFINITE,
+                            "row %zu: NaN or infinity in dlogps, the logits%s",
+                            k, r->overwrite ? (r->lse ? " or lse" : "")
+                                            : (r->lse ? ", lse or dlogits" : " or dlogits"));
+    for (size_t k = 0; k < r->t; k++)
+        if (r->status[k] == RPO_ERR_RANGE)
+            return rpo_fail(ctx, RPO_ERR_RANGE, r->lse != NULL
+                            ? "row %zu: lse is not the row's log-sum-exp, or dlogits + dlogps leaves %s"
+                            : "row %zu: dlogits + dlogps could leave %s's range", k, type_name(r));
 
-    /* Phase two: the updates, which can no longer fail. */
-    for (size_t k = 0; k < c->t; k++) {
-        double g = rpo_in_at(dlogps, k);
-        if (c->targets[k] < 0 || g == 0.0)
-            continue;
-        const double *x;
-        (void)load_row(c, k, row, &x);
-        size_t y = (size_t)c->targets[k];
-        if (dlogits.type == RPO_F64) {
-            double *d = (double *)dlogits.data + k * c->stride;
-            rpo_row_logp_backward(x, c->v, y, g, e, d);
-        } else {
-            rpo_in current = {dlogits.data, dlogits.type};
-            (void)rpo_in_load(current, k * c->stride, c->v, drow, NULL);
-            rpo_row_logp_backward(x, c->v, y, g, e, drow);
-            rpo_out_store(dlogits, k * c->stride, drow, c->v);
-        }
-    }
+    rpo_token_grad_rows(r, rpo_threads(ctx));
     return RPO_OK;
-}
-
-static logits_call make_call(size_t t, size_t v, size_t stride, rpo_in logits,
-                             const int32_t *targets)
-{
-    logits_call c;
-    c.t = t;
-    c.v = v;
-    c.stride = stride;
-    c.logits = logits;
-    c.targets = targets;
-    return c;
 }
 
 int rpo_token_logps_f32(rpo_ctx *ctx, size_t t, size_t v, size_t stride,
                         const float *logits, const int32_t *targets,
                         float *logps)
 {
-    logits_call c = make_call(t, v, stride, rpo_in_f32(logits), targets);
-    return token_logps(ctx, &c, rpo_out_f32(logps));
+    token_rows r = make_rows(ctx, RPO_F32, t, v, stride, logits, targets);
+    return token_forward(ctx, &r, rpo_out_f32(logps), NULL, 0);
 }
 
 int rpo_token_logps_f64(rpo_ctx *ctx, size_t t, size_t v, size_t stride,
                         const double *logits, const int32_t *targets,
                         double *logps)
 {
-    logits_call c = make_call(t, v, stride, rpo_in_f64(logits), targets);
-    return token_logps(ctx, &c, rpo_out_f64(logps));
+    token_rows r = make_rows(ctx, RPO_F64, t, v, stride, logits, targets);
+    return token_forward(ctx, &r, rpo_out_f64(logps), NULL, 0);
+}
+
+int rpo_token_logps_lse_f32(rpo_ctx *ctx, size_t t, size_t v, size_t stride,
+                            const float *logits, const int32_t *targets,
+                            float *logps, double *lse)
+{
+    token_rows r = make_rows(ctx, RPO_F32, t, v, stride, logits, targets);
+    return token_forward(ctx, &r, rpo_out_f32(logps), lse, 1);
+}
+
+int rpo_token_logps_lse_f64(rpo_ctx *ctx, size_t t, size_t v, size_t stride,
+                            const double *logits, const int32_t *targets,
+                            double *logps, double *lse)
+{
+    token_rows r = make_rows(ctx, RPO_F64, t, v, stride, logits, targets);
+    return token_forward(ctx, &r, rpo_out_f64(logps), lse, 1);
 }
 
 int rpo_token_logps_backward_f32(rpo_ctx *ctx, size_t t, size_t v,
@@ -250,8 +234,8 @@ int rpo_token_logps_backward_f32(rpo_ctx *ctx, size_t t, size_t v,
                                  const int32_t *targets, const float *dlogps,
                                  float *dlogits)
 {
-    logits_call c = make_call(t, v, stride, rpo_in_f32(logits), targets);
-    return token_logps_backward(ctx, &c, rpo_in_f32(dlogps), rpo_out_f32(dlogits));
+    return rpo_token_logps_backward_lse_f32(ctx, t, v, stride, logits, targets, NULL,
+                                            dlogps, dlogits, RPO_GRAD_ACCUMULATE);
 }
 
 int rpo_token_logps_backward_f64(rpo_ctx *ctx, size_t t, size_t v,
@@ -259,6 +243,32 @@ int rpo_token_logps_backward_f64(rpo_ctx *ctx, size_t t, size_t v,
                                  const int32_t *targets, const double *dlogps,
                                  double *dlogits)
 {
-    logits_call c = make_call(t, v, stride, rpo_in_f64(logits), targets);
-    return token_logps_backward(ctx, &c, rpo_in_f64(dlogps), rpo_out_f64(dlogits));
+    return rpo_token_logps_backward_lse_f64(ctx, t, v, stride, logits, targets, NULL,
+                                            dlogps, dlogits, RPO_GRAD_ACCUMULATE);
+}
+
+int rpo_token_logps_backward_lse_f32(rpo_ctx *ctx, size_t t, size_t v,
+                                     size_t stride, const float *logits,
+                                     const int32_t *targets, const double *lse,
+                                     const float *dlogps, float *dlogits,
+                                     int write)
+{
+    token_rows r = make_rows(ctx, RPO_F32, t, v, stride, logits, targets);
+    r.lse = lse;
+    r.dlogps = rpo_in_f32(dlogps);
+    r.dlogits = dlogits;
+    return token_backward(ctx, &r, write);
+}
+
+int rpo_token_logps_backward_lse_f64(rpo_ctx *ctx, size_t t, size_t v,
+                                     size_t stride, const double *logits,
+                                     const int32_t *targets, const double *lse,
+                                     const double *dlogps, double *dlogits,
+                                     int write)
+{
+    token_rows r = make_rows(ctx, RPO_F64, t, v, stride, logits, targets);
+    r.lse = lse;
+    r.dlogps = rpo_in_f64(dlogps);
+    r.dlogits = dlogits;
+    return token_backward(ctx, &r, write);
 }

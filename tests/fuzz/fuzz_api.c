@@ -558,7 +558,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int ops = 0;
     do {
         unsigned which = take_choice(&r, 2);
-        switch (take_choice(&r, 15)) {
+        switch (take_choice(&r, 17)) {
         case 0:
         case 1:
             op_set(&r, ctx[which]);
@@ -583,16 +583,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 11:
             op_seq_logps_backward(&r);
             break;
+        case 12:
+            op_token_lse(&r, ctx[which]);
+            break;
+        case 13:
+            op_packed_seq(&r, ctx[which]);
+            break;
         case 7:
             op_beyond(&r, ctx[which], ctx[1 - which]);
             break;
-        case 12:
+        case 14:
             op_related_batches(&r, ctx[which]);
             break;
-        case 13:
+        case 15:
             op_linear_logps(&r, ctx[which]);
             break;
-        case 14:
+        case 16:
             op_objective(&r, ctx[which]);
             break;
         default:

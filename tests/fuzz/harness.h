@@ -80,6 +80,10 @@ void op_token_logps(reader *r, rpo_ctx *ctx);
 void op_token_logps_backward(reader *r, rpo_ctx *ctx);
 void op_seq_logps(reader *r);
 void op_seq_logps_backward(reader *r);
+/* 1.3: the forward with log-sum-exps and the backward that takes them
+ * (tokens.c), packed sequences (sequences.c). */
+void op_token_lse(reader *r, rpo_ctx *ctx);
+void op_packed_seq(reader *r, rpo_ctx *ctx);
 
 /* The row blocks and embedding gradients of 1.2, one call with its
  * invariants, compared with `other` where they must agree (beyond.c). */

@@ -314,3 +314,129 @@ void op_seq_logps_backward(reader *r)
         run_seq_backward(&c, 1);
     free_seq_call(&c);
 }
+
+/* ------------------------------------------------------------------------ */
+/* 1.3: rpo_packed_seq_logps_* and the backward */
+
+/* B + 1 offsets into T tokens: mostly a valid cu_seqlens, sometimes one
+ * entry replaced by anything (out of order, negative, past T). */
+static int64_t *take_offsets(reader *r, size_t b, size_t t)
+{
+    int64_t *o = malloc((b + 1) * sizeof *o);
+    if (o == NULL)
+        guard_fail_alloc();
+    o[0] = (int64_t)take_choice(r, 3) % (int64_t)(t + 1);
+    for (size_t k = 1; k <= b; k++) {
+        int64_t step = (int64_t)take_choice(r, 9);
+        o[k] = o[k - 1] + step > (int64_t)t ? (int64_t)t : o[k - 1] + step;
+    }
+    if (take_choice(r, 6) == 0) {
+        static const int64_t odd[] = {-1, INT64_MIN, INT64_MAX, 1, 0, 70};
+        o[take_choice(r, (unsigned)b + 1)] = odd[take_choice(r, 6)];
+    }
+    return o;
+}
+
+static int offsets_valid(const int64_t *o, size_t b, size_t t)
+{
+    if (o[0] < 0 || (uint64_t)o[b] > (uint64_t)t)
+        return 0;
+    for (size_t k = 0; k < b; k++)
+        if (o[k + 1] < o[k])
+            return 0;
+    return 1;
+}
+
+void op_packed_seq(reader *r, rpo_ctx *ctx)
+{
+    const size_t b = take_small_size(r, 9), t = take_small_size(r, 65);
+    const int f32 = take_choice(r, 2) == 0;
+    const size_t elem = f32 ? sizeof(float) : sizeof(double);
+    int64_t *offsets = take_offsets(r, b, t);
+    uint8_t how = take_u8(r);
+    const int reduce = how < 240 ? (int)(how & 1) : (int)take_u32(r);
+    values x = take_values(r, t, 0, 0), dseq = take_values(r, b, 0, 0);
+    uint8_t *mask = NULL;
+    if (take_choice(r, 4) != 0) {
+        mask = malloc(t ? t : 1);
+        if (mask == NULL)
+            guard_fail_alloc();
+        for (size_t k = 0; k < t; k++)
+            mask[k] = (uint8_t)(take_u8(r) & 1);
+    }
+    const int valid = offsets_valid(offsets, b, t);
+    const int known = reduce == RPO_SEQ_SUM || reduce == RPO_SEQ_MEAN;
+
+    guarded in = place(&x, f32, 0, 0), out = guard_output(b, elem);
+    snapshot out_snap = snapshot_take(&out);
+    int st = f32 ? rpo_packed_seq_logps_f32(ctx, b, t, offsets, in.p, mask, reduce, out.p)
+                 : rpo_packed_seq_logps_f64(ctx, b, t, offsets, in.p, mask, reduce, out.p);
+    CHECK(status_listed(st), "rpo_packed_seq_logps: unlisted status %d", st);
+    if (b > 0 && !valid)
+        CHECK(st == RPO_ERR_SIZE, "bad offsets: status %d", st);
+    else if (b > 0 && !known)
+        CHECK(st == RPO_ERR_PARAM, "reduce %d: status %d", reduce, st);
+    if (st != RPO_OK) {
+        CHECK(snapshot_same(&out_snap, &out), "rpo_packed_seq_logps wrote on error %d", st);
+    } else {
+        for (size_t s = 0; s < b; s++) {
+            long double sum = 0.0L, size = 0.0L;   /* size: sum of |x|, the condition */
+            size_t count = 0;
+            for (int64_t k = offsets[s]; k < offsets[s + 1]; k++)
+                if (mask == NULL || mask[k]) {
+                    sum += (long double)value_at(&x, f32, (size_t)k);
+                    size += fabsl((long double)value_at(&x, f32, (size_t)k));
+                    count++;
+                }
+            if (reduce == RPO_SEQ_MEAN && count) {
+                sum /= (long double)count;
+                size /= (long double)count;
+            }
+            const double got = at(&out, f32, s);
+            CHECK(fabs(got - (double)sum) <= (f32 ? 1e-6 : 1e-14) * fmax(1.0, (double)size),
+                  "seq_logps[%zu] = %.17g, want %.17Lg", s, got, sum);
+        }
+    }
+
+    guarded g = place(&dseq, f32, 0, 0), dtok = guard_output(t, elem);
+    snapshot dtok_snap = snapshot_take(&dtok);
+    st = f32 ? rpo_packed_seq_logps_backward_f32(ctx, b, t, offsets, mask, reduce, g.p, dtok.p)
+             : rpo_packed_seq_logps_backward_f64(ctx, b, t, offsets, mask, reduce, g.p, dtok.p);
+    CHECK(status_listed(st), "rpo_packed_seq_logps_backward: unlisted status %d", st);
+    if (t > 0 && !valid)
+        CHECK(st == RPO_ERR_SIZE, "bad offsets: backward status %d", st);
+    if (st != RPO_OK) {
+        CHECK(snapshot_same(&dtok_snap, &dtok), "packed backward wrote on error %d", st);
+    } else if (t > 0) {   /* T == 0 succeeds before any offset is read */
+        size_t k = 0;
+        for (size_t s = 0; s <= b; s++) {
+            const size_t end = s < b ? (size_t)offsets[s] : t;
+            for (; k < end; k++)
+                CHECK(at(&dtok, f32, k) == 0.0, "dtoken[%zu] outside every sequence", k);
+            if (s == b)
+                break;
+            size_t count = 0;
+            for (int64_t j = offsets[s]; j < offsets[s + 1]; j++)
+                count += mask == NULL || mask[j];
+            double share = value_at(&dseq, f32, s);
+            if (reduce == RPO_SEQ_MEAN)
+                share = count ? share / (double)count : 0.0;
+            for (; k < (size_t)offsets[s + 1]; k++) {
+                const double want = mask == NULL || mask[k] ? share : 0.0;
+                /* (rounded to the type: a float32 share may underflow) */
+                CHECK(fabs(at(&dtok, f32, k) - want) <= 1e-6 * fabs(want) + (f32 ? 0x1p-149 : 0.0),
+                      "dtoken[%zu] = %.17g, want %.17g", k, at(&dtok, f32, k), want);
+            }
+        }
+    }
+    snapshot_free(&out_snap);
+    snapshot_free(&dtok_snap);
+    guard_free(&in);
+    guard_free(&out);
+    guard_free(&g);
+    guard_free(&dtok);
+    free_values(&x);
+    free_values(&dseq);
+    free(mask);
+    free(offsets);
+}

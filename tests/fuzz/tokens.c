@@ -485,3 +485,138 @@ void op_token_logps_backward(reader *r, rpo_ctx *ctx)
     free(c.targets);
 }
 
+
+/* ------------------------------------------------------------------------ */
+/* 1.3: rpo_token_logps_lse_* then rpo_token_logps_backward_lse_* */
+
+/* Rows rpo_token_logps_backward_lse_* changes: a token and nonzero dlogps. */
+static int lse_row_changed(const int32_t *targets, const values *dlogps, int f32, size_t i)
+{
+    return targets[i] >= 0 && value_at(dlogps, f32, i) != 0.0;
+}
+
+/* The forward with log-sum-exps must give rpo_token_logps_*'s status and
+ * bits, and an lse in [max, max + log V] for each row with a token (0 for
+ * the others); then the backward with that lse (or hostile values in its
+ * place), overwriting (in place or not), accumulating, or with an unknown
+ * write mode: on error nothing is written, on success the padding is
+ * untouched, skipped rows are zero (overwrite) or untouched (accumulate),
+ * and an overwrite of the forward's own lse agrees with the 1.1 backward
+ * accumulating into zeros. */
+void op_token_lse(reader *r, rpo_ctx *ctx)
+{
+    logits_shape s = take_logits_shape(r);
+    if (s.overflow)
+        return;   /* op_token_logps covers overflowing shapes */
+    const int f32 = take_choice(r, 2) == 0;
+    const size_t elem = f32 ? sizeof(float) : sizeof(double);
+    const size_t cells = s.t * s.stride;
+    values logits = take_values(r, cells, 1, 0);
+    int32_t *targets = take_targets(r, s.t, s.v);
+    values dlogps = take_values(r, s.t, 1, 0);
+    const unsigned lse_source = take_choice(r, 4);   /* 0: hostile values, 1: NULL, else forward */
+    values hostile_lse = take_values(r, s.t, 1, 0);
+    const unsigned mode = take_choice(r, 8);         /* 0..3 overwrite, 4..6 accumulate, 7 odd */
+    const int write = mode < 4 ? RPO_GRAD_OVERWRITE : mode < 7 ? RPO_GRAD_ACCUMULATE
+                                                               : (int)take_u32(r);
+    const int in_place = write == RPO_GRAD_OVERWRITE && take_choice(r, 2) == 0;
+
+    guarded x = place(&logits, f32, 0, 0), y = place_targets(targets, s.t, 0, 0);
+    guarded logps = guard_output(s.t, elem), plain = guard_output(s.t, elem);
+    double *lse = malloc((s.t ? s.t : 1) * sizeof *lse);
+    if (lse == NULL)
+        guard_fail_alloc();
+    int st = f32 ? rpo_token_logps_lse_f32(ctx, s.t, s.v, s.stride, x.p, y.p, logps.p, lse)
+                 : rpo_token_logps_lse_f64(ctx, s.t, s.v, s.stride, x.p, y.p, logps.p, lse);
+    int st_plain = f32 ? rpo_token_logps_f32(ctx, s.t, s.v, s.stride, x.p, y.p, plain.p)
+                       : rpo_token_logps_f64(ctx, s.t, s.v, s.stride, x.p, y.p, plain.p);
+    CHECK(st == st_plain, "rpo_token_logps_lse: status %d, rpo_token_logps %d", st, st_plain);
+    CHECK(st != RPO_OK || memcmp(logps.p, plain.p, s.t * elem) == 0,
+          "rpo_token_logps_lse: log-probs differ from rpo_token_logps's");
+    for (size_t i = 0; st == RPO_OK && i < s.t; i++) {
+        if (targets[i] < 0) {
+            CHECK(lse[i] == 0.0, "lse[%zu] = %.17g for a row without token", i, lse[i]);
+            continue;
+        }
+        double top = -HUGE_VAL;
+        for (size_t k = 0; k < s.v; k++)
+            top = fmax(top, value_at(&logits, f32, i * s.stride + k));
+        /* (lse is rounded to double: a few of its ulps above log V) */
+        CHECK(lse[i] >= top && lse[i] - top <= log((double)s.v) + 1e-6 + 0x1p-50 * fabs(top),
+              "lse[%zu] = %.17g outside [%.17g, + log V]", i, lse[i], top);
+    }
+    if (st != RPO_OK || lse_source == 0)
+        for (size_t i = 0; i < s.t; i++)
+            lse[i] = value_at(&hostile_lse, 0, i);
+    const int forward_lse = st == RPO_OK && lse_source >= 2;
+
+    guarded g = place(&dlogps, f32, 0, 0);
+    guarded d = in_place ? x : guard_output(cells, elem);
+    if (!in_place && take_choice(r, 2) == 0)
+        memset(d.p, 0, d.bytes);
+    snapshot x_snap = snapshot_take(&x), d_snap = snapshot_take(&d);
+    const double *lse_arg = lse_source == 1 ? NULL : lse;
+    int bst = f32 ? rpo_token_logps_backward_lse_f32(ctx, s.t, s.v, s.stride, x.p, y.p, lse_arg,
+                                                     g.p, d.p, write)
+                  : rpo_token_logps_backward_lse_f64(ctx, s.t, s.v, s.stride, x.p, y.p, lse_arg,
+                                                     g.p, d.p, write);
+    CHECK(status_listed(bst), "rpo_token_logps_backward_lse: unlisted status %d", bst);
+    if (s.t > 0 && write != RPO_GRAD_OVERWRITE && write != RPO_GRAD_ACCUMULATE &&
+        st == RPO_OK)
+        CHECK(bst == RPO_ERR_PARAM, "write = %d: status %d", write, bst);
+    if (bst != RPO_OK) {
+        CHECK(snapshot_same(&x_snap, &x) && snapshot_same(&d_snap, &d),
+              "rpo_token_logps_backward_lse wrote on error %d", bst);
+    } else {
+        if (!in_place)
+            CHECK(snapshot_same(&x_snap, &x), "rpo_token_logps_backward_lse wrote the logits");
+        for (size_t i = 0; i < s.t; i++)
+            for (size_t k = 0; k < s.stride; k++) {
+                const size_t at_k = i * s.stride + k;
+                const double got = at(&d, f32, at_k);
+                const double old = f32 ? (double)((const float *)d_snap.bytes)[at_k]
+                                       : ((const double *)d_snap.bytes)[at_k];
+                if (k >= s.v || (!lse_row_changed(targets, &dlogps, f32, i) &&
+                                 write == RPO_GRAD_ACCUMULATE))
+                    CHECK(memcmp(&got, &old, sizeof got) == 0 || (got != got && old != old),
+                          "dlogits[%zu][%zu] touched", i, k);
+                else if (!lse_row_changed(targets, &dlogps, f32, i))
+                    CHECK(got == 0.0, "dlogits[%zu][%zu] = %.17g in a skipped row", i, k, got);
+                else
+                    CHECK(isfinite(got), "dlogits[%zu][%zu] = %.17g", i, k, got);
+            }
+        if (forward_lse && write == RPO_GRAD_OVERWRITE) {
+            /* against the 1.1 backward accumulating into zeros */
+            guarded z = guard_output(cells, elem);
+            memset(z.p, 0, z.bytes);
+            guarded x2 = place(&logits, f32, 0, 0);
+            int zst = f32 ? rpo_token_logps_backward_f32(ctx, s.t, s.v, s.stride, x2.p, y.p, g.p, z.p)
+                          : rpo_token_logps_backward_f64(ctx, s.t, s.v, s.stride, x2.p, y.p, g.p, z.p);
+            CHECK(zst == RPO_OK, "rpo_token_logps_backward: %d where the lse variant succeeded", zst);
+            for (size_t i = 0; i < s.t; i++)
+                for (size_t k = 0; lse_row_changed(targets, &dlogps, f32, i) && k < s.v; k++) {
+                    const double a = at(&d, f32, i * s.stride + k), b = at(&z, f32, i * s.stride + k);
+                    const double gi = fabs(value_at(&dlogps, f32, i));
+                    const double u = f32 ? 0x1p-24 : 0x1p-53;
+                    CHECK(fabs(a - b) <= 16 * u * (fabs(b) + gi * fabs(lse[i])) + 0x1p-140,
+                          "dlogits[%zu][%zu]: with lse %.17g, without %.17g", i, k, a, b);
+                }
+            guard_free(&z);
+            guard_free(&x2);
+        }
+    }
+    snapshot_free(&x_snap);
+    snapshot_free(&d_snap);
+    if (!in_place)
+        guard_free(&d);
+    guard_free(&g);
+    guard_free(&x);
+    guard_free(&y);
+    guard_free(&logps);
+    guard_free(&plain);
+    free(lse);
+    free_values(&logits);
+    free_values(&dlogps);
+    free_values(&hostile_lse);
+    free(targets);
+}

@@ -22,8 +22,9 @@ from .context import (LOSS_TYPES, PARTIAL_COUNT, SETTINGS, Context,
                       RowsTotal, Setting, SinkhornRun, partial_length,
                       split_partial)
 from .linear import linear_token_logps, linear_token_logps_backward
-from .tokens import (seq_logps, seq_logps_backward, token_logps,
-                     token_logps_backward)
+from .tokens import (packed_seq_logps, packed_seq_logps_backward, seq_logps,
+                     seq_logps_backward, token_logps, token_logps_backward,
+                     token_logps_grad, token_logps_lse)
 from .errors import (NonFiniteError, NullPointerError, OutOfMemoryError,
                      ParamError, RangeError, RPOError, SizeError,
                      UnsupportedError)
@@ -44,4 +45,6 @@ __all__ = [
     "NonFiniteError", "OutOfMemoryError", "UnsupportedError", "RangeError",
     "token_logps", "token_logps_backward", "seq_logps", "seq_logps_backward",
     "linear_token_logps", "linear_token_logps_backward",
+    "token_logps_lse", "token_logps_grad", "packed_seq_logps",
+    "packed_seq_logps_backward",
 ]

@@ -37,6 +37,11 @@ _TOKEN_ARGS = [_p, _size, _size, _size, _p, _p, _p]
 _TOKEN_BACKWARD_ARGS = [_p, _size, _size, _size, _p, _p, _p, _p]
 _SEQ_ARGS = [_size, _size, _p, _p, _int, _p]
 _SEQ_BACKWARD_ARGS = [_size, _size, _p, _int, _p, _p]
+# 1.3: the fast token path
+_TOKEN_LSE_ARGS = [_p, _size, _size, _size, _p, _p, _p, _p]
+_TOKEN_BACKWARD_LSE_ARGS = [_p, _size, _size, _size, _p, _p, _p, _p, _p, _int]
+_PACKED_ARGS = [_p, _size, _size, _p, _p, _p, _int, _p]
+_PACKED_BACKWARD_ARGS = [_p, _size, _size, _p, _p, _int, _p, _p]
 # 1.2: beyond the paper (docs/beyond.md)
 _EMBED_GRAD_ARGS = _LOSS_ARGS + [_p, _p]
 _ROWS_ARGS = [_p, _size, _size, _size, _p, _p, _size, _p, _p, _size, _p, _p,
@@ -82,6 +87,15 @@ PROTOTYPES = {
     "rpo_ctx_error_detail": (ctypes.c_char_p, [_p]),
     "rpo_related_batches_f32": (_int, _RELATED_BATCHES_ARGS),
     "rpo_related_batches_f64": (_int, _RELATED_BATCHES_ARGS),
+    # 1.3: the fast token path (docs/c-trainer.md)
+    "rpo_token_logps_lse_f32": (_int, _TOKEN_LSE_ARGS),
+    "rpo_token_logps_lse_f64": (_int, _TOKEN_LSE_ARGS),
+    "rpo_token_logps_backward_lse_f32": (_int, _TOKEN_BACKWARD_LSE_ARGS),
+    "rpo_token_logps_backward_lse_f64": (_int, _TOKEN_BACKWARD_LSE_ARGS),
+    "rpo_packed_seq_logps_f32": (_int, _PACKED_ARGS),
+    "rpo_packed_seq_logps_f64": (_int, _PACKED_ARGS),
+    "rpo_packed_seq_logps_backward_f32": (_int, _PACKED_BACKWARD_ARGS),
+    "rpo_packed_seq_logps_backward_f64": (_int, _PACKED_BACKWARD_ARGS),
     "rpo_version_number": (ctypes.c_uint, []),
     "rpo_version_string": (ctypes.c_char_p, []),
     "rpo_status_string": (ctypes.c_char_p, [_int]),

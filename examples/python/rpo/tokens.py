@@ -1,4 +1,4 @@
-"""Token-level helpers of librpo 1.1, for NumPy: per-token log-probs from
+"""Token-level helpers of librpo, for NumPy: per-token log-probs from
 logits by a stable log-softmax and the fused backward into dlogits, and
 per-sequence log-probs from token log-probs under a mask, with its backward.
 
@@ -7,6 +7,19 @@ per-sequence log-probs from token log-probs under a mask, with its backward.
     ...
     dtok = rpo.seq_logps_backward(dseq, mask)           # (B, L)
     rpo.token_logps_backward(logits, targets, dtok.ravel(), dlogits)  # +=
+
+Since 1.3, packed batches (sequences concatenated in one stream, with
+cu_seqlens offsets) and a backward that reuses the forward's log-sum-exps
+and may overwrite the logits with their gradient:
+
+    logps, lse = rpo.token_logps_lse(logits, targets)            # (T,), (T,)
+    seq = rpo.packed_seq_logps(logps, offsets, mask)            # (B,)
+    ...
+    dtok = rpo.packed_seq_logps_backward(dseq, offsets, len(logps), mask)
+    grad = rpo.token_logps_grad(logits, targets, dtok, lse=lse, in_place=True)
+
+The 1.3 functions also take CPU torch tensors (read and, in place, written
+without a copy) and then return torch tensors.
 
 Logits may be a view of wider rows (e.g. big[:, :V]): librpo takes a row
 stride, so such views are read in place. Targets are integers; a negative
@@ -115,11 +128,12 @@ def token_logps(logits, targets, *, vocab=None, context=None, dtype=None,
 
 
 def token_logps_backward(logits, targets, dlogps, dlogits, *, vocab=None,
-                         context=None):
+                         context=None, lse=None):
     """dlogits[t, :V] += dlogps[t] * (onehot(targets[t]) - softmax(logits[t, :V])),
     in place: dlogits must be a writable array of logits' type and shape
     whose rows are contiguous (it may be a column slice of wider rows).
-    Returns dlogits."""
+    lse (T,), from token_logps_lse, saves recomputing each row's
+    normaliser (librpo 1.3). Returns dlogits."""
     ctx = _context(context)
     lib = ctx.library
     d = np.asarray(dlogits)
@@ -141,9 +155,15 @@ def token_logps_backward(logits, targets, dlogps, dlogits, *, vocab=None,
     if g.shape != (t,):
         raise buf.size_error(lib, "dlogps has shape %s, want (%d,)" % (g.shape, t))
     with ctx._lock:
-        lib.call("rpo_token_logps_backward_" + _suffix(dt), ctx._handle(), t, v,
-                 stride, buf.address(a), buf.address(y), buf.address(g),
-                 buf.address(d))
+        if lse is None:
+            lib.call("rpo_token_logps_backward_" + _suffix(dt), ctx._handle(), t, v,
+                     stride, buf.address(a), buf.address(y), buf.address(g),
+                     buf.address(d))
+        else:
+            s = _lse_input(lse, t, lib)
+            lib.call("rpo_token_logps_backward_lse_" + _suffix(dt), ctx._handle(), t,
+                     v, stride, buf.address(a), buf.address(y), buf.address(s),
+                     buf.address(g), buf.address(d), _GRAD_ACCUMULATE)
     return dlogits
 
 
@@ -190,3 +210,147 @@ def seq_logps_backward(dseq_logps, mask=None, reduce="sum", *, length=None,
     lib.call("rpo_seq_logps_backward_" + _suffix(dt), b, t, buf.address(k),
              _reduce(reduce), buf.address(g), buf.address(result))
     return result
+
+
+# ------------------------------------------------------------------- 1.3
+
+_GRAD_ACCUMULATE, _GRAD_OVERWRITE = 0, 1   # RPO_GRAD_*
+
+
+def _unwrap(x):
+    """(NumPy view, was a torch tensor) for a NumPy array, a buffer or a CPU
+    torch tensor (shared, not copied; autograd is bypassed)."""
+    if hasattr(x, "detach") and hasattr(x, "numpy"):
+        if getattr(x, "device", None) is not None and x.device.type != "cpu":
+            raise ValueError("librpo reads CPU tensors, not %s ones" % x.device.type)
+        return x.detach().numpy(), True
+    return x, False
+
+
+def _wrap(a, torch_out):
+    if not torch_out:
+        return a
+    import torch
+    return torch.from_numpy(a)
+
+
+def _lse_input(lse, t, lib):
+    s = np.ascontiguousarray(_unwrap(lse)[0], dtype=np.float64)
+    if s.shape != (t,):
+        raise buf.size_error(lib, "lse has shape %s, want (%d,)" % (s.shape, t))
+    return s
+
+
+def _offsets(offsets, lib):
+    o = np.asarray(_unwrap(offsets)[0])
+    if o.ndim != 1 or o.shape[0] < 1:
+        raise buf.size_error(lib, "offsets must be 1-D with B + 1 >= 1 entries, not %s"
+                             % (o.shape,))
+    if not np.issubdtype(o.dtype, np.integer):
+        raise TypeError("offsets must be integers, not %s" % o.dtype)
+    return np.ascontiguousarray(o, dtype=np.int64)
+
+
+def token_logps_lse(logits, targets, *, vocab=None, context=None, dtype=None):
+    """(logps, lse): token_logps and each row's log-sum-exp
+    max + log sum exp(logits[t, :V] - max), in float64 whatever the logits'
+    type (0 where the target is negative). Pass lse to token_logps_grad or
+    token_logps_backward."""
+    x, torch_out = _unwrap(logits)
+    dt = buf.call_dtype((x,), dtype)
+    ctx = _context(context)
+    lib = ctx.library
+    a, t, v, stride = _logits_rows(x, dt, "logits", vocab)
+    y = _targets(_unwrap(targets)[0], t, lib)
+    logps = np.empty(t, dtype=dt)
+    lse = np.empty(t, dtype=np.float64)
+    with ctx._lock:
+        lib.call("rpo_token_logps_lse_" + _suffix(dt), ctx._handle(), t, v, stride,
+                 buf.address(a), buf.address(y), buf.address(logps), buf.address(lse))
+    return _wrap(logps, torch_out), _wrap(lse, torch_out)
+
+
+def token_logps_grad(logits, targets, dlogps, *, lse=None, in_place=False, out=None,
+                     vocab=None, context=None):
+    """The gradient dlogps[t] * (onehot(targets[t]) - softmax(logits[t, :V]))
+    WRITTEN (not accumulated) into a new (T, V) array, into `out`, or, with
+    in_place=True, into the logits themselves (which must then be a writable
+    array of rows librpo reads in place), so that no second (T, V) buffer
+    is needed. Rows with a negative target or a zero dlogps get zeros;
+    columns past V are never touched. lse (T,) from token_logps_lse saves
+    one read of each row. Returns the gradient."""
+    x, torch_out = _unwrap(logits)
+    ctx = _context(context)
+    lib = ctx.library
+    a0 = np.asarray(x)
+    dt = a0.dtype if a0.dtype in buf.FLOAT_TYPES else np.dtype(np.float64)
+    a, t, v, stride = _logits_rows(a0, dt, "logits", vocab)
+    if in_place:
+        if a is not a0 or not a.flags.writeable:
+            raise ValueError("in_place needs writable %s logits whose rows librpo "
+                             "reads in place" % dt)
+        d = a
+    elif out is not None:
+        d = np.asarray(_unwrap(out)[0])
+        if d.dtype != dt or d.ndim != 2 or d.shape[0] != t or d.shape[1] < v \
+                or _row_stride(d, dt, v) != stride or not d.flags.writeable:
+            raise ValueError("out must be a writable %s array laid out as the logits" % dt)
+    else:
+        d = np.zeros((t, stride), dtype=dt)[:, :a.shape[1]]
+    y = _targets(_unwrap(targets)[0], t, lib)
+    g = buf.as_input(_unwrap(dlogps)[0], dt, "dlogps", 1)
+    if g.shape != (t,):
+        raise buf.size_error(lib, "dlogps has shape %s, want (%d,)" % (g.shape, t))
+    s = None if lse is None else _lse_input(lse, t, lib)
+    with ctx._lock:
+        lib.call("rpo_token_logps_backward_lse_" + _suffix(dt), ctx._handle(), t, v,
+                 stride, buf.address(a), buf.address(y), buf.address(s),
+                 buf.address(g), buf.address(d), _GRAD_OVERWRITE)
+    if in_place:
+        return logits
+    return _wrap(d, torch_out) if out is None else out
+
+
+def packed_seq_logps(token_logps, offsets, mask=None, reduce="sum", *, context=None,
+                     dtype=None, out=None):
+    """Per-sequence log-probs (B,) of a packed stream: sequence b is tokens
+    offsets[b] .. offsets[b + 1] - 1 of token_logps (T,) (cu_seqlens, B + 1
+    entries), reduced by sum or mean over the tokens whose mask (T,) is
+    nonzero (all when None). Tokens outside every sequence are not read."""
+    x, torch_out = _unwrap(token_logps)
+    ctx = _context(context)
+    lib = ctx.library
+    dt = buf.call_dtype((x,), dtype)
+    a = buf.as_input(x, dt, "token_logps", 1)
+    o = _offsets(offsets, lib)
+    k = _mask(None if mask is None else _unwrap(mask)[0], a.shape)
+    result = buf.as_output(out, dt, (o.shape[0] - 1,), "out")
+    with ctx._lock:
+        lib.call("rpo_packed_seq_logps_" + _suffix(dt), ctx._handle(), o.shape[0] - 1,
+                 a.shape[0], buf.address(o), buf.address(a), buf.address(k),
+                 _reduce(reduce), buf.address(result))
+    return _wrap(result, torch_out and out is None)
+
+
+def packed_seq_logps_backward(dseq_logps, offsets, length, mask=None, reduce="sum", *,
+                              context=None, dtype=None, out=None):
+    """dL/d token_logps (T,) = length entries from dL/d seq_logps (B,): each
+    sequence's gradient on its counted tokens (over their count for
+    "mean"), 0 on every other token."""
+    g0, torch_out = _unwrap(dseq_logps)
+    ctx = _context(context)
+    lib = ctx.library
+    dt = buf.call_dtype((g0,), dtype)
+    g = buf.as_input(g0, dt, "dseq_logps", 1)
+    o = _offsets(offsets, lib)
+    if g.shape[0] != o.shape[0] - 1:
+        raise buf.size_error(lib, "dseq_logps has %d entries for %d sequences"
+                             % (g.shape[0], o.shape[0] - 1))
+    t = int(length)
+    k = _mask(None if mask is None else _unwrap(mask)[0], (t,))
+    result = buf.as_output(out, dt, (t,), "out")
+    with ctx._lock:
+        lib.call("rpo_packed_seq_logps_backward_" + _suffix(dt), ctx._handle(),
+                 o.shape[0] - 1, t, buf.address(o), buf.address(k), _reduce(reduce),
+                 buf.address(g), buf.address(result))
+    return _wrap(result, torch_out and out is None)
