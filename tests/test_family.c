@@ -409,8 +409,8 @@ static void test_settings(void **state)
         assert_true(before == after);
     }
     double v;
-    assert_status(rpo_ctx_set(ctx, 19, 0.0), RPO_ERR_PARAM);
-    assert_status(rpo_ctx_get(ctx, 19, &v), RPO_ERR_PARAM);
+    assert_status(rpo_ctx_set(ctx, 999, 0.0), RPO_ERR_PARAM);
+    assert_status(rpo_ctx_get(ctx, 999, &v), RPO_ERR_PARAM);
     rpo_ctx_free(ctx);
 }
 

@@ -182,7 +182,7 @@ static void test_overwrite_checks_every_row_first(void **state)
     make_hostile(&h);
     /* NaN in the last row: the rows before it must not have been written */
     h.logits[3 * HS + 4] = h.copy[3 * HS + 4] = (float)NAN;
-    failed_cleanly(&h, in_place(&h), RPO_ERR_NONFINITE, "row 3");
+    failed_cleanly(&h, in_place(&h), RPO_ERR_NONFINITE, "logits[3, 4] is NaN");
     /* ... but NaN in the padding, or in a row without target, is not read */
     h.logits[3 * HS + 4] = h.copy[3 * HS + 4] = 0.0f;
     h.logits[0 * HS + 5] = (float)NAN;
@@ -207,9 +207,9 @@ static void test_lse_must_be_the_rows(void **state)
     h.lse[2] = good + 100.0;        /* beyond max + log V + 1 */
     failed_cleanly(&h, into_d(&h, RPO_GRAD_ACCUMULATE), RPO_ERR_RANGE, "row 2");
     h.lse[2] = (double)NAN;
-    failed_cleanly(&h, in_place(&h), RPO_ERR_NONFINITE, "row 2");
+    failed_cleanly(&h, in_place(&h), RPO_ERR_NONFINITE, "lse[2] is NaN");
     h.lse[2] = (double)INFINITY;
-    failed_cleanly(&h, into_d(&h, RPO_GRAD_OVERWRITE), RPO_ERR_NONFINITE, "row 2");
+    failed_cleanly(&h, into_d(&h, RPO_GRAD_OVERWRITE), RPO_ERR_NONFINITE, "lse[2] is inf");
     rpo_ctx_free(h.ctx);
 }
 
@@ -219,7 +219,7 @@ static void test_sizes_modes_and_aliasing(void **state)
     hostile h;
     make_hostile(&h);
     h.targets[3] = HV;
-    failed_cleanly(&h, in_place(&h), RPO_ERR_SIZE, "targets[3] = 5 is not below V = 5");
+    failed_cleanly(&h, in_place(&h), RPO_ERR_SIZE, "targets[3] = 5 is not below v = 5");
     h.targets[3] = 0;
     failed_cleanly(&h, rpo_token_logps_backward_lse_f32(h.ctx, HT, HV, HV - 1, h.logits,
                                                         h.targets, h.lse, h.dlogps, h.d,
@@ -245,7 +245,7 @@ static void test_sizes_modes_and_aliasing(void **state)
     failed_cleanly(&h, rpo_token_logps_backward_lse_f32(h.ctx, HT, HV, HS, h.logits, h.targets,
                                                         h.lse, h.dlogps, NULL,
                                                         RPO_GRAD_OVERWRITE),
-                   RPO_ERR_NULL_POINTER, "must not be NULL");
+                   RPO_ERR_NULL_POINTER, "is NULL with t = ");
     rpo_ctx_free(h.ctx);
 }
 
@@ -272,7 +272,7 @@ static void test_forward_lse_checks(void **state)
     h.logits[2 * HS + 3] = (float)NAN;
     assert_status(rpo_token_logps_lse_f32(h.ctx, HT, HV, HS, h.logits, h.targets, logps, lse),
                   RPO_ERR_NONFINITE);
-    assert_non_null(strstr(rpo_ctx_error_detail(h.ctx), "row 2"));
+    assert_non_null(strstr(rpo_ctx_error_detail(h.ctx), "logits[2, 3] is NaN"));
     assert_status(rpo_token_logps_lse_f32(h.ctx, HT, HV, HS, h.copy, h.targets, logps, NULL),
                   RPO_ERR_NULL_POINTER);
     assert_status(rpo_token_logps_lse_f32(h.ctx, HT, HV, HS, h.copy, h.targets, logps,

@@ -11,11 +11,13 @@
  * exp), then computes. That first read is the price of "nothing written on
  * error" without a T x V buffer.
  */
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "arrays.h"
 #include "context.h"
+#include "detail.h"
 #include "rpo.h"
 #include "token_rows.h"
 
@@ -43,19 +45,45 @@ static const char *type_name(const token_rows *r)
     return r->elem == sizeof(float) ? "float32" : "float64";
 }
 
+/* Names the first NaN or infinity of row k, which a check found there, in
+ * the documented order: dlogps[k], the logits row, lse[k], then the
+ * dlogits row that is accumulated into. Only a failing call comes here. */
+static int fail_nonfinite_row(rpo_ctx *ctx, const token_rows *r, size_t k)
+{
+    const rpo_dtype type = r->elem == sizeof(float) ? RPO_F32 : RPO_F64;
+    if (r->dlogps.data != NULL) {
+        const double g = rpo_in_at(r->dlogps, k);
+        if (!isfinite(g))
+            return rpo_fail(ctx, RPO_ERR_NONFINITE, "dlogps[%zu] is %s", k,
+                            rpo_nonfinite_name(g));
+    }
+    const rpo_in logits = {r->logits, type};
+    if (rpo_check_finite_rows(ctx, "logits", logits, k, 1, r->v, r->stride) != RPO_OK)
+        return RPO_ERR_NONFINITE;
+    if (r->lse != NULL && !isfinite(r->lse[k]))
+        return rpo_fail(ctx, RPO_ERR_NONFINITE, "lse[%zu] is %s", k,
+                        rpo_nonfinite_name(r->lse[k]));
+    if (r->dlogits != NULL && !r->overwrite) {
+        const rpo_in dlogits = {r->dlogits, type};
+        if (rpo_check_finite_rows(ctx, "dlogits", dlogits, k, 1, r->v, r->stride) != RPO_OK)
+            return RPO_ERR_NONFINITE;
+    }
+    return rpo_fail(ctx, RPO_ERR_NONFINITE, "row %zu holds NaN or infinity", k);
+}
+
 /* Sizes and targets, shared by both directions: RPO_OK or RPO_ERR_SIZE
  * (pointers are checked by the caller, which knows its outputs). */
 static int validate_sizes(rpo_ctx *ctx, const token_rows *r)
 {
     if (r->v == 0)
-        return rpo_fail(ctx, RPO_ERR_SIZE, "V = 0: a row needs at least one logit");
+        return rpo_fail(ctx, RPO_ERR_SIZE, "v is 0: a row of logits needs at least one entry");
     if (r->stride < r->v)
-        return rpo_fail(ctx, RPO_ERR_SIZE, "row stride %zu is below V = %zu", r->stride, r->v);
+        return rpo_fail(ctx, RPO_ERR_SIZE, "stride = %zu is below v = %zu", r->stride, r->v);
     /* (T, stride) overflowing size_t is RPO_ERR_SIZE before any target is
      * read. (Bounding only the last row's end, (T - 1) stride + V, let
      * T = stride = 2^32, V = 1 through to read 2^32 targets.) */
     if (rpo_mul_overflows(r->t, r->stride) || rpo_mul_overflows(r->t * r->stride, r->elem))
-        return rpo_fail(ctx, RPO_ERR_SIZE, "(T, stride) = (%zu, %zu) overflows size_t",
+        return rpo_fail(ctx, RPO_ERR_SIZE, "t * stride overflows size_t (t = %zu, stride = %zu)",
                         r->t, r->stride);
     for (size_t k = 0; k < r->t; k++)
         if (r->targets[k] >= 0 && (size_t)r->targets[k] >= r->v)
@@ -85,10 +113,10 @@ static int token_forward(rpo_ctx *ctx, token_rows *r, rpo_out logps, double *lse
     rpo_detail_clear(ctx);
     if (r->t == 0)
         return RPO_OK;
-    if (r->logits == NULL || r->targets == NULL || logps.data == NULL || (want_lse && lse == NULL))
-        return rpo_fail(ctx, RPO_ERR_NULL_POINTER,
-                        "logits, targets, logps%s must not be NULL when T = %zu > 0",
-                        want_lse ? " and lse" : "", r->t);
+    const char *null = r->logits == NULL ? "logits" : r->targets == NULL ? "targets"
+                     : logps.data == NULL ? "logps" : want_lse && lse == NULL ? "lse" : NULL;
+    if (null != NULL)
+        return rpo_fail(ctx, RPO_ERR_NULL_POINTER, "%s is NULL with t = %zu", null, r->t);
     int status = validate_sizes(ctx, r);
     if (status != RPO_OK)
         return status;
@@ -110,11 +138,11 @@ static int token_forward(rpo_ctx *ctx, token_rows *r, rpo_out logps, double *lse
     rpo_token_forward_rows(r, rpo_threads(ctx));
     for (size_t k = 0; k < r->t; k++)
         if (r->logp[k] != r->logp[k])
-            return rpo_fail(ctx, RPO_ERR_NONFINITE, "logits row %zu holds NaN or infinity", k);
+            return fail_nonfinite_row(ctx, r, k);
     for (size_t k = 0; k < r->t; k++)
         if (!rpo_out_fits(logps.type, &r->logp[k], 1))
             return rpo_fail(ctx, RPO_ERR_RANGE,
-                            "row %zu's log-prob %g does not fit %s (logits spread too wide)",
+                            "row %zu: logps = %g is beyond %s's range (its logits spread too wide)",
                             k, r->logp[k], type_name(r));
     rpo_out_store(logps, 0, r->logp, r->t);
     if (want_lse)
@@ -149,10 +177,10 @@ static int token_backward(rpo_ctx *ctx, token_rows *r, int write)
     rpo_detail_clear(ctx);
     if (r->t == 0)
         return RPO_OK;
-    if (r->logits == NULL || r->targets == NULL || r->dlogps.data == NULL || r->dlogits == NULL)
-        return rpo_fail(ctx, RPO_ERR_NULL_POINTER,
-                        "logits, targets, dlogps and dlogits must not be NULL when T = %zu > 0",
-                        r->t);
+    const char *null = r->logits == NULL ? "logits" : r->targets == NULL ? "targets"
+                     : r->dlogps.data == NULL ? "dlogps" : r->dlogits == NULL ? "dlogits" : NULL;
+    if (null != NULL)
+        return rpo_fail(ctx, RPO_ERR_NULL_POINTER, "%s is NULL with t = %zu", null, r->t);
     r->overwrite = write == RPO_GRAD_OVERWRITE;
     int status = validate_sizes(ctx, r);
     if (status == RPO_OK)
@@ -183,15 +211,13 @@ static int token_backward(rpo_ctx *ctx, token_rows *r, int write)
     rpo_token_check_rows(r, rpo_threads(ctx));
     for (size_t k = 0; k < r->t; k++)
         if (r->status[k] == RPO_ERR_NONFINITE)
-            return rpo_fail(ctx, RPO_ERR_NONFINITE,
-                            "row %zu: NaN or infinity in dlogps, the logits%s",
-                            k, r->overwrite ? (r->lse ? " or lse" : "")
-                                            : (r->lse ? ", lse or dlogits" : " or dlogits"));
+            return fail_nonfinite_row(ctx, r, k);
     for (size_t k = 0; k < r->t; k++)
         if (r->status[k] == RPO_ERR_RANGE)
             return rpo_fail(ctx, RPO_ERR_RANGE, r->lse != NULL
                             ? "row %zu: lse is not the row's log-sum-exp, or dlogits + dlogps leaves %s"
-                            : "row %zu: dlogits + dlogps could leave %s's range", k, type_name(r));
+                            : "dlogits[%zu, :] could leave %s's range: dlogits + dlogps "
+                              "may pass it", k, type_name(r));
 
     rpo_token_grad_rows(r, rpo_threads(ctx));
     return RPO_OK;
