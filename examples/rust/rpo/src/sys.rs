@@ -191,6 +191,36 @@ extern "C" {
         order: *mut usize) -> c_int;
 }
 
+// librpo 1.3: the token path (raw declarations; no safe wrapper yet).
+pub const RPO_GRAD_ACCUMULATE: c_int = 0;
+pub const RPO_GRAD_OVERWRITE: c_int = 1;
+extern "C" {
+    pub fn rpo_token_logps_lse_f32(ctx: *mut rpo_ctx, t: usize, v: usize,
+        stride: usize, logits: *const f32, targets: *const i32, logps: *mut f32,
+        lse: *mut f64) -> c_int;
+    pub fn rpo_token_logps_lse_f64(ctx: *mut rpo_ctx, t: usize, v: usize,
+        stride: usize, logits: *const f64, targets: *const i32, logps: *mut f64,
+        lse: *mut f64) -> c_int;
+    pub fn rpo_token_logps_backward_lse_f32(ctx: *mut rpo_ctx, t: usize, v: usize,
+        stride: usize, logits: *const f32, targets: *const i32, lse: *const f64,
+        dlogps: *const f32, dlogits: *mut f32, write: c_int) -> c_int;
+    pub fn rpo_token_logps_backward_lse_f64(ctx: *mut rpo_ctx, t: usize, v: usize,
+        stride: usize, logits: *const f64, targets: *const i32, lse: *const f64,
+        dlogps: *const f64, dlogits: *mut f64, write: c_int) -> c_int;
+    pub fn rpo_packed_seq_logps_f32(ctx: *mut rpo_ctx, b: usize, t: usize,
+        offsets: *const i64, token_logps: *const f32, mask: *const u8,
+        reduce: c_int, seq_logps: *mut f32) -> c_int;
+    pub fn rpo_packed_seq_logps_f64(ctx: *mut rpo_ctx, b: usize, t: usize,
+        offsets: *const i64, token_logps: *const f64, mask: *const u8,
+        reduce: c_int, seq_logps: *mut f64) -> c_int;
+    pub fn rpo_packed_seq_logps_backward_f32(ctx: *mut rpo_ctx, b: usize, t: usize,
+        offsets: *const i64, mask: *const u8, reduce: c_int,
+        dseq_logps: *const f32, dtoken_logps: *mut f32) -> c_int;
+    pub fn rpo_packed_seq_logps_backward_f64(ctx: *mut rpo_ctx, b: usize, t: usize,
+        offsets: *const i64, mask: *const u8, reduce: c_int,
+        dseq_logps: *const f64, dtoken_logps: *mut f64) -> c_int;
+}
+
 // librpo 1.3: fused linear log-probs (raw declarations; no safe wrapper yet).
 pub const RPO_PARAM_LINEAR_CHUNK: c_int = 19;
 extern "C" {

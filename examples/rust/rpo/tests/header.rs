@@ -75,6 +75,7 @@ fn c_type(c: &str) -> String {
         "size_t" => "usize",
         "uint8_t" => "u8",
         "uint64_t" => "u64",
+        "int64_t" => "i64",
         "char" => "c_char",
         other => other,
     };
