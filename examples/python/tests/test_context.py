@@ -88,8 +88,8 @@ class Settings(unittest.TestCase):
 
 
 class Conformance(unittest.TestCase):
-    """Every case of ../shared/conformance through the binding, float64 and
-    float32, within the README's tolerances."""
+    """Every case of the conformance vectors through the binding, float64
+    and float32, within the tolerances of tests/data/README.md."""
 
     @classmethod
     def setUpClass(cls):

@@ -10,6 +10,7 @@ from unittest import mock
 
 import rpo
 from rpo import _library
+from tests import support
 
 BUILT = os.environ.get("RPO_LIBRARY")
 
@@ -84,8 +85,7 @@ class LoadedLibrary(unittest.TestCase):
         self.lib = rpo.load_library(BUILT)
 
     def test_version_matches_header(self):
-        header = (pathlib.Path(__file__).resolve().parents[3] / "include" /
-                  "rpo.h").read_text()
+        header = (support.PROJECT_ROOT / "include" / "rpo.h").read_text()
         parts = {}
         for line in header.splitlines():
             words = line.split()
