@@ -14,6 +14,15 @@ PROJECT_ROOT = pathlib.Path(
     or pathlib.Path(__file__).resolve().parents[3])
 
 
+def library():
+    """The library under test: the one RPO_LIBRARY names (check-python, the
+    source tree's build), else the one `import rpo` finds (the bundled one
+    of an installed package)."""
+    import rpo
+    path = os.environ.get("RPO_LIBRARY")
+    return rpo.load_library(path) if path else rpo.default_library()
+
+
 def vectors_path():
     """The conformance vectors, the project's copy (RPO_VECTORS overrides,
     as for the C suites)."""
