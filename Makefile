@@ -187,6 +187,7 @@ help:
 	@echo "make demo       run the library on a built-in batch, then train a toy policy"
 	@echo "make check      install test dependencies if root, build and run every test"
 	@echo "make bench      time librpo (bench-quick: shorter; bench-torch: against PyTorch)"
+	@echo "make bench-python  RPOLoss, the bare C call and PyTorch eager, side by side"
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR=; make uninstall undoes it"
 	@echo "make bench-tokens  time the token-level helpers on a GPT-2-sized batch"
 	@echo "make clean      remove $(BUILD)"

@@ -5,6 +5,9 @@
 #   make bench-quick    a short sweep (a minute or so)
 #   make bench-torch    librpo against PyTorch on the issue's target shapes
 #                       (bench/compare_torch.py; add ARGS=--full for all)
+#   make bench-python   what a PyTorch user pays: RPOLoss, the bare C call
+#                       and PyTorch eager side by side (bench/bench_python.py;
+#                       ARGS=--full for every compare_torch.py --full shape)
 # BENCH_ARGS passes options to rpo_bench, e.g. BENCH_ARGS="--threads 2 --blas".
 #
 # The bench links librpo.a (it uses the static-linking-only
@@ -25,7 +28,7 @@ $(BENCH_BIN): bench/bench.c include/rpo.h $(BUILD)/librpo.a
 
 WERROR_TARGETS += $(BENCH_BIN)
 
-.PHONY: bench bench-quick bench-torch
+.PHONY: bench bench-quick bench-torch bench-python
 bench: $(BENCH_BIN)
 	$(BENCH_BIN) $(BENCH_ARGS)
 
@@ -34,3 +37,8 @@ bench-quick: $(BENCH_BIN)
 
 bench-torch: $(BENCH_BIN)
 	/usr/bin/python3 bench/compare_torch.py --bench $(BENCH_BIN) $(ARGS)
+
+bench-python: lib
+	RPO_LIBRARY=$(abspath $(BUILD)/$(SONAME)) PYTHONPATH=examples/python \
+	    PYTHONPYCACHEPREFIX=$(abspath $(BUILD)/pycache) \
+	    $(PYTHON) bench/bench_python.py $(ARGS)
