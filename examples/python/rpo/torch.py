@@ -409,6 +409,11 @@ class RPOLoss(torch.nn.Module):
                                                     rejected_lengths)
         if rejected_emb is chosen_emb:
             rejected_emb = None          # paired: one matrix, both roles
+        if torch._C._get_tracing_state() is not None:   # torch.jit.trace
+            raise RuntimeError(
+                "RPOLoss cannot be traced: librpo computes outside the "
+                "operations the tracer records, so a trace would replay a "
+                "constant loss; call it outside the traced function")
         if not torch.is_grad_enabled():  # no_grad, inference_mode: loss only
             return self._loss_only(pc, pr, rc, rr, chosen_emb, rejected_emb)
         if (getattr(chosen_emb, "requires_grad", False)

@@ -262,6 +262,16 @@ class TypesAndLayouts(unittest.TestCase):
         with self.assertRaisesRegex(RuntimeError, "once_differentiable"):
             g.sum().backward()
 
+    def test_tracing_is_refused(self):
+        """librpo runs outside the traced operations: a trace would replay
+        the first call's loss as a constant, so tracing is an error."""
+        pc, pr, rc, rr, ce, _ = batch(16, 4, 4)
+        loss_fn = RPOLoss(library=LIB)
+        for x in (pc, with_grad(pc)[0]):
+            with self.assertRaisesRegex(RuntimeError, "cannot be traced"):
+                torch.jit.trace(lambda a: loss_fn(a, pr, rc, rr, ce), (x,),
+                                check_trace=False)
+
     def test_threads_setting(self):
         loss_fn = RPOLoss(library=LIB, threads=2)
         self.assertEqual(loss_fn.context.threads, 2)
