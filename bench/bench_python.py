@@ -1,8 +1,8 @@
 """What a PyTorch user pays: rpo.torch.RPOLoss, the bare C call under it
 and the same formulas in PyTorch eager, side by side in one run.
 
-    /usr/bin/python3 bench/bench_python.py [--full] [--rounds R]
-        [--min-time S] [--threads T]
+    /usr/bin/python3 bench/bench_python.py [--full] [--min-time S]
+        [--block S] [--threads T]
 
 Each configuration times three things on the same float inputs, on 1
 thread (torch.set_num_threads(1); OMP_NUM_THREADS, MKL_NUM_THREADS and
@@ -16,9 +16,10 @@ OPENBLAS_NUM_THREADS set to 1 before torch is imported):
   eager     bench/compare_torch.py's torch_rpo_loss(...).backward(), the
             formulas a user without librpo writes.
 
-Calls are timed one by one; the three alternate in rounds (--rounds, each
-at least --min-time seconds per side), so a busy neighbour slows all three
-alike, and each column is the median of every call of every round. The
+Calls are timed one by one. The three take turns in short blocks (about
+--block seconds of calls each, so each runs with its own data in cache, as
+in a training step) for at least --min-time seconds and 5 turns, so a busy
+neighbour slows all three alike; each column is the median of its calls. The
 layer's overhead is RPOLoss minus the C call; the speed-up is eager over
 RPOLoss. By default M = N = 8, 64, 512 (D = 384) and 4096 (D = 768), float32,
 paired; --full adds D in {384, 768, 4096}, unpaired and float64 (the shapes
@@ -92,14 +93,24 @@ def contenders(m, d, dtype, paired, threads):
     return {"RPOLoss": layer, "C call": c_call, "eager": eager}, losses, keep
 
 
-def timed(fn, min_time, at_least=5):
-    fn()   # untimed: first-call costs
-    times, start = [], time.perf_counter()
-    while len(times) < at_least or time.perf_counter() - start < min_time:
+def taking_turns(calls, min_time, block, at_least=5):
+    """name -> the durations of its calls, the contenders taking turns in
+    blocks of about `block` seconds."""
+    per_block = {}
+    for name, fn in calls.items():
         t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return times
+        fn()   # untimed: first-call costs; sizes the block
+        per_block[name] = max(1, int(block / (time.perf_counter() - t0)))
+    samples = {name: [] for name in calls}
+    start, turns = time.perf_counter(), 0
+    while turns < at_least or time.perf_counter() - start < min_time:
+        for name, fn in calls.items():
+            for _ in range(per_block[name]):
+                t0 = time.perf_counter()
+                fn()
+                samples[name].append(time.perf_counter() - t0)
+        turns += 1
+    return samples
 
 
 def median(xs):
@@ -110,8 +121,8 @@ def median(xs):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--min-time", type=float, default=0.2)
+    parser.add_argument("--min-time", type=float, default=2.0)
+    parser.add_argument("--block", type=float, default=0.02)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -128,19 +139,14 @@ def main():
     print("# librpo %s (%s), PyTorch %s, 1 torch thread, librpo threads %d;"
           % (rpo.version(), rpo.default_library().source, torch.__version__,
              args.threads))
-    print("# loss and dL/d policy log-probs, embedding weighting; median of every"
-          " call of %d alternating rounds" % args.rounds)
+    print("# loss and dL/d policy log-probs, embedding weighting; medians, the"
+          " three taking turns in %g s blocks for %g s" % (args.block, args.min_time))
     print("%-8s %-7s %5s %5s %12s %12s %12s %10s %10s %14s" % (
         "pairing", "type", "M=N", "D", "RPOLoss us", "C call us", "eager us",
         "overhead", "speed-up", "loss (check)"))
     for m, d, dtype, paired in configs:
         calls, losses, keep = contenders(m, d, dtype, paired, args.threads)
-        big = m * m * d > 2**27
-        rounds = 2 if big else args.rounds
-        samples = {name: [] for name in calls}
-        for _ in range(rounds):
-            for name, fn in calls.items():
-                samples[name] += timed(fn, args.min_time, 3 if big else 5)
+        samples = taking_turns(calls, args.min_time, args.block)
         t = {name: median(xs) * 1e6 for name, xs in samples.items()}
         print("%-8s %-7s %5d %5d %12.1f %12.1f %12.1f %10.1f %9.2fx %14.7g" % (
             "paired" if paired else "unpaired", str(dtype).replace("torch.", ""),
