@@ -156,28 +156,32 @@ def _loss_call(module, pc, pr, rc, rr, ce, re, grad):
     none was, the loss already has the caller's dtype and device). Inputs that already are what
     librpo reads (contiguous 1-D / 2-D CPU tensors of one floating dtype,
     shapes agreeing) take the fast path: a few attribute reads, no copy."""
-    dt = pc.dtype
-    T = torch.Tensor
-    # written out, not a helper per array: this test runs on every call
-    fast = ((dt is torch.float32 or dt is torch.float64)
-            and type(pc) is T and pc.is_cpu and pc.is_contiguous()
-            and pc.dim() == 1
-            and type(pr) is T and pr.dtype is dt and pr.is_cpu
-            and pr.is_contiguous() and pr.dim() == 1
-            and (rc is None or (type(rc) is T and rc.dtype is dt and rc.is_cpu
-                                and rc.is_contiguous()
-                                and rc.shape == pc.shape))
-            and (rr is None or (type(rr) is T and rr.dtype is dt and rr.is_cpu
-                                and rr.is_contiguous()
-                                and rr.shape == pr.shape))
-            and (ce is None or (type(ce) is T and ce.dtype is dt and ce.is_cpu
-                                and ce.is_contiguous() and ce.dim() == 2
-                                and ce.shape[0] == pc.shape[0]))
-            and (re is None or (ce is not None and type(re) is T
-                                and re.dtype is dt and re.is_cpu
-                                and re.is_contiguous() and re.dim() == 2
-                                and re.shape[0] == pr.shape[0]
-                                and re.shape[1] == ce.shape[1])))
+    # written out, not a helper per array: this test runs on every call.
+    # A tensor subclass passes; anything without these attributes (lists,
+    # NumPy arrays fail the dtype test) takes the general path.
+    try:
+        dt = pc.dtype
+        fast = ((dt is torch.float32 or dt is torch.float64)
+                and pc.is_cpu and pc.ndim == 1 and pc.is_contiguous()
+                and pr.dtype is dt and pr.is_cpu and pr.ndim == 1
+                and pr.is_contiguous()
+                and (rc is None or (rc.dtype is dt and rc.is_cpu
+                                    and rc.shape == pc.shape
+                                    and rc.is_contiguous()))
+                and (rr is None or (rr.dtype is dt and rr.is_cpu
+                                    and rr.shape == pr.shape
+                                    and rr.is_contiguous()))
+                and (ce is None or (ce.dtype is dt and ce.is_cpu
+                                    and ce.ndim == 2
+                                    and ce.shape[0] == pc.shape[0]
+                                    and ce.is_contiguous()))
+                and (re is None or (ce is not None and re.dtype is dt
+                                    and re.is_cpu and re.ndim == 2
+                                    and re.shape[0] == pr.shape[0]
+                                    and re.shape[1] == ce.shape[1]
+                                    and re.is_contiguous())))
+    except AttributeError:
+        fast = False
     if not fast:
         dt, pc, pr, rc, rr, ce, re = _prepared(module, pc, pr, rc, rr, ce, re)
     m = pc.shape[0]
@@ -227,9 +231,13 @@ def _scaled_to_inputs(fctx, grad_loss):
     gc, gr = fctx.gc * g, fctx.gr * g
     out = [None]
     for k, grad in enumerate((gc, gr, -gc, -gr)):
-        t = fctx.inputs[k]
-        out.append(grad.to(device=t.device, dtype=t.dtype)
-                   if fctx.needs_input_grad[k + 1] else None)
+        if not fctx.needs_input_grad[k + 1]:
+            out.append(None)
+        elif fctx.inputs is None:   # read in place: CPU, the computed dtype
+            out.append(grad)
+        else:
+            t = fctx.inputs[k]
+            out.append(grad.to(device=t.device, dtype=t.dtype))
     return (*out, None, None)
 
 
@@ -255,16 +263,19 @@ class _RPOFunction(torch.autograd.Function):
     def forward(fctx, module, pc, pr, rc, rr, ce, re):
         loss, fctx.gc, fctx.gr, converted = _loss_call(module, pc, pr, rc,
                                                        rr, ce, re, True)
-        fctx.general = converted
-        fctx.inputs = (pc, pr, rc, rr)
-        return _output(loss, pc, pr) if converted else loss
+        if converted:   # the gradients go back to these devices and dtypes
+            fctx.inputs = (pc, pr, rc, rr)
+            return _output(loss, pc, pr)
+        fctx.inputs = None
+        return loss
 
     @staticmethod
     def backward(fctx, grad_loss):
         if torch.is_grad_enabled():      # create_graph=True
             return _backward_once(fctx, grad_loss)
         need = fctx.needs_input_grad
-        if fctx.general or need[3] or need[4] or grad_loss.item() != 1.0:
+        if (fctx.inputs is not None or need[3] or need[4]
+                or grad_loss.item() != 1.0):
             return _scaled_to_inputs(fctx, grad_loss)
         return (None, fctx.gc if need[1] else None,
                 fctx.gr if need[2] else None, None, None, None, None)
