@@ -9,12 +9,15 @@
     loss_fn.metrics   # {"rewards/chosen": ..., "rewards/margins": ..., ...}
 
 The arguments follow TRL's DPO loss order. Tensors may live on any device
-and be float32 or float64 (other floating types are computed in float32):
-they are moved to the CPU for the call, read there without a copy when
-they already are contiguous CPU tensors of the computed type, and the
-gradients are moved back to each input's device and dtype. Prompt
-embeddings get gradients when they require them (a prompt encoder being
-trained; librpo 1.2), otherwise they are constants.
+and be float32 or float64 (other floating types are computed in float32;
+integer, bool and complex ones are a TypeError): they are moved to the CPU
+for the call, read there without a copy when they already are contiguous
+CPU tensors of the computed type, and the gradients are moved back to each
+input's device and dtype. Prompt embeddings get gradients when they require
+them (a prompt encoder being trained; librpo 1.2), otherwise they are
+constants. Under torch.no_grad() or torch.inference_mode(), or when no
+input requires grad, the call is loss-only. The loss is once-differentiable
+and opaque to TorchScript, tracing and vmap (docs/pytorch.md).
 
 TRL's loss family (loss_type=, label_smoothing=, discopop_tau=), the logit
 scale, optimal-transport weights (weighting="sinkhorn") and per-token
@@ -353,7 +356,7 @@ class RPOLoss(torch.nn.Module):
     RPOLoss(beta=0.1, tau=0.5, alpha=0.8, weighting="embedding",
             placement="auto", reduction="mean", *, loss_type=None,
             label_smoothing=None, discopop_tau=None, logit_scale=None,
-            library=None, **settings)
+            threads=None, library=None, **settings)
 
     weighting: "uniform", "diagonal" (alpha on the true pairs; alpha=1 is
     DPO), "embedding" (softmax over prompt-embedding cosine distance with
@@ -363,8 +366,9 @@ class RPOLoss(torch.nn.Module):
     loss by TRL's name (rpo.LOSS_TYPES; "sigmoid" by default);
     label_smoothing: eps of sigmoid, robust and exo_pair; discopop_tau:
     discopop's temperature; logit_scale: "row_sum" (the reference) or
-    "row_mean" (beta keeps its meaning as N grows). None leaves librpo's
-    default. Any other setting of rpo.SETTINGS may be passed by name;
+    "row_mean" (beta keeps its meaning as N grows); threads: how many
+    threads one call may use (results are bitwise the same for any). None
+    leaves librpo's default. Any other setting of rpo.SETTINGS may be passed by name;
     `library` as for rpo.Context. The settings can be changed later through
     `self.context` (e.g. loss_fn.context.beta = 0.2).
     """
