@@ -145,9 +145,6 @@ def _prepared(module, pc, pr, rc, rr, ce, re):
         if re is not None and tuple(re.shape) != (n, ce.shape[1]):
             raise lib.error(errors.ERR_SIZE, "rejected_emb has shape %s, want "
                             "(%d, %d)" % (tuple(re.shape), n, ce.shape[1]))
-    elif re is not None:
-        raise lib.error(errors.ERR_NULL_POINTER, "rejected_emb given without "
-                        "chosen_emb")
     return dt, pc, pr, rc, rr, ce, re
 
 
