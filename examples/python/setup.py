@@ -16,7 +16,7 @@ import re
 import shutil
 import subprocess
 
-from setuptools import setup
+from setuptools import Distribution, setup
 from setuptools.command.build_py import build_py
 from wheel.bdist_wheel import bdist_wheel
 
@@ -56,11 +56,15 @@ class BuildWithLibrary(build_py):
         target.chmod(0o755)
 
 
-class PlatformWheel(bdist_wheel):
-    def finalize_options(self):
-        super().finalize_options()
-        self.root_is_pure = False
+class WithNativeCode(Distribution):
+    """Native code inside: installed into the platform's library folder
+    (platlib), and the wheel is not pure."""
 
+    def has_ext_modules(self):
+        return True
+
+
+class PlatformWheel(bdist_wheel):
     def get_tag(self):
         return ("py3", "none", super().get_tag()[2])
 
@@ -68,6 +72,7 @@ class PlatformWheel(bdist_wheel):
 (BUILD / "python").mkdir(parents=True, exist_ok=True)
 setup(
     version=version(),
+    distclass=WithNativeCode,
     cmdclass={"build_py": BuildWithLibrary, "bdist_wheel": PlatformWheel},
     options={"build": {"build_base": str(BUILD / "python" / "setuptools")},
              "egg_info": {"egg_base": str(BUILD / "python")}},
