@@ -5,7 +5,10 @@
 #   make bench-quick    a short sweep (a minute or so)
 #   make bench-torch    librpo against PyTorch on the issue's target shapes
 #                       (bench/compare_torch.py; add ARGS=--full for all)
-# BENCH_ARGS passes options to rpo_bench, e.g. BENCH_ARGS="--threads 2".
+#   make bench-python   what a PyTorch user pays: RPOLoss, the bare C call
+#                       and PyTorch eager side by side (bench/bench_python.py;
+#                       ARGS=--full for every compare_torch.py --full shape)
+# BENCH_ARGS passes options to rpo_bench, e.g. BENCH_ARGS="--threads 2 --blas".
 #
 # The bench links librpo.a (it uses the static-linking-only
 # rpo_similarity_*) and, when pkg-config finds OpenBLAS, OpenBLAS too, to
@@ -33,7 +36,7 @@ $(BENCH_BIN): bench/bench.c include/rpo.h $(BUILD)/librpo.a
 
 WERROR_TARGETS += $(BENCH_BIN)
 
-.PHONY: bench bench-quick bench-torch
+.PHONY: bench bench-quick bench-torch bench-python
 ## bench: time librpo against the FMA and memory floors (BENCH_ARGS)
 bench: $(BENCH_BIN)
 	$(BENCH_BLAS_ENV) $(BENCH_BIN) $(BENCH_BLAS) $(BENCH_ARGS)
@@ -45,3 +48,9 @@ bench-quick: $(BENCH_BIN)
 ## bench-torch: librpo against PyTorch eager on the same inputs (ARGS)
 bench-torch: $(BENCH_BIN)
 	/usr/bin/python3 bench/compare_torch.py --bench $(BENCH_BIN) $(ARGS)
+
+## bench-python: RPOLoss, the bare C call and PyTorch eager side by side (ARGS=--full)
+bench-python: $(LIB_FILES)
+	RPO_LIBRARY=$(abspath $(BUILD)/$(SONAME)) PYTHONPATH=examples/python \
+	    PYTHONPYCACHEPREFIX=$(abspath $(BUILD)/pycache) \
+	    $(PYTHON) bench/bench_python.py $(ARGS)

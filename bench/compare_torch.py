@@ -41,6 +41,22 @@ TAU = 0.5
 TARGETS = [(8, 384, 30.0), (64, 384, 3.0), (512, 384, None), (4096, 768, 2.5)]
 
 
+def torch_rpo_loss(pc, rc, pr, rr, e, f):
+    """The SPEC formulas in PyTorch eager operations: what a user without
+    librpo would write (embedding weighting, logit placement, mean). f is
+    e for paired data. bench/bench_python.py times the same function."""
+    import torch
+    import torch.nn.functional as F
+    a = pc - rc
+    b = pr - rr
+    en = e / e.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    fn = en if f is e else f / f.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    dist = 1 - en @ fn.T
+    w = torch.softmax(-dist / TAU, dim=1)
+    z = a[:, None] - b[None, :]
+    return F.softplus(-BETA * w * z).mean()   # logit placement, mean
+
+
 def torch_child(args):
     """Runs in a fresh process: times PyTorch, prints one line."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -50,7 +66,6 @@ def torch_child(args):
 
     import numpy as np
     import torch
-    import torch.nn.functional as F
 
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
@@ -66,16 +81,7 @@ def torch_child(args):
     e = load("e", (m, d))
     f = e if args.pairing == "paired" else load("f", (m, d))
 
-    def rpo_loss(pc, rc, pr, rr, e, f):
-        a = pc - rc
-        b = pr - rr
-        en = e / e.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        fn = en if f is e else f / f.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        dist = 1 - en @ fn.T
-        w = torch.softmax(-dist / TAU, dim=1)
-        z = a[:, None] - b[None, :]
-        return F.softplus(-BETA * w * z).mean()   # logit placement, mean
-
+    rpo_loss = torch_rpo_loss
     def step():
         pc.grad = None
         pr.grad = None

@@ -15,6 +15,12 @@ need pkg-config    command -v pkg-config
 # The Python suites run under Debian's interpreter, not whichever is on PATH.
 need python3-numpy /usr/bin/python3 -c 'import numpy'
 need python3-torch /usr/bin/python3 -c 'import torch'
+# check-python-installed builds the wheel offline (setuptools, wheel, pip)
+# and installs it into a fresh venv (ensurepip comes with python3-venv).
+need python3-setuptools /usr/bin/python3 -c 'import setuptools'
+need python3-wheel /usr/bin/python3 -c 'import wheel.bdist_wheel'
+need python3-pip   /usr/bin/python3 -m pip --version
+need python3-venv  /usr/bin/python3 -c 'import ensurepip'
 # The Rust crate's tests (offline, no crates).
 need cargo         command -v cargo
 # The install test builds a CMake project against the installed package.

@@ -3,7 +3,7 @@
 # `make check` first makes sure the test dependencies are present
 # (tests/deps.sh: installs them with apt-get when run as root, otherwise
 # says what to install), then builds and runs every suite from the project
-# root, where ../shared/conformance/vectors.txt is found.
+# root, where tests/data/vectors.txt is found.
 
 CMOCKA_CFLAGS = $(shell pkg-config --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS   = $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)

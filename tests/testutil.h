@@ -16,7 +16,7 @@
 
 #include "rpo.h"
 
-/* Conformance tolerances (../shared/conformance/README.md). */
+/* Conformance tolerances (tests/data/README.md). */
 #define TOL_F64 1e-12
 #define TOL_F32 1e-5
 

@@ -10,7 +10,7 @@
 const char *rpo_vec_path(void)
 {
     const char *env = getenv("RPO_VECTORS");
-    return env != NULL && *env != '\0' ? env : "../shared/conformance/vectors.txt";
+    return env != NULL && *env != '\0' ? env : "tests/data/vectors.txt";
 }
 
 /* Parses exactly count numbers from text into a new array. "none" gives

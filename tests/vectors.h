@@ -1,5 +1,6 @@
 /*
- * Reader of the conformance vectors (../shared/conformance/vectors.txt,
+ * Reader of the conformance vectors (tests/data/vectors.txt, relative to the
+ * project root; RPO_VECTORS names another file;
  * format in the README beside it): every case of the file, in order.
  */
 #ifndef RPO_TEST_VECTORS_H

@@ -1,16 +1,23 @@
 # The Python bindings' suites (unittest), under Debian's interpreter, which
 # has python3-numpy and python3-torch (tests/deps.sh). Included by the top
-# Makefile. Byte code goes under $(BUILD), not into the source tree; the
-# suites load the library of this build through RPO_LIBRARY.
+# Makefile. Byte code goes under $(BUILD), not into the source tree.
+#   check-python            the suites on the source tree's package, loading
+#                           the library of this build through RPO_LIBRARY
+#   check-python-installed  the same suites against the package as pip
+#                           installs it (check_installed.sh): wheel built,
+#                           installed into a temporary venv, run elsewhere
 
 PYTHON ?= /usr/bin/python3
 PYTHON_ENV = RPO_LIBRARY=$(abspath $(BUILD)/$(SONAME)) \
              PYTHONPYCACHEPREFIX=$(abspath $(BUILD)/pycache)
 
-.PHONY: check-python
-CHECK_TARGETS += check-python
+.PHONY: check-python check-python-installed
+CHECK_TARGETS += check-python check-python-installed
 
 ## check-python: the Python suites (ctypes, NumPy, torch)
 check-python: lib
 	cd examples/python && $(PYTHON_ENV) $(PYTHON) -m unittest discover \
 	    -s tests -t . -v
+
+check-python-installed: lib
+	sh examples/python/check_installed.sh $(PYTHON) $(BUILD)

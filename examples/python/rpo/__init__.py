@@ -8,8 +8,9 @@
     r.loss, r.grad_chosen, r.grad_rejected, r.metrics
 
 The library is found by rpo.load_library's search order: an explicit path,
-the RPO_LIBRARY environment variable, the build folder of this source tree,
-the system's loader. rpo.token_logps, rpo.seq_logps and their backwards are
+the RPO_LIBRARY environment variable, the copy bundled in the installed
+package (pip install examples/python), the build folder of the source tree
+the package sits in, the system's loader. rpo.token_logps, rpo.seq_logps and their backwards are
 the token-level helpers (librpo 1.1). rpo.torch holds the PyTorch loss module (imported on
 demand, so NumPy users never load torch).
 """

@@ -1,8 +1,10 @@
 """Finding, loading and describing the shared library.
 
 The search order is the documented one: an explicit path, the RPO_LIBRARY
-environment variable, the build folder of the source tree this package sits
-in, then the system's dynamic loader (by SONAME). Every candidate that fails
+environment variable, the library bundled inside the installed package (pip
+install puts librpo.so.1 beside this file), the build folder of the source
+tree this package sits in (when it sits in one), then the system's dynamic
+loader (by SONAME). Every candidate that fails
 is remembered, so a failed search says what it tried and why each failed;
 when a candidate the user named (explicit path or RPO_LIBRARY) fails and a
 later one loads, a warning says so, because silently loading a different
@@ -21,7 +23,11 @@ ABI_MAJOR = 1
 SONAME = "librpo.so.%d" % ABI_MAJOR
 ENV_VAR = "RPO_LIBRARY"
 
-# examples/python/rpo/_library.py -> the project root is three folders up.
+# The installed package carries its own build of the library beside this
+# file (setup.py bundles it).
+_PACKAGE_DIR = pathlib.Path(__file__).resolve().parent
+# examples/python/rpo/_library.py -> the project root is three folders up;
+# an installed package has no project root (no include/rpo.h up there).
 _PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 _p = ctypes.c_void_p      # every array, and the context pointer
@@ -99,7 +105,17 @@ PROTOTYPES = {
     "rpo_version_number": (ctypes.c_uint, []),
     "rpo_version_string": (ctypes.c_char_p, []),
     "rpo_status_string": (ctypes.c_char_p, [_int]),
+    # 1.3: the detail of a context's last failure
+    "rpo_ctx_error_detail": (ctypes.c_char_p, [_p]),
 }
+
+# Entry points whose first argument is not a context (the others' failures
+# carry the context's rpo_ctx_error_detail).
+_WITHOUT_CONTEXT = {"rpo_ctx_create", "rpo_param_bounds", "rpo_seq_logps_f32",
+                    "rpo_seq_logps_f64", "rpo_seq_logps_backward_f32",
+                    "rpo_seq_logps_backward_f64", "rpo_version_number",
+                    "rpo_version_string", "rpo_status_string",
+                    "rpo_ctx_error_detail"}
 
 
 class LibraryNotFoundError(OSError):
@@ -161,16 +177,27 @@ class Library:
     def status_string(self, status):
         return self._functions["rpo_status_string"](status).decode()
 
-    def error(self, status, detail=None):
-        """The exception for a failing status, with the library's message."""
-        return errors.error_for(status, self.status_string(status), detail)
+    def error_detail(self, ctx):
+        """rpo_ctx_error_detail(ctx): what the last failed call on the
+        context said ("" from a library older than 1.3)."""
+        fn = self._functions.get("rpo_ctx_error_detail")
+        if fn is None or not ctx:
+            return ""
+        return fn(ctx).decode(errors="replace")
+
+    def error(self, status, detail=None, ctx=None):
+        """The exception for a failing status, with the library's message
+        and, when the failed call was on context `ctx`, its detail."""
+        return errors.error_for(status, self.status_string(status), detail,
+                                self.error_detail(ctx))
 
     def call(self, name, *args, detail=None):
         """Calls entry point `name`; raises the status's exception on
         failure."""
         status = self.function(name)(*args)
         if status != errors.OK:
-            raise self.error(status, detail)
+            ctx = None if name in _WITHOUT_CONTEXT else args[0]
+            raise self.error(status, detail, ctx)
 
 
 def candidates(path=None):
@@ -181,7 +208,10 @@ def candidates(path=None):
     env = os.environ.get(ENV_VAR)
     if env:
         found.append((ENV_VAR, env))
-    found.append(("build folder", str(_PROJECT_ROOT / "build" / SONAME)))
+    if (_PACKAGE_DIR / SONAME).exists():
+        found.append(("bundled", str(_PACKAGE_DIR / SONAME)))
+    if (_PROJECT_ROOT / "include" / "rpo.h").exists():
+        found.append(("build folder", str(_PROJECT_ROOT / "build" / SONAME)))
     found.append(("system", SONAME))
     return found
 

@@ -15,8 +15,8 @@ from . import _buffers as buf
 from . import _library
 from . import errors
 
-Setting = collections.namedtuple("Setting", "name key choices doc")
-Setting.__new__.__defaults__ = ((), "")
+Setting = collections.namedtuple("Setting", "name key choices doc integer")
+Setting.__new__.__defaults__ = ((), "", False)
 
 # TRL's loss_type names, in RPO_LOSS_* order (docs/beyond.md).
 LOSS_TYPES = ("sigmoid", "hinge", "ipo", "robust", "exo_pair", "bco_pair",
@@ -33,6 +33,10 @@ SETTINGS = (
             "where the weights enter the loss (RPO_PARAM_PLACEMENT)"),
     Setting("reduction", 6, ("mean", "sum"),
             "mean or sum over the chosen rows (RPO_PARAM_REDUCTION)"),
+    # librpo 1.1
+    Setting("threads", 7, (),
+            "threads per call, an integer in [1, 256]; results are bitwise "
+            "identical for every value (RPO_PARAM_THREADS)", True),
     # librpo 1.2, docs/beyond.md
     Setting("loss_type", 8, LOSS_TYPES,
             "the per-pair loss, TRL's loss_type names (RPO_PARAM_LOSS)"),
@@ -46,7 +50,7 @@ SETTINGS = (
             "(RPO_PARAM_LOGIT_SCALE)"),
     Setting("sinkhorn_iters", 12, (),
             "most Sinkhorn iterations, an integer in [1, 1e6] "
-            "(RPO_PARAM_SINKHORN_ITERS)"),
+            "(RPO_PARAM_SINKHORN_ITERS)", True),
     Setting("sinkhorn_tol", 13, (),
             "Sinkhorn's column-marginal tolerance in [0, 1] "
             "(RPO_PARAM_SINKHORN_TOL)"),
@@ -63,8 +67,10 @@ Metrics = collections.namedtuple("Metrics", [name for name, _ in _STATS])
 Metrics.__doc__ = ("Metrics of the last successful loss call, weighted by W "
                    "(docs/api.md, RPO_STAT_*).")
 
-# The last Sinkhorn run (RPO_STAT_SINKHORN_*).
-SinkhornRun = collections.namedtuple("SinkhornRun", "iterations error")
+# The last Sinkhorn run: field name, RPO_STAT_SINKHORN_* key.
+_SINKHORN_STATS = (("iterations", 6), ("error", 7))
+SinkhornRun = collections.namedtuple(
+    "SinkhornRun", [name for name, _ in _SINKHORN_STATS])
 
 LossResult = collections.namedtuple(
     "LossResult", "loss grad_chosen grad_rejected metrics")
@@ -136,6 +142,8 @@ def _decode(setting, value):
     """librpo's double as the Python value: a name for an enumeration."""
     if setting.choices and value == int(value) and 0 <= value < len(setting.choices):
         return setting.choices[int(value)]
+    if setting.integer:
+        return int(value)
     return value
 
 
@@ -149,7 +157,21 @@ class Context:
 
     A Context may be shared between threads: calls on it are serialised by
     a lock (librpo itself allows one thread per context at a time).
+
+    Only the settings can be assigned: a misspelt name (ctx.bta = 0.2)
+    raises AttributeError instead of creating an attribute librpo never
+    reads.
     """
+
+    __slots__ = ("_lib", "_ptr", "_lock", "__weakref__")
+
+    def __setattr__(self, name, value):
+        try:
+            object.__setattr__(self, name, value)
+        except AttributeError:
+            raise AttributeError(
+                "rpo.Context has no setting %r; the settings are %s"
+                % (name, ", ".join(SETTINGS_BY_NAME))) from None
 
     def __init__(self, library=None, **settings):
         self._lib = _library.resolve(library)
@@ -251,7 +273,7 @@ class Context:
         weighting)."""
         values = []
         with self._lock:
-            for key in (6, 7):
+            for _, key in _SINKHORN_STATS:
                 v = ctypes.c_double()
                 self._lib.call("rpo_ctx_stat", self._handle(), key, ctypes.byref(v))
                 values.append(v.value)

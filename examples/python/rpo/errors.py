@@ -19,13 +19,19 @@ ERR_RANGE = -7
 
 class RPOError(Exception):
     """A librpo call failed. `status` is the RPO_ERR_* code, `message` the
-    library's rpo_status_string for it, `detail` what the binding adds."""
+    library's rpo_status_string for it, `library_detail` the context's
+    rpo_ctx_error_detail after the call (which argument, which rule, the
+    values; "" when the library gave none), `detail` what the binding adds
+    (the call or setting it was making)."""
 
-    def __init__(self, status, message, detail=None):
+    def __init__(self, status, message, detail=None, library_detail=""):
         self.status = status
         self.message = message
         self.detail = detail
+        self.library_detail = library_detail
         text = "librpo status %d: %s" % (status, message)
+        if library_detail:
+            text += ": " + library_detail
         if detail:
             text += " (%s)" % detail
         super().__init__(text)
@@ -71,7 +77,8 @@ _CLASS_OF_STATUS = {
 }
 
 
-def error_for(status, message, detail=None):
+def error_for(status, message, detail=None, library_detail=""):
     """The exception for a failing status (RPOError for codes this binding
     does not know, e.g. ones a newer library added)."""
-    return _CLASS_OF_STATUS.get(status, RPOError)(status, message, detail)
+    return _CLASS_OF_STATUS.get(status, RPOError)(status, message, detail,
+                                                  library_detail)

@@ -6,17 +6,31 @@ import pathlib
 
 import numpy as np
 
-PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[3]
+# The source tree the suites test against (header, guides, vectors): the one
+# they sit in, unless RPO_SOURCE_ROOT names it, as `make check-python-installed`
+# does when it runs a copy of the suites from a folder outside the tree.
+PROJECT_ROOT = pathlib.Path(
+    os.environ.get("RPO_SOURCE_ROOT")
+    or pathlib.Path(__file__).resolve().parents[3])
+
+
+def library():
+    """The library under test: the one RPO_LIBRARY names (check-python, the
+    source tree's build), else the one `import rpo` finds (the bundled one
+    of an installed package)."""
+    import rpo
+    path = os.environ.get("RPO_LIBRARY")
+    return rpo.load_library(path) if path else rpo.default_library()
 
 
 def vectors_path():
-    """The conformance vectors, read in place (RPO_VECTORS overrides, as for
-    the C suites)."""
+    """The conformance vectors, the project's copy (RPO_VECTORS overrides,
+    as for the C suites)."""
     return os.environ.get("RPO_VECTORS") or str(
-        PROJECT_ROOT / ".." / "shared" / "conformance" / "vectors.txt")
+        PROJECT_ROOT / "tests" / "data" / "vectors.txt")
 
 
-# Tolerances of the conformance README.
+# Tolerances of the conformance README (tests/data/README.md).
 TOL = {np.float64: 1e-12, np.float32: 1e-5}
 
 

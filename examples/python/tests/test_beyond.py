@@ -4,7 +4,6 @@ row blocks, against a pure-torch implementation of TRL's formulas whose
 gradients autograd supplies (torch.nn.functional.normalize, softmax,
 logsigmoid), in float64 to 1e-12."""
 
-import os
 import unittest
 
 import numpy as np
@@ -15,7 +14,7 @@ import rpo
 from rpo.torch import RPOLoss
 from tests import support
 
-LIB = rpo.load_library(os.environ["RPO_LIBRARY"]) if os.environ.get("RPO_LIBRARY") else None
+LIB = support.library()
 TOL = 1e-12
 
 

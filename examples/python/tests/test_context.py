@@ -5,10 +5,10 @@ read and written in place, and each status as its exception."""
 import array
 import copy
 import ctypes
-import os
 import pickle
 import threading
 import unittest
+from unittest import mock
 
 import numpy as np
 
@@ -16,7 +16,7 @@ import rpo
 from rpo import _buffers
 from tests import support
 
-LIB = rpo.load_library(os.environ["RPO_LIBRARY"]) if os.environ.get("RPO_LIBRARY") else None
+LIB = support.library()
 
 
 def context(**settings):
@@ -27,7 +27,7 @@ class Settings(unittest.TestCase):
     def test_defaults_are_the_specs(self):
         self.assertEqual(context().settings(), {
             "weighting": "embedding", "beta": 0.1, "tau": 0.5, "alpha": 0.8,
-            "placement": "auto", "reduction": "mean",
+            "placement": "auto", "reduction": "mean", "threads": 1,
             # librpo 1.2 (docs/beyond.md)
             "loss_type": "sigmoid", "label_smoothing": 0.0,
             "discopop_tau": 0.05, "logit_scale": "row_sum",
@@ -39,7 +39,7 @@ class Settings(unittest.TestCase):
         ctx = context()
         # numbers inside each range (label smoothing < 0.5; whole iterations)
         samples = {"label_smoothing": (0.0, 0.25), "sinkhorn_iters": (1, 500),
-                   "linear_chunk": (16, 300)}
+                   "linear_chunk": (16, 300), "threads": (1, 4)}
         for s in rpo.SETTINGS:
             values = s.choices or samples.get(s.name, (0.25, 0.75))
             for v in values:
@@ -82,6 +82,34 @@ class Settings(unittest.TestCase):
             self.assertEqual(clone.settings(), ctx.settings())
             self.assertIsNot(clone, ctx)
 
+    def test_misspelt_attribute_raises_instead_of_being_ignored(self):
+        ctx = context(beta=0.3)
+        with self.assertRaises(AttributeError) as cm:
+            ctx.bta = 0.2
+        self.assertIn("bta", str(cm.exception))
+        self.assertIn("beta", str(cm.exception))   # the settings are listed
+        self.assertFalse(hasattr(ctx, "bta"))
+        self.assertEqual(ctx.beta, 0.3)
+
+    def test_threads_is_a_setting_with_identical_results(self):
+        """RPO_PARAM_THREADS through Context(threads=): the value reaches
+        librpo (out of range is refused) and, as rpo.h promises, the loss
+        and gradients are bitwise those of one thread."""
+        with self.assertRaises(rpo.ParamError):
+            context(threads=0)
+        rng = np.random.default_rng(7)
+        m, n, d = 300, 280, 48
+        args = (rng.normal(-40, 5, m), rng.normal(-45, 5, n),
+                rng.normal(-40, 5, m), rng.normal(-45, 5, n),
+                rng.normal(size=(m, d)), rng.normal(size=(n, d)))
+        one, four = context(threads=1), context(threads=4)
+        self.assertEqual((one.threads, four.threads), (1, 4))
+        self.assertIsInstance(four.threads, int)
+        r1, r4 = one.loss(*args), four.loss(*args)
+        self.assertEqual(r1.loss, r4.loss)
+        np.testing.assert_array_equal(r1.grad_chosen, r4.grad_chosen)
+        np.testing.assert_array_equal(r1.grad_rejected, r4.grad_rejected)
+
     def test_closed_context_refuses_calls(self):
         ctx = context()
         ctx.close()
@@ -91,8 +119,8 @@ class Settings(unittest.TestCase):
 
 
 class Conformance(unittest.TestCase):
-    """Every case of ../shared/conformance through the binding, float64 and
-    float32, within the README's tolerances."""
+    """Every case of the conformance vectors through the binding, float64
+    and float32, within the tolerances of tests/data/README.md."""
 
     @classmethod
     def setUpClass(cls):
@@ -269,6 +297,27 @@ class Errors(unittest.TestCase):
         self.assertEqual(cm.exception.status, status)
         self.assertEqual(cm.exception.message, LIB.status_string(status))
         self.assertIn(LIB.status_string(status), str(cm.exception))
+
+    def test_detail_of_the_context_is_in_the_message(self):
+        """A failure carries the context's rpo_ctx_error_detail, the text
+        the library keeps for its last failed call ("" when it gives
+        none); the plumbing is checked with a library detail that says
+        something, standing in for librpo's."""
+        ctx = context()
+        with self.assertRaises(rpo.NullPointerError) as cm:
+            ctx.loss(np.ones(2), np.ones(2))   # embedding, no embeddings
+        self.assertEqual(cm.exception.library_detail,
+                         LIB.error_detail(ctx._handle()))
+        said = b"chosen_emb is NULL: EMBEDDING weighting needs embeddings"
+        fake = lambda handle: said
+        with mock.patch.dict(LIB._functions, {"rpo_ctx_error_detail": fake}):
+            with self.assertRaises(rpo.NullPointerError) as cm:
+                ctx.loss(np.ones(2), np.ones(2))
+        self.assertEqual(cm.exception.library_detail, said.decode())
+        self.assertIn(LIB.status_string(-1) + ": " + said.decode(),
+                      str(cm.exception))
+        ctx.loss(np.ones(2), np.ones(2), chosen_emb=np.eye(2))
+        self.assertEqual(LIB.error_detail(ctx._handle()), "")
 
     def test_null_pointer(self):
         with self.assertRaises(rpo.NullPointerError) as cm:

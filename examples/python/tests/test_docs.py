@@ -3,11 +3,12 @@ README's Python block: the guides cannot drift from the package."""
 
 import contextlib
 import io
-import pathlib
 import re
 import unittest
 
-ROOT = pathlib.Path(__file__).resolve().parents[3]
+from tests import support
+
+ROOT = support.PROJECT_ROOT
 GUIDE = ROOT / "docs" / "pytorch.md"
 README = ROOT / "README.md"
 

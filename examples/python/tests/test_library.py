@@ -10,24 +10,53 @@ from unittest import mock
 
 import rpo
 from rpo import _library
+from tests import support
 
-BUILT = os.environ.get("RPO_LIBRARY")
+BUILT = support.library().path
+INSTALLED = bool(os.environ.get("RPO_EXPECT_INSTALLED"))
 
 
-@unittest.skipUnless(BUILT, "RPO_LIBRARY must name the built library")
+def fake_tree(bundled, source_tree):
+    """A folder standing in for the package's own folder (with a file named
+    like the bundled library when `bundled`) and one for the project root
+    (with include/rpo.h when `source_tree`)."""
+    top = pathlib.Path(tempfile.mkdtemp())
+    package, root = top / "rpo", top / "root"
+    package.mkdir()
+    (root / "include").mkdir(parents=True)
+    if bundled:
+        (package / rpo.SONAME).write_bytes(b"")
+    if source_tree:
+        (root / "include" / "rpo.h").write_text("")
+    return package, root
+
+
 class SearchOrder(unittest.TestCase):
+    def candidates(self, bundled, source_tree, path=None, env=None):
+        package, root = fake_tree(bundled, source_tree)
+        with mock.patch.dict(os.environ, env or {}, clear=env is None), \
+                mock.patch.object(_library, "_PACKAGE_DIR", package), \
+                mock.patch.object(_library, "_PROJECT_ROOT", root):
+            return rpo.candidates(path), package, root
+
     def test_candidates_in_documented_order(self):
-        with mock.patch.dict(os.environ, {"RPO_LIBRARY": "/env/librpo.so.1"}):
-            got = [source for source, _ in rpo.candidates("/x/librpo.so.1")]
-        self.assertEqual(got, ["explicit path", "RPO_LIBRARY", "build folder",
-                               "system"])
-        with mock.patch.dict(os.environ, {}, clear=True):
-            got = rpo.candidates()
-        self.assertEqual([s for s, _ in got], ["build folder", "system"])
-        build = pathlib.Path(got[0][1])
-        self.assertEqual(build.name, rpo.SONAME)
-        self.assertEqual(build.parent.name, "build")
-        self.assertEqual(got[1][1], "librpo.so.1")
+        got, package, root = self.candidates(
+            True, True, "/x/librpo.so.1", {"RPO_LIBRARY": "/env/librpo.so.1"})
+        self.assertEqual(got, [("explicit path", "/x/librpo.so.1"),
+                               ("RPO_LIBRARY", "/env/librpo.so.1"),
+                               ("bundled", str(package / rpo.SONAME)),
+                               ("build folder", str(root / "build" / rpo.SONAME)),
+                               ("system", "librpo.so.1")])
+
+    def test_installed_package_has_no_build_folder(self):
+        got, package, _ = self.candidates(True, False)
+        self.assertEqual(got, [("bundled", str(package / rpo.SONAME)),
+                               ("system", "librpo.so.1")])
+
+    def test_source_tree_without_bundle(self):
+        got, _, root = self.candidates(False, True)
+        self.assertEqual(got, [("build folder", str(root / "build" / rpo.SONAME)),
+                               ("system", "librpo.so.1")])
 
     def test_explicit_path_wins_over_environment(self):
         with mock.patch.dict(os.environ, {"RPO_LIBRARY": "/nonexistent/librpo.so.1"}):
@@ -53,8 +82,9 @@ class SearchOrder(unittest.TestCase):
         self.assertIn(BUILT, str(caught[0].message))
 
     def test_nothing_loads_lists_every_attempt(self):
-        missing_root = pathlib.Path(tempfile.mkdtemp())
+        package, missing_root = fake_tree(False, True)
         with mock.patch.dict(os.environ, {"RPO_LIBRARY": "/nonexistent/env.so"}), \
+                mock.patch.object(_library, "_PACKAGE_DIR", package), \
                 mock.patch.object(_library, "_PROJECT_ROOT", missing_root), \
                 mock.patch.object(_library, "SONAME", "librpo-absent.so.1"):
             with self.assertRaises(rpo.LibraryNotFoundError) as cm:
@@ -73,19 +103,18 @@ class SearchOrder(unittest.TestCase):
         with self.assertRaises(rpo.LibraryNotFoundError) as cm, \
                 mock.patch.dict(os.environ, {}, clear=True), \
                 mock.patch.object(_library, "_PROJECT_ROOT", pathlib.Path("/nonexistent")), \
+                mock.patch.object(_library, "_PACKAGE_DIR", pathlib.Path("/nonexistent")), \
                 mock.patch.object(_library, "SONAME", "librpo-absent.so.1"):
             rpo.load_library("libm.so.6")
         self.assertIn("not librpo", cm.exception.attempts[0][2])
 
 
-@unittest.skipUnless(BUILT, "RPO_LIBRARY must name the built library")
 class LoadedLibrary(unittest.TestCase):
     def setUp(self):
         self.lib = rpo.load_library(BUILT)
 
     def test_version_matches_header(self):
-        header = (pathlib.Path(__file__).resolve().parents[3] / "include" /
-                  "rpo.h").read_text()
+        header = (support.PROJECT_ROOT / "include" / "rpo.h").read_text()
         parts = {}
         for line in header.splitlines():
             words = line.split()
@@ -106,6 +135,31 @@ class LoadedLibrary(unittest.TestCase):
             self.lib.function("rpo_does_not_exist")
         self.assertEqual(cm.exception.status, -6)
         self.assertIn("rpo_does_not_exist", str(cm.exception))
+
+
+@unittest.skipUnless(INSTALLED, "runs against the pip-installed package "
+                     "(make check-python-installed)")
+class InstalledPackage(unittest.TestCase):
+    """What `pip install examples/python` gives: rpo imported from the
+    installed package, not the source tree, loading the librpo.so.1 bundled
+    inside it; an explicit path or RPO_LIBRARY still wins."""
+
+    def test_imported_from_the_installation(self):
+        package = pathlib.Path(rpo.__file__).resolve().parent
+        self.assertNotIn(support.PROJECT_ROOT.resolve(), package.parents)
+        self.assertIsNone(os.environ.get("RPO_LIBRARY"))
+        lib = rpo.default_library()
+        self.assertEqual(lib.source, "bundled")
+        self.assertEqual(pathlib.Path(lib.path).parent, package)
+        self.assertEqual(lib.version, rpo.version())
+
+    def test_environment_and_explicit_path_override_the_bundle(self):
+        built = str(support.PROJECT_ROOT / "build" / rpo.SONAME)
+        if not os.path.exists(built):
+            self.skipTest("no build folder library to point at")
+        with mock.patch.dict(os.environ, {"RPO_LIBRARY": built}):
+            self.assertEqual(rpo.load_library().source, "RPO_LIBRARY")
+        self.assertEqual(rpo.load_library(built).source, "explicit path")
 
 
 if __name__ == "__main__":

@@ -3,9 +3,9 @@
 conformance vectors, dtypes, layouts and the TRL-named metrics."""
 
 import copy
-import os
 import pickle
 import unittest
+from unittest import mock
 
 import numpy as np
 import torch
@@ -15,7 +15,7 @@ import rpo
 from rpo.torch import RPOLoss, TRL_METRICS
 from tests import support
 
-LIB = rpo.load_library(os.environ["RPO_LIBRARY"]) if os.environ.get("RPO_LIBRARY") else None
+LIB = support.library()
 
 
 def torch_weights(weighting, m, n, alpha, tau, chosen_emb, rejected_emb, dtype):
@@ -200,6 +200,82 @@ class TypesAndLayouts(unittest.TestCase):
         loss_fn(a[0], pr, rc, rr, ce).backward()
         (3.0 * loss_fn(b[0], pr, rc, rr, ce)).backward()
         torch.testing.assert_close(b[0].grad, 3.0 * a[0].grad, rtol=1e-14, atol=0.0)
+
+    def test_no_grad_and_inference_mode_compute_the_loss_only(self):
+        """Under no_grad or inference_mode, or with no input requiring
+        grad, librpo is called without gradient outputs (it skips that
+        work) and gives the same loss."""
+        pc, pr, rc, rr, ce, _ = batch(12, 5, 5)
+        loss_fn = RPOLoss(library=LIB)
+        asked = []
+        real = rpo.torch._loss_call
+
+        def spy(module, *args):
+            asked.append(args[-1])
+            return real(module, *args)
+
+        want = loss_fn(*with_grad(pc, pr), rc, rr, ce)
+        with mock.patch.object(rpo.torch, "_loss_call", spy):
+            with torch.no_grad():
+                a = loss_fn(*with_grad(pc, pr), rc, rr, ce)
+            with torch.inference_mode():
+                b = loss_fn(*with_grad(pc, pr), rc, rr, ce)
+            c = loss_fn(pc, pr, rc, rr, ce)
+            loss_fn(*with_grad(pc, pr), rc, rr, ce)
+        self.assertEqual(asked, [False, False, False, True])
+        for got in (a, b, c):
+            self.assertFalse(got.requires_grad)
+            self.assertEqual(got.item(), want.item())
+
+    def test_non_floating_inputs_are_type_errors(self):
+        pc, pr, rc, rr, ce, _ = batch(13, 4, 4)
+        loss_fn = RPOLoss(library=LIB)
+        for bad in (torch.tensor([-3, -4, -5, -6]), torch.ones(4, dtype=torch.bool),
+                    pc.to(torch.complex128)):
+            for k in range(4):
+                args = [pc, pr, rc, rr]
+                args[k] = bad
+                with self.assertRaises(TypeError, msg="%s at %d" % (bad.dtype, k)):
+                    loss_fn(*args, ce)
+            with self.assertRaises(TypeError, msg="embeddings %s" % bad.dtype):
+                loss_fn(pc, pr, rc, rr, bad.reshape(4, 1))
+            with self.assertRaises(TypeError, msg="numpy embeddings"):
+                loss_fn(pc, pr, rc, rr, bad.reshape(4, 1).numpy())
+
+    def test_references_get_the_negative_gradients(self):
+        pc, pr, rc, rr, ce, _ = batch(14, 5, 4, unpaired=True)
+        _, _, _, _, _, re = batch(14, 5, 4, unpaired=True)
+        inputs = with_grad(pc, pr, rc, rr)
+        RPOLoss(library=LIB)(*inputs, ce, re).backward()
+        torch.testing.assert_close(inputs[2].grad, -inputs[0].grad, rtol=0, atol=0)
+        torch.testing.assert_close(inputs[3].grad, -inputs[1].grad, rtol=0, atol=0)
+
+    def test_once_differentiable(self):
+        pc, pr, rc, rr, ce, _ = batch(15, 4, 4)
+        x = with_grad(pc)[0]
+        loss = RPOLoss(library=LIB)(x, pr, rc, rr, ce)
+        # an incoming gradient that itself requires grad: without the
+        # guard, its product with librpo's constants would make a silently
+        # wrong second derivative
+        scale = torch.tensor(2.0, dtype=loss.dtype, requires_grad=True)
+        (g,) = torch.autograd.grad(loss, x, grad_outputs=scale, create_graph=True)
+        with self.assertRaisesRegex(RuntimeError, "once_differentiable"):
+            g.sum().backward()
+
+    def test_tracing_is_refused(self):
+        """librpo runs outside the traced operations: a trace would replay
+        the first call's loss as a constant, so tracing is an error."""
+        pc, pr, rc, rr, ce, _ = batch(16, 4, 4)
+        loss_fn = RPOLoss(library=LIB)
+        for x in (pc, with_grad(pc)[0]):
+            with self.assertRaisesRegex(RuntimeError, "cannot be traced"):
+                torch.jit.trace(lambda a: loss_fn(a, pr, rc, rr, ce), (x,),
+                                check_trace=False)
+
+    def test_threads_setting(self):
+        loss_fn = RPOLoss(library=LIB, threads=2)
+        self.assertEqual(loss_fn.context.threads, 2)
+        self.assertIn("threads=2", repr(loss_fn))
 
     def test_errors_surface_as_rpo_errors(self):
         loss_fn = RPOLoss(library=LIB, weighting="diagonal")

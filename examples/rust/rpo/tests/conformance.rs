@@ -1,6 +1,6 @@
-//! Every case of ../shared/conformance/vectors.txt (read in place, relative
-//! to the project root) through the safe wrapper, in f64 and f32, within
-//! the tolerances of the README beside it: the loss and both gradients, the
+//! Every case of the conformance vectors (tests/data/vectors.txt of the
+//! project, or the file RPO_VECTORS names) through the safe wrapper, in f64
+//! and f32, within the tolerances of the README beside it: the loss and both gradients, the
 //! weight matrix, and the weighted loss fed the expected weights.
 use std::path::PathBuf;
 
@@ -35,7 +35,7 @@ fn vectors_path() -> PathBuf {
         return PathBuf::from(p);
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../..");
-    root.join("../shared/conformance/vectors.txt")
+    root.join("tests/data/vectors.txt")
 }
 
 fn numbers(words: &[&str]) -> Vec<f64> {
