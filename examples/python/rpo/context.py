@@ -54,9 +54,25 @@ SETTINGS = (
     Setting("sinkhorn_tol", 13, (),
             "Sinkhorn's column-marginal tolerance in [0, 1] "
             "(RPO_PARAM_SINKHORN_TOL)"),
+    # librpo 1.3: read by the objectives alone (docs/objectives.md)
+    Setting("simpo_gamma", 14, (),
+            "the margin gamma >= 0 of simpo, sigmoid and sigmoid_norm "
+            "(RPO_PARAM_SIMPO_GAMMA)"),
+    Setting("f_divergence", 15, ("reverse_kl", "forward_kl", "js", "alpha"),
+            "the f-divergence of the scores (RPO_PARAM_F_DIVERGENCE)"),
+    Setting("f_alpha", 16, (),
+            "the alpha > 0 of the alpha divergence (RPO_PARAM_F_ALPHA)"),
+    Setting("desirable_weight", 17, (),
+            "KTO's weight >= 0 of the desirable sequences "
+            "(RPO_PARAM_DESIRABLE_WEIGHT)"),
+    Setting("undesirable_weight", 18, (),
+            "KTO's weight >= 0 of the undesirable sequences "
+            "(RPO_PARAM_UNDESIRABLE_WEIGHT)"),
+    # librpo 1.3: the fused linear log-probs
     Setting("linear_chunk", 19, (),
             "tokens and words per chunk of logits of the fused linear "
-            "log-probs, an integer in [16, 4096] (RPO_PARAM_LINEAR_CHUNK)"),
+            "log-probs, an integer in [16, 4096] (RPO_PARAM_LINEAR_CHUNK)",
+            True),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -27,7 +27,7 @@ import ctypes
 import numpy as np
 
 from . import errors
-from .context import LOSS_TYPES
+from .context import LOSS_TYPES, SETTINGS_BY_NAME
 
 # The term names, TRL's loss_type vocabulary (rpo.h RPO_LOSS_*).
 TERMS = LOSS_TYPES + ("sigmoid_norm", "simpo", "orpo", "sft", "kto",
@@ -35,10 +35,12 @@ TERMS = LOSS_TYPES + ("sigmoid_norm", "simpo", "orpo", "sft", "kto",
 TERM_NUMBERS = {name: number for number, name in enumerate(TERMS)}
 F_DIVERGENCES = ("reverse_kl", "forward_kl", "js_divergence", "alpha_divergence")
 
-# The settings of 1.3, by their header keys (rpo.h RPO_PARAM_*).
-_NEW_SETTINGS = {"simpo_gamma": 14, "f_divergence_type": 15,
-                 "f_alpha_divergence_coef": 16, "desirable_weight": 17,
-                 "undesirable_weight": 18}
+# TRL's names of the settings of 1.3, and the Context settings they are
+# (rpo.context.SETTINGS holds their keys).
+_NEW_SETTINGS = {"simpo_gamma": "simpo_gamma", "f_divergence_type": "f_divergence",
+                 "f_alpha_divergence_coef": "f_alpha",
+                 "desirable_weight": "desirable_weight",
+                 "undesirable_weight": "undesirable_weight"}
 _STAT_LOGPS_CHOSEN, _STAT_LOGPS_REJECTED, _STAT_KL = 8, 9, 10
 _MAX_TERMS = 8
 
@@ -127,7 +129,8 @@ def set_objective_settings(context, **settings):
             raise ValueError("unknown objective setting %r" % name)
         if name == "f_divergence_type" and isinstance(value, str):
             value = F_DIVERGENCES.index(value)
-        lib.call("rpo_ctx_set", context._handle(), _NEW_SETTINGS[name], float(value),
+        key = SETTINGS_BY_NAME[_NEW_SETTINGS[name]].key
+        lib.call("rpo_ctx_set", context._handle(), key, float(value),
                  detail=name)
 
 

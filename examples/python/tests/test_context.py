@@ -32,7 +32,9 @@ class Settings(unittest.TestCase):
             "loss_type": "sigmoid", "label_smoothing": 0.0,
             "discopop_tau": 0.05, "logit_scale": "row_sum",
             "sinkhorn_iters": 200, "sinkhorn_tol": 1e-9,
-            # librpo 1.3 (the fused linear log-probs)
+            # librpo 1.3: the objectives, the fused linear log-probs
+            "simpo_gamma": 0.0, "f_divergence": "reverse_kl", "f_alpha": 1.0,
+            "desirable_weight": 1.0, "undesirable_weight": 1.0,
             "linear_chunk": 256})
 
     def test_every_setting_is_a_property_that_round_trips(self):

@@ -8,7 +8,7 @@ without any error (the Rust crate's tests/header.rs does the same)."""
 import re
 import unittest
 
-from rpo import _library, context, errors, tokens
+from rpo import _library, context, errors, objectives, tokens
 from tests import support
 
 
@@ -26,7 +26,7 @@ def header_constants():
 
 
 # A setting's enumeration prefix where it is not RPO_<SETTING NAME>_.
-ENUM_PREFIX = {"loss_type": "RPO_LOSS_"}
+ENUM_PREFIX = {"loss_type": "RPO_LOSS_", "f_divergence": "RPO_FDIV_"}
 # A setting's key name where it is not RPO_PARAM_<SETTING NAME>.
 PARAM_NAME = {"loss_type": "RPO_PARAM_LOSS"}
 
@@ -46,7 +46,12 @@ class Header(unittest.TestCase):
                                  "%s %s" % (s.name, choice))
             if s.choices:   # and the header has no value the binding lacks
                 values = [n for n in self.h if n.startswith(prefix)]
-                self.assertEqual(len(values), len(s.choices), prefix)
+                # RPO_PARAM_LOSS takes the pair losses of 1.2; the
+                # objectives' term list takes every RPO_LOSS_* (TERMS).
+                names = objectives.TERMS if s.name == "loss_type" else s.choices
+                self.assertEqual(len(values), len(names), prefix)
+        for value, term in enumerate(objectives.TERMS):
+            self.assertEqual(value, self.h["RPO_LOSS_" + term.upper()], term)
 
     def test_every_header_setting_is_a_python_setting(self):
         keys = {s.key for s in context.SETTINGS}
@@ -60,8 +65,14 @@ class Header(unittest.TestCase):
         for field, key in context._SINKHORN_STATS:
             self.assertEqual(key, self.h["RPO_STAT_SINKHORN_" + field.upper()],
                              field)
+        for name, key in (("LOGPS_CHOSEN", objectives._STAT_LOGPS_CHOSEN),
+                          ("LOGPS_REJECTED", objectives._STAT_LOGPS_REJECTED),
+                          ("KL", objectives._STAT_KL)):
+            self.assertEqual(key, self.h["RPO_STAT_" + name], name)
         stats = {k for n, k in self.h.items() if n.startswith("RPO_STAT_")}
-        used = {k for _, k in context._STATS + context._SINKHORN_STATS}
+        used = {k for _, k in context._STATS + context._SINKHORN_STATS} | {
+            objectives._STAT_LOGPS_CHOSEN, objectives._STAT_LOGPS_REJECTED,
+            objectives._STAT_KL}
         self.assertEqual(stats, used)
 
     def test_status_codes(self):
