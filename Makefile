@@ -166,7 +166,7 @@ check: check-deps
 # bindings, the docs' code and the demo (no -Werror builds, sanitizers,
 # fuzzing, ABI gate or install test: `make check` runs those too, and CI
 # runs `make check`).
-TEST_TIER = check-layout check-c check-python check-rust check-docs check-demo
+TEST_TIER = check-layout check-help check-c check-python check-rust check-docs check-demo
 ## test: the fast tier for the edit loop: C suites, bindings, docs, demo
 test: check-deps
 	@$(MAKE) --no-print-directory $(TEST_TIER)
@@ -229,6 +229,18 @@ uninstall:
 ## clean: remove the build folder
 clean:
 	rm -rf $(BUILD)
+
+# Every .PHONY target must have its `## target:` line, or help would not
+# list it: check-help (in make test and make check) says which lacks one.
+.PHONY: check-help
+CHECK_TARGETS += check-help
+## check-help: every .PHONY target has a `## target: what it does` line for make help
+check-help:
+	@phony=$$($(MAKE) --no-print-directory -pnq help 2>/dev/null | sed -n 's/^\.PHONY: //p'); \
+	missing=$$(for t in $$phony; do case $$t in werror-*) continue;; esac; \
+	    grep -q "^## $$t:" $(MAKEFILE_LIST) || echo $$t; done); \
+	if [ -n "$$missing" ]; then echo "make help lacks:" $$missing; exit 1; fi; \
+	echo "check-help: every target has its line in make help"
 
 ## help: this list
 # Every target is listed from the `## target: what it does` line above its

@@ -7,6 +7,7 @@
 .PHONY: bench-objectives
 WERROR_TARGETS += $(BUILD)/bench/bench_objectives
 
+## bench-objectives: an objective with lengths, weights and two terms against the plain call (4096 x 4096)
 bench-objectives: $(BUILD)/bench/bench_objectives
 	$(BUILD)/bench/bench_objectives
 

@@ -19,5 +19,6 @@ check-python: lib
 	cd examples/python && $(PYTHON_ENV) $(PYTHON) -m unittest discover \
 	    -s tests -t . -v
 
+## check-python-installed: the wheel in a temporary venv, the Python suites run against it from elsewhere
 check-python-installed: lib
 	sh examples/python/check_installed.sh $(PYTHON) $(BUILD)

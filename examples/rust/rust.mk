@@ -28,6 +28,7 @@ check-rust: lib
 	    --no-default-features
 
 DEPENDENT := $(BUILD)/rust-dependent/rpo_user
+## check-rust-dependent: a crate made by cargo new depends on the crate by path, builds and runs
 check-rust-dependent:
 	@rm -rf $(dir $(DEPENDENT)) && mkdir -p $(dir $(DEPENDENT))
 	@cd $(dir $(DEPENDENT)) && $(RUST_HOME) $(CARGO) new --offline --vcs none --quiet rpo_user

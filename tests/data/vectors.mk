@@ -9,6 +9,7 @@ UPSTREAM_VECTORS ?= ../shared/conformance/vectors.txt
 CHECK_TARGETS += check-vectors
 
 # check-vectors: fail if the upstream conformance vectors beside the project differ from tests/data/vectors.txt
+## check-vectors: the in-repo conformance vectors equal ../shared/conformance/vectors.txt when it exists
 check-vectors:
 	@if [ ! -e $(UPSTREAM_VECTORS) ]; then \
 	    echo "check-vectors: skipped, no upstream copy at $(UPSTREAM_VECTORS)"; \
