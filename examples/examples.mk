@@ -31,7 +31,7 @@ check-demo: $(BUILD)/examples/demo $(BUILD)/examples/train_toy
 	@$(BUILD)/examples/demo > $(BUILD)/examples/demo.out
 	@$(BUILD)/examples/train_toy > $(BUILD)/examples/train_toy.out
 	@$(README_TOY) > $(BUILD)/examples/train_toy.readme
-	@awk -v tol=0.002 -f tests/same_table.awk $(BUILD)/examples/train_toy.readme \
+	@awk -v tol=0.002 -f tests/support/same_table.awk $(BUILD)/examples/train_toy.readme \
 	    $(BUILD)/examples/train_toy.out \
 	    || { echo "README.md's train_toy output differs from the program's:" \
 	              "update README.md"; exit 1; }

@@ -18,21 +18,22 @@
 # where tests/data/vectors.txt is found.
 
 # ---------------------------------------------------------------- the C suites
-# Each suite is one program, built against the shared library of the tree,
-# with the code they share (references, oracles, helpers, the vector
-# reader) beside them in tests/.
+# Each suite is one program, built against the shared library of the tree.
+# The code they share (references, oracles, helpers, the vector reader)
+# lives in tests/support/, on the include path, so a suite includes
+# "testutil.h" by its name alone.
 CMOCKA_CFLAGS = $(shell pkg-config --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS   = $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 TEST_NAMES   := $(patsubst tests/test_%.c,%,$(wildcard tests/test_*.c))
 TEST_BINS    := $(TEST_NAMES:%=$(BUILD)/tests/test_%)
-TEST_SUPPORT_HDRS := $(wildcard tests/*.h)
-TEST_COMMON  := $(BUILD)/tests/vectors.o $(BUILD)/tests/reference.o
-TEST_CFLAGS   = $(PROG_CFLAGS) -Itests $(CMOCKA_CFLAGS)
+TEST_SUPPORT_HDRS := $(wildcard tests/support/*.h)
+TEST_COMMON  := $(patsubst tests/support/%.c,$(BUILD)/tests/support/%.o,$(wildcard tests/support/*.c))
+TEST_CFLAGS   = $(PROG_CFLAGS) -Itests/support $(CMOCKA_CFLAGS)
 .SECONDARY: $(TEST_COMMON)
 WERROR_TARGETS += $(TEST_BINS)
 
-$(BUILD)/tests/%.o: tests/%.c $(TEST_SUPPORT_HDRS) include/rpo.h
+$(BUILD)/tests/support/%.o: tests/support/%.c $(TEST_SUPPORT_HDRS) include/rpo.h
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -c $< -o $@
 
@@ -133,7 +134,7 @@ TSAN_ENV   := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:allocator_may
 VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full \
             --show-leak-kinds=definite,indirect,possible \
             --errors-for-leak-kinds=definite,indirect,possible \
-            --suppressions=tests/valgrind.supp
+            --suppressions=tests/support/valgrind.supp
 
 .PHONY: sanitize sanitize-asan-clang sanitize-asan-gcc sanitize-valgrind \
         sanitize-thread
