@@ -19,7 +19,10 @@
  * lib/tokens/fused_linear_run.c does (the same kernel table, packing
  * functions, chunk shapes and order: C tokens x C words, every token
  * scored) and prints one line per stage, "name<TAB>seconds" (the best of
- * REPS passes over all chunks):
+ * REPS passes over all chunks; each pass first makes the two calls whole,
+ * so that every share compares times taken under the same load):
+ *   call_fwd   rpo_linear_logps_f32 (RPO_PARAM_LINEAR_CHUNK = C)
+ *   call_bwd   rpo_linear_logps_backward_f32 given its lse
  *   logits     s = hidden W^T          (forward, and again in the backward)
  *   dhidden    partial = g W           (backward)
  *   dweight    dweight += g^T hidden   (backward)
@@ -138,10 +141,10 @@ static int run(size_t t, size_t h, size_t v, int threads, int reps)
 
 /* ------------------------------------------------------------ products */
 
-enum { LOGITS, DHIDDEN, DWEIGHT, PACK_FWD, PACK_BWD, BLAS_LOGITS, BLAS_DHIDDEN,
-       BLAS_DWEIGHT, STAGES };
+enum { CALL_FWD, CALL_BWD, LOGITS, DHIDDEN, DWEIGHT, PACK_FWD, PACK_BWD,
+       BLAS_LOGITS, BLAS_DHIDDEN, BLAS_DWEIGHT, STAGES };
 static const char *const stage_name[STAGES] = {
-    "logits", "dhidden", "dweight", "pack_fwd", "pack_bwd",
+    "call_fwd", "call_bwd", "logits", "dhidden", "dweight", "pack_fwd", "pack_bwd",
     "blas_logits", "blas_dhidden", "blas_dweight"};
 
 /* Elements of a packed operand, as fused_linear_run.c counts them. */
@@ -252,6 +255,17 @@ static int products(size_t T, size_t H, size_t V, size_t C, int reps)
                      scratch_floats(packed(C, H, k->nr)), scratch_floats(packed(H, C, k->nr)),
                      scratch_floats(C * C), scratch_floats(packed(C, C, k->mr)),
                      scratch_floats(packed(C, C, k->mr)), scratch_floats(T * H)};
+    /* the whole calls too, in the same passes, so that the shares outside
+     * the products compare times taken under the same load */
+    float *logps = filled(T, 4, 0.0f), *lse = filled(T, 5, 0.0f), *dlogps = filled(T, 3, 1.0f);
+    float *dhidden = filled(T * H, 6, 0.0f);
+    int32_t *targets = malloc(T * sizeof *targets);
+    rpo_ctx *ctx = rpo_ctx_create();
+    if (targets == NULL || ctx == NULL)
+        return 1;
+    for (size_t r = 0; r < T; r++)
+        targets[r] = (int32_t)((r * 7919u) % V);
+    rpo_ctx_set(ctx, RPO_PARAM_LINEAR_CHUNK, (double)C);
     double best[STAGES];
     for (int st = 0; st < STAGES; st++)
         best[st] = 1e30;
@@ -263,6 +277,18 @@ static int products(size_t T, size_t H, size_t V, size_t C, int reps)
 #endif
     for (int r = 0; r <= reps; r++) {  /* pass 0 warms up */
         double t[STAGES] = {0};
+        const double c0 = now();
+        int s1 = rpo_linear_logps_f32(ctx, T, H, V, hidden, weight, H, NULL, targets, logps,
+                                      lse);
+        const double c1 = now();
+        int s2 = rpo_linear_logps_backward_f32(ctx, T, H, V, hidden, weight, H, NULL,
+                                               targets, lse, dlogps, dhidden, dweight, NULL);
+        t[CALL_FWD] = c1 - c0;
+        t[CALL_BWD] = now() - c1;
+        if (s1 != RPO_OK || s2 != RPO_OK) {
+            fprintf(stderr, "bench_linear: %s\n", rpo_ctx_error_detail(ctx));
+            return 1;
+        }
         product_pass(k, T, H, V, C, hidden, weight, buf, dweight, t);
 #ifdef BENCH_CBLAS
         blas_pass(T, H, V, C, hidden, weight, buf[4], buf[7], dweight, t);
@@ -275,6 +301,8 @@ static int products(size_t T, size_t H, size_t V, size_t C, int reps)
     for (int b = 0; b < 8; b++)
         free(buf[b]);
     free(hidden), free(weight), free(dweight);
+    free(logps), free(lse), free(dlogps), free(dhidden), free(targets);
+    rpo_ctx_free(ctx);
     return 0;
 }
 

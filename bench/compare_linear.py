@@ -85,8 +85,8 @@ def measure_products(bench):
     return {name: float(sec) for name, sec in (line.split() for line in out.splitlines())}
 
 
-def print_products(stages, rpo1, peak):
-    """The products' table; rpo1: the 1-thread run's medians."""
+def print_products(stages, peak):
+    """The products' table, and the whole calls' shares outside them."""
     flops = 2.0 * T * H * V
     have_blas = "blas_logits" in stages
     print(f"\nthe three products alone, 1 thread, C = {C} (medians; {2 * T * H * V / 1e9:.0f} GFLOP each)")
@@ -102,7 +102,7 @@ def print_products(stages, rpo1, peak):
             b = stages["blas_" + name]
             line += f"   {b:10.3f}  {flops / b * 1e-9:4.1f}  {b / sec:14.2f}x"
         print(line)
-    fwd, bwd = rpo1[0], rpo1[1]
+    fwd, bwd = stages["call_fwd"], stages["call_bwd"]
     fwd_prod = stages["logits"]
     bwd_prod = stages["logits"] + stages["dhidden"] + stages["dweight"]
     for who, total, prod, pack in (("forward", fwd, fwd_prod, stages["pack_fwd"]),
@@ -148,11 +148,9 @@ def main():
               f"{torch[2] / max(rpo[2], 0.1):.0f}x; librpo at "
               f"{100 * rpo[3] / float(peak[0]) / threads:.0f}% (fwd) and "
               f"{100 * rpo[4] / float(peak[0]) / threads:.0f}% (bwd) of {threads} x peak")
-        if threads == 1:
-            rpo1 = rpo
     stages = {name: statistics.median(run[name] for run in product_runs)
               for name in product_runs[0]}
-    print_products(stages, rpo1, float(peak[0]))
+    print_products(stages, float(peak[0]))
 
 
 if __name__ == "__main__":
