@@ -110,7 +110,9 @@ PROG_LDFLAGS = -L$(BUILD) -Wl,-rpath,'$$ORIGIN/..' $(LDFLAGS)
 # ---------------------------------------------------------------- demo
 $(BUILD)/examples/%: examples/%.c include/rpo.h $(LIB_FILES)
 	@mkdir -p $(@D)
-	$(CC) $(PROG_CFLAGS) -o $@ $< $(PROG_LDFLAGS) -lrpo $(LDLIBS)
+	$(CC) $(PROG_CFLAGS) -o $@ $(filter %.c,$^) $(PROG_LDFLAGS) -lrpo $(LDLIBS)
+# train_toy and experiment share the toy task and its policy.
+$(BUILD)/examples/train_toy $(BUILD)/examples/experiment: examples/toy_task.c examples/toy_task.h
 
 # The built-in batch, then a small policy trained end to end (train_toy).
 ## demo: run librpo on a built-in batch, then train a toy policy
@@ -119,7 +121,8 @@ demo: $(BUILD)/examples/demo $(BUILD)/examples/train_toy
 	$(BUILD)/examples/train_toy
 
 # Programs the -Werror builds of `make check` compile besides the library.
-WERROR_TARGETS = $(BUILD)/examples/demo $(BUILD)/examples/train_toy $(TEST_BINS)
+WERROR_TARGETS = $(BUILD)/examples/demo $(BUILD)/examples/train_toy \
+    $(BUILD)/examples/experiment $(TEST_BINS)
 
 # ---------------------------------------------------------------- tests
 # Each concern adds its own targets to CHECK_TARGETS in its own .mk file;
@@ -166,7 +169,8 @@ check: check-deps
 # bindings, the docs' code and the demo (no -Werror builds, sanitizers,
 # fuzzing, ABI gate or install test: `make check` runs those too, and CI
 # runs `make check`).
-TEST_TIER = check-layout check-help check-c check-python check-rust check-docs check-demo
+TEST_TIER = check-layout check-help check-c check-python check-rust check-docs check-demo \
+    check-experiment
 ## test: the fast tier for the edit loop: C suites, bindings, docs, demo
 test: check-deps
 	@$(MAKE) --no-print-directory $(TEST_TIER)

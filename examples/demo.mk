@@ -20,3 +20,27 @@ check-demo: $(BUILD)/examples/demo $(BUILD)/examples/train_toy
 	    || { echo "README.md's train_toy output differs from the program's:" \
 	              "update README.md"; exit 1; }
 	@echo "demo and train_toy ran; README.md shows train_toy's output"
+
+# The evidence of docs/beyond.md's section 10: the toy task over seeds, five
+# ways to train on it (examples/experiment.c). Not part of `make demo`: it
+# takes seconds, not a moment; README.md and docs/beyond.md show its table.
+.PHONY: experiment check-experiment
+CHECK_TARGETS += check-experiment
+EXPERIMENT_SEEDS ?= 20
+
+## experiment: train the toy task over seeds with DPO and RPO's 1.3 features; print the table
+experiment: $(BUILD)/examples/experiment
+	$(BUILD)/examples/experiment $(EXPERIMENT_SEEDS)
+
+# A smoke run (2 seeds, 40 steps): the program runs, its cached micro-batches
+# equal one large step (it checks that itself), and every row of both tables
+# holds numbers, none of them nan or inf.
+EXPERIMENT_ROWS = 9
+## check-experiment: a 2-seed smoke run of make experiment: runs, every row finite
+check-experiment: $(BUILD)/examples/experiment
+	@$(BUILD)/examples/experiment 2 40 > $(BUILD)/examples/experiment.out
+	@awk -v want=$(EXPERIMENT_ROWS) \
+	    '/^\(/ { rows++; if (tolower($$0) ~ /nan|inf/ || $$0 !~ /[0-9]\.[0-9][0-9][0-9] \+- [0-9]/) bad = bad "\n" $$0 } \
+	     END { if (rows != want || bad != "") { printf "experiment: %d rows, want %d%s\n", rows, want, bad; exit 1 } }' \
+	    $(BUILD)/examples/experiment.out
+	@echo "experiment: the smoke run printed $(EXPERIMENT_ROWS) rows of finite numbers"
