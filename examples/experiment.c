@@ -27,12 +27,12 @@
  * with the arm it changes, seed by seed (the seeds are shared, so the
  * paired difference is what tells a feature's effect from the seed spread).
  *
- * The program checks, on the first step of every seed, that the cached
+ * The program checks, half way through every seed, that the cached
  * micro-batches' loss and gradient are those of one step on the whole
  * 4x batch (to float32 rounding: the gradient's sums run in another order),
  * and exits with 1 if not, or if any number it reports is not finite.
  *
- * Usage: experiment [seeds [steps]]   (default 10 seeds of 600 steps)
+ * Usage: experiment [seeds [steps]]   (default 20 seeds of 600 steps)
  */
 #include <math.h>
 #include <string.h>
@@ -45,7 +45,7 @@ enum {
     BATCH = 16,      /* pairs per step (a micro-batch in arm 5)         */
     GROUP = 4,       /* micro-batches per cached step                   */
     BIG = GROUP * BATCH,
-    DEFAULT_SEEDS = 10,
+    DEFAULT_SEEDS = 20,
     DEFAULT_STEPS = 600,
     MAX_SEEDS = 100
 };
@@ -293,7 +293,9 @@ static outcome train(enum arm a, const setup *su, const size_t *related,
         if (spec->group == 1) {
             plain_gradient(ctx, su, &p, pairs, BATCH, a != ARM_DPO, b, &grad);
         } else {
-            if (step == 0) {
+            /* the check, half way: at step 0 the policy is the reference,
+             * every log-ratio is 0 and the check would see little */
+            if (step == arm_steps / 2) {
                 const double e = cached_vs_plain(ctx, su, &p, pairs, b);
                 if (!(e <= CACHED_TOLERANCE)) {
                     fprintf(stderr, "experiment: the cached gradient differs "
