@@ -34,7 +34,7 @@ experiment: $(BUILD)/examples/experiment
 # A smoke run (2 seeds, 40 steps): the program runs, its cached micro-batches
 # equal one large step (it checks that itself), and every row of both tables
 # holds numbers, none of them nan or inf.
-EXPERIMENT_ROWS = 9
+EXPERIMENT_ROWS = 18
 ## check-experiment: a 2-seed smoke run of make experiment: runs, every row finite
 check-experiment: $(BUILD)/examples/experiment
 	@$(BUILD)/examples/experiment 2 40 > $(BUILD)/examples/experiment.out

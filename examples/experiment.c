@@ -10,22 +10,33 @@
  *
  * The arms, every one from the same start with the same step size on the
  * same pool of noisy pairs, judged on the same held-out pairs:
- *   (1) DPO: DIAGONAL weighting, alpha 1, random batches;
- *   (2) RPO: EMBEDDING weighting (tau 0.5), the same random batches;
- *   (3) RPO: EMBEDDING, batches of related prompts (rpo_related_batches_f32),
- *       their order reshuffled every epoch;
- *   (5) RPO: EMBEDDING, cached micro-batches: each step's batch is four of
- *       (2)'s batches, whose 64 x 64 contrast matrix is computed once from
- *       the micro-batches' log-probs, then each micro-batch is run again and
- *       back-propagated with its slice of the gradient (GradCache, as
- *       docs/c-trainer.md shows); (5a) takes as many steps as the others
- *       (so it sees four times the pairs), (5b) a quarter of them (the same
- *       pairs seen).
+ *   (1)  DPO: DIAGONAL weighting, alpha 1, random batches;
+ *   (2)  RPO: EMBEDDING weighting (tau 0.5), the same random batches, with
+ *        the logit scale that keeps beta's meaning (configure says why);
+ *   (2r) as (2) with the reference implementation's logit scale;
+ *   (3)  as (2) on batches of related prompts (rpo_related_batches_f32),
+ *        their order reshuffled every epoch;
+ *   (5a) as (2) with cached micro-batches: each step's batch is four of
+ *        (2)'s batches, whose 64 x 64 contrast matrix is computed once from
+ *        the micro-batches' log-probs, then each micro-batch is run again
+ *        and back-propagated with its slice of the gradient (GradCache, as
+ *        docs/c-trainer.md shows); as many steps as (2), so four times the
+ *        pairs seen;
+ *   (5b) as (5a) with a quarter of the steps: the same pairs seen as (2).
  * Each seed draws a new world (cluster centres, hidden reward), pool,
- * held-out set, start and batch order; an arm's numbers are the mean and
- * standard deviation over seeds, and the second table pairs each feature
- * with the arm it changes, seed by seed (the seeds are shared, so the
- * paired difference is what tells a feature's effect from the seed spread).
+ * held-out set, start and batch order. Every arm runs at each of four step
+ * sizes (plain gradient descent); the first table gives held-out accuracy
+ * at each, mean and standard deviation over seeds, so no arm is judged at
+ * a step that suits another. The second gives accuracy and reward margin at
+ * the main step size, the third each feature against the arm it changes,
+ * seed by seed: the seeds are shared, so the paired difference is what
+ * tells a feature's effect from the spread between seeds.
+ *
+ * Before training, the program measures how good a label each kind of
+ * contrast is: how often the true reward agrees that a chosen response
+ * beats the rejected response of its own pair (the noisy label), of a
+ * prompt of its cluster, or of a prompt of another cluster (what RPO's
+ * off-diagonal contrasts assert).
  *
  * The program checks, half way through every seed, that the cached
  * micro-batches' loss and gradient are those of one step on the whole
@@ -50,13 +61,21 @@ enum {
     MAX_SEEDS = 100
 };
 
-/* train_toy's step size and temperature, untuned: the same for every arm. */
-static const float LEARNING_RATE = 300.0f;
+/* Step sizes of plain gradient descent, the same for every arm; 300 is
+ * train_toy's. The loss's gradients carry beta / M, hence their size. */
+static const float STEP_SIZES[] = {10.0f, 30.0f, 100.0f, 300.0f};
+#define N_STEP_SIZES (sizeof STEP_SIZES / sizeof STEP_SIZES[0])
+enum { MAIN_STEP_SIZE = 1 };  /* the tables of margins and differences */
+
+/* train_toy's temperature, untuned. */
 static const double TAU = 0.5;
 
 /* ------------------------------------------------------------ the arms */
 
-enum arm { ARM_DPO, ARM_RANDOM, ARM_RELATED, ARM_CACHED, ARM_CACHED_SAME_PAIRS, ARMS };
+enum arm {
+    ARM_DPO, ARM_RANDOM, ARM_REFERENCE_SCALE, ARM_RELATED, ARM_CACHED,
+    ARM_CACHED_SAME_PAIRS, ARMS
+};
 
 typedef struct arm_spec {
     const char *label, *name;
@@ -68,6 +87,7 @@ typedef struct arm_spec {
 static const arm_spec arms[ARMS] = {
     [ARM_DPO] = {"(1)", "DPO (diagonal, alpha 1)", 0, 1, 1},
     [ARM_RANDOM] = {"(2)", "RPO embedding, random batches", 0, 1, 1},
+    [ARM_REFERENCE_SCALE] = {"(2r)", "(2), the reference's logit scale", 0, 1, 1},
     [ARM_RELATED] = {"(3)", "RPO embedding, related batches", 1, 1, 1},
     [ARM_CACHED] = {"(5a)", "RPO, 4x batch cached, same steps", 0, GROUP, 1},
     [ARM_CACHED_SAME_PAIRS] = {"(5b)", "RPO, 4x batch cached, same pairs", 0, GROUP, GROUP},
@@ -78,6 +98,7 @@ typedef struct comparison { enum arm feature, baseline; const char *what; } comp
 
 static const comparison comparisons[] = {
     {ARM_RANDOM, ARM_DPO, "embedding weights instead of DPO"},
+    {ARM_REFERENCE_SCALE, ARM_DPO, "the same, the reference's scale"},
     {ARM_RELATED, ARM_RANDOM, "related batches instead of random"},
     {ARM_CACHED, ARM_RANDOM, "4x batch, cached, same steps"},
     {ARM_CACHED_SAME_PAIRS, ARM_RANDOM, "4x batch, cached, same pairs"},
@@ -96,10 +117,11 @@ static void configure(rpo_ctx *ctx, enum arm a)
     CHECK(rpo_ctx_set(ctx, RPO_PARAM_TAU, TAU));
     /* The reference's logit placement with rows of W summing to 1 divides
      * beta by about N (docs/beyond.md, section 2): at one step size, RPO
-     * would learn N times slower than DPO, and the 4x batch four times
-     * slower again. Rows of N W averaging 1 keep beta's meaning for every
-     * N, so the arms differ in what they contrast, not in their scale. */
-    CHECK(rpo_ctx_set(ctx, RPO_PARAM_LOGIT_SCALE, RPO_LOGIT_SCALE_ROW_MEAN));
+     * takes smaller steps than DPO, and the 4x batch smaller again. Rows of
+     * N W averaging 1 keep beta's meaning for every N, so the arms differ
+     * in what they contrast, not in their scale. (2r) shows the other. */
+    if (a != ARM_REFERENCE_SCALE)
+        CHECK(rpo_ctx_set(ctx, RPO_PARAM_LOGIT_SCALE, RPO_LOGIT_SCALE_ROW_MEAN));
 }
 
 /* ------------------------------------------------------------ batches */
@@ -269,8 +291,9 @@ typedef struct outcome { double accuracy, margin; } outcome;
  * units in the last place of the largest entry, far below this. */
 static const double CACHED_TOLERANCE = 1e-5;
 
-static outcome train(enum arm a, const setup *su, const size_t *related,
-                     uint64_t seed, int steps, buffers *b, double *cached_error)
+static outcome train(enum arm a, float step_size, const setup *su,
+                     const size_t *related, uint64_t seed, int steps, buffers *b,
+                     double *cached_error)
 {
     const arm_spec *spec = &arms[a];
     rpo_ctx *ctx = rpo_ctx_create(), *eval = evaluation_context();
@@ -306,7 +329,7 @@ static outcome train(enum arm a, const setup *su, const size_t *related,
             }
             cached_gradient(ctx, su, &p, pairs, b, &grad);
         }
-        sgd_update(&p, &grad, LEARNING_RATE);
+        sgd_update(&p, &grad, step_size);
     }
     outcome o;
     evaluate(eval, ctx, &p, su->h, b, &o.accuracy, &o.margin);
@@ -340,6 +363,35 @@ static void print_spread(const char *format, spread s)
     printf(format, s.mean, s.sd);
 }
 
+/* ------------------------------------------------------------ labels */
+
+/* How often the true reward agrees with what a contrast asserts, that
+ * chosen response i (to its prompt) beats rejected response j (to its
+ * own): for j = i (the training label, right as often as Bradley-Terry's
+ * noise allows), for j another prompt of i's cluster, for j a prompt of
+ * another cluster. A contrast is a label; RPO adds the last two kinds. */
+typedef struct label_agreement { double own, cluster, other; } label_agreement;
+
+static label_agreement agreement(const world *w, const example *pool)
+{
+    static double chosen[TRAIN], rejected[TRAIN];
+    for (size_t i = 0; i < TRAIN; i++) {
+        chosen[i] = true_reward(w, pool[i].x, &pool[i].chosen);
+        rejected[i] = true_reward(w, pool[i].x, &pool[i].rejected);
+    }
+    size_t agree[3] = {0, 0, 0}, count[3] = {0, 0, 0};
+    for (size_t i = 0; i < TRAIN; i++)
+        for (size_t j = 0; j < TRAIN; j++) {
+            const size_t kind = i == j ? 0 : pool[i].cluster == pool[j].cluster ? 1 : 2;
+            agree[kind] += chosen[i] > rejected[j];
+            count[kind]++;
+        }
+    label_agreement g = {(double)agree[0] / (double)count[0],
+                         (double)agree[1] / (double)count[1],
+                         (double)agree[2] / (double)count[2]};
+    return g;
+}
+
 /* ------------------------------------------------------------ main */
 
 static int parse_count(const char *text, int low, int high, const char *what)
@@ -360,8 +412,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: experiment [seeds [steps]]\n");
         return 2;
     }
-    const int seeds = argc > 1 ? parse_count(argv[1], 1, MAX_SEEDS, "seeds") : DEFAULT_SEEDS;
+    const int seeds = argc > 1 ? parse_count(argv[1], 2, MAX_SEEDS, "seeds") : DEFAULT_SEEDS;
     const int steps = argc > 2 ? parse_count(argv[2], GROUP, 1000000, "steps") : DEFAULT_STEPS;
+    const size_t n = (size_t)seeds;
 
     static world w;
     static example pool[TRAIN], tests[HELD_OUT];
@@ -369,8 +422,10 @@ int main(int argc, char **argv)
     static setup su;
     static buffers b;
     static size_t related[TRAIN], identity[TRAIN];
-    static double accuracy[ARMS][MAX_SEEDS], margin[ARMS][MAX_SEEDS];
-    double share_random[MAX_SEEDS], share_related[MAX_SEEDS], cached_error = 0.0;
+    static double accuracy[N_STEP_SIZES][ARMS][MAX_SEEDS], margin[N_STEP_SIZES][ARMS][MAX_SEEDS];
+    static double share_random[MAX_SEEDS], share_related[MAX_SEEDS];
+    static double own[MAX_SEEDS], mate[MAX_SEEDS], other[MAX_SEEDS];
+    double cached_error = 0.0;
 
     rpo_ctx *ctx = rpo_ctx_create();
     if (ctx == NULL)
@@ -400,52 +455,79 @@ int main(int argc, char **argv)
             identity[i] = i;
         share_random[s] = same_cluster_share(pool, identity);
         share_related[s] = same_cluster_share(pool, related);
+        const label_agreement g = agreement(&w, pool);
+        own[s] = g.own;
+        mate[s] = g.cluster;
+        other[s] = g.other;
 
-        for (int a = 0; a < ARMS; a++) {
-            outcome o = train((enum arm)a, &su, related, seed, steps, &b,
-                              &cached_error);
-            accuracy[a][s] = o.accuracy;
-            margin[a][s] = o.margin;
-        }
+        for (size_t k = 0; k < N_STEP_SIZES; k++)
+            for (int a = 0; a < ARMS; a++) {
+                outcome o = train((enum arm)a, STEP_SIZES[k], &su, related, seed,
+                                  steps, &b, &cached_error);
+                accuracy[k][a][s] = o.accuracy;
+                margin[k][a][s] = o.margin;
+            }
     }
     rpo_ctx_free(ctx);
 
     printf("experiment: %d seeds; each seed a new world of %d prompt clusters "
            "(preferences shared within a cluster), %d noisy training pairs, "
            "%d held-out pairs, start and batch order\n", seeds, K, TRAIN, HELD_OUT);
-    printf("every arm: the same data, start, beta %.1f, tau %.1f, plain gradient "
-           "descent with step %.0f; %d steps of %d pairs, except (5a) %d steps "
-           "of %d and (5b) %d steps of %d\n", BETA, TAU, (double)LEARNING_RATE,
-           steps, BATCH, steps, BIG, steps / GROUP, BIG);
-    spread sr = mean_sd(share_random, (size_t)seeds), sl = mean_sd(share_related, (size_t)seeds);
+    printf("every arm: the same data and start, beta %.1f, tau %.1f, plain "
+           "gradient descent; %d steps of %d pairs, except (5a) %d steps of %d "
+           "and (5b) %d steps of %d\n", BETA, TAU, steps, BATCH, steps, BIG,
+           steps / GROUP, BIG);
     printf("pairs of prompts within a batch from one cluster: random batches "
-           "%.3f, related batches %.3f\n", sr.mean, sl.mean);
+           "%.3f, related batches %.3f\n", mean_sd(share_random, n).mean,
+           mean_sd(share_related, n).mean);
+    printf("a chosen response truly beats the rejected response of its own "
+           "pair %.3f, of its cluster %.3f, of another cluster %.3f\n",
+           mean_sd(own, n).mean, mean_sd(mate, n).mean, mean_sd(other, n).mean);
     printf("cached micro-batches: loss equal to one %d-pair step's, gradient "
-           "within %.1e of its largest entry, in every seed\n\n", BIG, cached_error);
+           "within %.1e of its largest entry, in every seed and step size\n\n",
+           BIG, cached_error);
 
-    printf("held-out preference accuracy and reward margin, mean +- sd over seeds\n");
+    printf("held-out preference accuracy by step size, mean (sd) over seeds\n");
+    printf("%-4s %-34s", "arm", "");
+    for (size_t k = 0; k < N_STEP_SIZES; k++) {
+        char title[16];
+        snprintf(title, sizeof title, "step %.0f", (double)STEP_SIZES[k]);
+        printf("  %-13s", title);
+    }
+    printf("\n");
+    for (int a = 0; a < ARMS; a++) {
+        printf("%-4s %-34s", arms[a].label, arms[a].name);
+        for (size_t k = 0; k < N_STEP_SIZES; k++)
+            print_spread("  %.3f (%.3f)", mean_sd(accuracy[k][a], n));
+        printf("\n");
+    }
+
+    const size_t m = MAIN_STEP_SIZE;
+    printf("\nat step size %.0f: held-out accuracy and reward margin, mean +- sd "
+           "over seeds\n", (double)STEP_SIZES[m]);
     printf("%-4s %-34s %-17s %s\n", "arm", "", "accuracy", "margin");
     for (int a = 0; a < ARMS; a++) {
         printf("%-4s %-34s ", arms[a].label, arms[a].name);
-        print_spread("%.3f +- %.3f    ", mean_sd(accuracy[a], (size_t)seeds));
-        print_spread("%+.3f +- %.3f\n", mean_sd(margin[a], (size_t)seeds));
+        print_spread("%.3f +- %.3f    ", mean_sd(accuracy[m][a], n));
+        print_spread("%+.3f +- %.3f\n", mean_sd(margin[m][a], n));
     }
 
-    printf("\npaired differences over the same seeds, mean +- sd\n");
+    printf("\nat step size %.0f: paired differences over the same seeds, "
+           "mean +- sd\n", (double)STEP_SIZES[m]);
     printf("%-11s %-34s %-17s %s\n", "arms", "feature", "accuracy", "margin");
     for (size_t c = 0; c < COMPARISONS; c++) {
         const comparison *k = &comparisons[c];
         double da[MAX_SEEDS], dm[MAX_SEEDS];
         for (int s = 0; s < seeds; s++) {
-            da[s] = accuracy[k->feature][s] - accuracy[k->baseline][s];
-            dm[s] = margin[k->feature][s] - margin[k->baseline][s];
+            da[s] = accuracy[m][k->feature][s] - accuracy[m][k->baseline][s];
+            dm[s] = margin[m][k->feature][s] - margin[m][k->baseline][s];
         }
         char arms_label[16];
         snprintf(arms_label, sizeof arms_label, "%s-%s", arms[k->feature].label,
                  arms[k->baseline].label);
         printf("%-11s %-34s ", arms_label, k->what);
-        print_spread("%+.3f +- %.3f   ", mean_sd(da, (size_t)seeds));
-        print_spread("%+.3f +- %.3f\n", mean_sd(dm, (size_t)seeds));
+        print_spread("%+.3f +- %.3f   ", mean_sd(da, n));
+        print_spread("%+.3f +- %.3f\n", mean_sd(dm, n));
     }
     if (!all_finite) {
         fprintf(stderr, "experiment: a number above is not finite\n");

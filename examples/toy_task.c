@@ -52,7 +52,7 @@ void make_world(rng *r, world *w, size_t clusters)
             w->theta[v][d] = (float)(0.5 * rng_normal(r));
 }
 
-static double true_reward(const world *w, const float *x, const response *y)
+double true_reward(const world *w, const float *x, const response *y)
 {
     double s = 0.0;
     size_t t = 0;

@@ -86,6 +86,9 @@ typedef struct world {
 /* clusters centres, then the hidden reward, drawn from r. */
 void make_world(rng *r, world *w, size_t clusters);
 
+/* The hidden reward of response y to prompt x. */
+double true_reward(const world *w, const float *x, const response *y);
+
 /* One pair around a random centre. noisy: the label follows Bradley-Terry;
  * otherwise it is the truth. */
 example make_example(rng *r, const world *w, int noisy);
