@@ -102,7 +102,7 @@ extern "C" {
 /* Settings: rpo_ctx_set / rpo_ctx_get keys. Values are doubles; an
  * enumeration passes its integer value. rpo_param_bounds gives each range.
  * Keys 1 to 6 exist since 1.0, RPO_PARAM_THREADS since 1.1, keys 8 to 13
- * since 1.2, key 14 since 1.3; a library older than the key answers
+ * since 1.2, keys 14 to 20 since 1.3; a library older than the key answers
  * RPO_ERR_PARAM for it
  * (compare rpo_version_number() with RPO_VERSION_NUMBER).                  */
 
@@ -145,6 +145,14 @@ extern "C" {
                                         vocabulary words per chunk of
                                         logits, integer in [16, 4096];
                                         default 256 (see there)            */
+/* Effective contrasts (docs/beyond.md), since 1.3.                       */
+#define RPO_PARAM_TARGET_CONTRASTS 20 /* k: 0 (off, the default) or a finite
+                                        k >= 1 (values in (0, 1) are
+                                        refused); EMBEDDING weighting then
+                                        solves each row's temperature so
+                                        that exp(entropy of W's row) = k,
+                                        instead of using RPO_PARAM_TAU.
+                                        rpo_param_bounds gives [0, DBL_MAX] */
 
 /* Weightings: how the M x N contrast matrix is weighted (rows sum to 1). */
 #define RPO_WEIGHTING_UNIFORM    0 /* W_ij = 1/N                              */
@@ -240,6 +248,17 @@ extern "C" {
 #define RPO_STAT_LOGPS_CHOSEN   8 /* mean_i policy_chosen[i] (logps/chosen) */
 #define RPO_STAT_LOGPS_REJECTED 9 /* mean_j policy_rejected[j]             */
 #define RPO_STAT_KL            10 /* KTO's kl; 0 for the other objectives  */
+/* Since 1.3: the shape of the weight matrix W of the last call that
+ * formed it. H_i = -sum_j W_ij log W_ij (0 log 0 = 0) is row i's entropy
+ * with W's rows normalised to sum to 1.                                   */
+#define RPO_STAT_EFFECTIVE_CONTRASTS 11 /* (1/M) sum_i exp(H_i): how many
+                                           rejected responses a chosen one
+                                           is contrasted with; 1 = DPO,
+                                           N = UNIFORM                     */
+#define RPO_STAT_DIAGONAL_WEIGHT     12 /* (1/M) sum_i W_ii for paired data
+                                           (the true pairs' share); 0 for
+                                           unpaired data, whose diagonal
+                                           pairs nothing                   */
 
 /* ------------------------------------------------------------------------ */
 /* Context: settings, scratch memory that grows on demand and is reused
