@@ -88,6 +88,11 @@ static inline size_t rpo_linear_chunk(const rpo_ctx *ctx)
 {
     return (size_t)ctx->param[RPO_PARAM_LINEAR_CHUNK];
 }
+/* k of RPO_PARAM_TARGET_CONTRASTS; 0: off */
+static inline double rpo_target_contrasts(const rpo_ctx *ctx)
+{
+    return ctx->param[RPO_PARAM_TARGET_CONTRASTS];
+}
 static inline int rpo_logit_scale(const rpo_ctx *ctx)
 {
     return (int)ctx->param[RPO_PARAM_LOGIT_SCALE];
