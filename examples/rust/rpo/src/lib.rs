@@ -49,6 +49,7 @@
 
 mod batching;
 mod context;
+mod contrasts;
 mod embed_grad;
 mod error;
 mod objectives;
@@ -60,6 +61,7 @@ mod tokens;
 
 pub use context::{Context, Embeddings, Inputs, Loss, Metrics, Param, Placement, Reduction,
                   Weighting};
+pub use contrasts::WeightShape;
 pub use embed_grad::EmbedGrad;
 pub use error::{Error, ErrorKind};
 pub use objectives::{FDivergence, Objective, ObjectiveOut, ObjectiveReal, Term};

@@ -252,6 +252,11 @@ pub const RPO_PARAM_UNDESIRABLE_WEIGHT: c_int = 18;
 pub const RPO_STAT_LOGPS_CHOSEN: c_int = 8;
 pub const RPO_STAT_LOGPS_REJECTED: c_int = 9;
 pub const RPO_STAT_KL: c_int = 10;
+
+// librpo 1.3: effective contrasts (docs/beyond.md).
+pub const RPO_PARAM_TARGET_CONTRASTS: c_int = 20;
+pub const RPO_STAT_EFFECTIVE_CONTRASTS: c_int = 11;
+pub const RPO_STAT_DIAGONAL_WEIGHT: c_int = 12;
 pub const RPO_MAX_TERMS: usize = 8;
 pub const RPO_LOSS_SIGMOID_NORM: c_int = 11;
 pub const RPO_LOSS_SIMPO: c_int = 12;
