@@ -57,7 +57,7 @@ experiment: $(BUILD)/examples/experiment
 # cached micro-batches equal one large step (it checks that itself), and
 # every row of its three tables (one per arm in the first two, one per
 # feature in the third) holds numbers, none of them nan or inf.
-EXPERIMENT_ROWS = 17
+EXPERIMENT_ROWS = 20
 ## check-experiment: a 2-seed smoke run of make experiment: runs, every row finite
 check-experiment: $(BUILD)/examples/experiment
 	@$(BUILD)/examples/experiment 2 40 > $(BUILD)/examples/experiment.out

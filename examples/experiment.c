@@ -16,6 +16,11 @@
  *   (2r) as (2) with the reference implementation's logit scale;
  *   (3)  as (2) on batches of related prompts (rpo_related_batches_f32),
  *        their order reshuffled every epoch;
+ *   (4)  as (3) with a target of 4 effective contrasts instead of tau
+ *        (RPO_PARAM_TARGET_CONTRASTS): each row's temperature is solved so
+ *        that a chosen response meets about 4 rejected ones, its own and
+ *        its nearest neighbours', where tau spreads it over the whole batch
+ *        of cluster-mates;
  *   (5a) as (2) with cached micro-batches: each step's batch is four of
  *        (2)'s batches, whose 64 x 64 contrast matrix is computed once from
  *        the micro-batches' log-probs, then each micro-batch is run again
@@ -67,13 +72,17 @@ static const float STEP_SIZES[] = {3.0f, 10.0f, 30.0f, 100.0f, 300.0f};
 #define N_STEP_SIZES (sizeof STEP_SIZES / sizeof STEP_SIZES[0])
 enum { MAIN_STEP_SIZE = 1 };  /* the tables of margins and differences */
 
-/* train_toy's temperature, untuned. */
+/* train_toy's temperature, untuned, and arm (4)'s target in its place:
+ * a related batch is mostly one cluster, whose cosines are all high, so
+ * tau spreads a row's weight over nearly all of it (the table's
+ * "contrasts" column); 4 keeps the nearest few. */
 static const double TAU = 0.5;
+static const double TARGET_CONTRASTS = 4.0;
 
 /* ------------------------------------------------------------ the arms */
 
 enum arm {
-    ARM_DPO, ARM_RANDOM, ARM_REFERENCE_SCALE, ARM_RELATED, ARM_CACHED,
+    ARM_DPO, ARM_RANDOM, ARM_REFERENCE_SCALE, ARM_RELATED, ARM_TARGET, ARM_CACHED,
     ARM_CACHED_SAME_PAIRS, ARMS
 };
 
@@ -89,6 +98,7 @@ static const arm_spec arms[ARMS] = {
     [ARM_RANDOM] = {"(2)", "RPO embedding, random batches", 0, 1, 1},
     [ARM_REFERENCE_SCALE] = {"(2r)", "(2), the reference's logit scale", 0, 1, 1},
     [ARM_RELATED] = {"(3)", "RPO embedding, related batches", 1, 1, 1},
+    [ARM_TARGET] = {"(4)", "(3), target of 4 contrasts", 1, 1, 1},
     [ARM_CACHED] = {"(5a)", "RPO, 4x batch cached, same steps", 0, GROUP, 1},
     [ARM_CACHED_SAME_PAIRS] = {"(5b)", "RPO, 4x batch cached, same pairs", 0, GROUP, GROUP},
 };
@@ -100,6 +110,7 @@ static const comparison comparisons[] = {
     {ARM_RANDOM, ARM_DPO, "embedding weights instead of DPO"},
     {ARM_REFERENCE_SCALE, ARM_DPO, "the same, the reference's scale"},
     {ARM_RELATED, ARM_RANDOM, "related batches instead of random"},
+    {ARM_TARGET, ARM_RELATED, "target of 4 contrasts, not tau"},
     {ARM_CACHED, ARM_RANDOM, "4x batch, cached, same steps"},
     {ARM_CACHED_SAME_PAIRS, ARM_RANDOM, "4x batch, cached, same pairs"},
 };
@@ -115,6 +126,8 @@ static void configure(rpo_ctx *ctx, enum arm a)
     }
     CHECK(rpo_ctx_set(ctx, RPO_PARAM_WEIGHTING, RPO_WEIGHTING_EMBEDDING));
     CHECK(rpo_ctx_set(ctx, RPO_PARAM_TAU, TAU));
+    if (a == ARM_TARGET)
+        CHECK(rpo_ctx_set(ctx, RPO_PARAM_TARGET_CONTRASTS, TARGET_CONTRASTS));
     /* The reference's logit placement with rows of W summing to 1 divides
      * beta by about N (docs/beyond.md, section 2): at one step size, RPO
      * takes smaller steps than DPO, and the 4x batch smaller again. Rows of
@@ -300,7 +313,10 @@ static double cached_vs_plain(rpo_ctx *ctx, const setup *su, const policy *p,
 
 /* ------------------------------------------------------------ a run */
 
-typedef struct outcome { double accuracy, margin; } outcome;
+/* Held-out accuracy and margin at the end; the weights' effective
+ * contrasts (exp of a row's entropy) and diagonal weight, means over the
+ * steps' loss calls. */
+typedef struct outcome { double accuracy, margin, contrasts, diagonal; } outcome;
 
 /* The float32 gradient sums of 2 * BIG sequences, in another order: a few
  * units in the last place of the largest entry, far below this. */
@@ -323,6 +339,7 @@ static outcome train(enum arm a, float step_size, const setup *su,
     new_epoch(&stream);
 
     policy p = su->start;
+    double contrasts = 0.0, diagonal = 0.0;
     const int arm_steps = steps / (int)spec->step_share;
     for (int step = 0; step < arm_steps; step++) {
         const size_t *pairs = next_pairs(&stream, spec->group * BATCH);
@@ -345,8 +362,16 @@ static outcome train(enum arm a, float step_size, const setup *su,
             cached_gradient(ctx, su, &p, pairs, b, &grad);
         }
         sgd_update(&p, &grad, step_size);
+        /* the stats of the step's loss call (the last on ctx) */
+        double value;
+        CHECK(rpo_ctx_stat(ctx, RPO_STAT_EFFECTIVE_CONTRASTS, &value));
+        contrasts += value;
+        CHECK(rpo_ctx_stat(ctx, RPO_STAT_DIAGONAL_WEIGHT, &value));
+        diagonal += value;
     }
     outcome o;
+    o.contrasts = contrasts / arm_steps;
+    o.diagonal = diagonal / arm_steps;
     evaluate(eval, ctx, &p, su->h, b, &o.accuracy, &o.margin);
     rpo_ctx_free(ctx);
     rpo_ctx_free(eval);
@@ -438,6 +463,7 @@ int main(int argc, char **argv)
     static buffers b;
     static size_t related[TRAIN], identity[TRAIN];
     static double accuracy[N_STEP_SIZES][ARMS][MAX_SEEDS], margin[N_STEP_SIZES][ARMS][MAX_SEEDS];
+    static double contrasts[N_STEP_SIZES][ARMS][MAX_SEEDS], diagonal[N_STEP_SIZES][ARMS][MAX_SEEDS];
     static double share_random[MAX_SEEDS], share_related[MAX_SEEDS];
     static double own[MAX_SEEDS], mate[MAX_SEEDS], other[MAX_SEEDS];
     double cached_error = 0.0;
@@ -482,6 +508,8 @@ int main(int argc, char **argv)
                                   steps, &b, &cached_error);
                 accuracy[k][a][s] = o.accuracy;
                 margin[k][a][s] = o.margin;
+                contrasts[k][a][s] = o.contrasts;
+                diagonal[k][a][s] = o.diagonal;
             }
     }
     rpo_ctx_free(ctx);
@@ -520,12 +548,17 @@ int main(int argc, char **argv)
 
     const size_t m = MAIN_STEP_SIZE;
     printf("\nat step size %.0f: held-out accuracy and reward margin, mean +- sd "
-           "over seeds\n", (double)STEP_SIZES[m]);
-    printf("%-4s %-34s %-17s %s\n", "arm", "", "accuracy", "margin");
+           "over seeds; the weights' effective contrasts and diagonal weight, "
+           "means over steps and seeds\n", (double)STEP_SIZES[m]);
+    printf("%-4s %-34s %-17s %-17s %-10s %s\n", "arm", "", "accuracy", "margin",
+           "contrasts", "diagonal");
     for (int a = 0; a < ARMS; a++) {
         printf("%-4s %-34s ", arms[a].label, arms[a].name);
         print_spread("%.3f +- %.3f    ", mean_sd(accuracy[m][a], n));
-        print_spread("%+.3f +- %.3f\n", mean_sd(margin[m][a], n));
+        print_spread("%+.3f +- %.3f   ", mean_sd(margin[m][a], n));
+        const spread c = mean_sd(contrasts[m][a], n), g = mean_sd(diagonal[m][a], n);
+        all_finite &= isfinite(c.mean) && isfinite(g.mean);
+        printf("%6.2f     %5.3f\n", c.mean, g.mean);
     }
 
     printf("\nat step size %.0f: paired differences over the same seeds, "
