@@ -636,7 +636,9 @@ RPO_API int rpo_token_logps_backward_lse_f64(rpo_ctx *ctx, size_t t, size_t v,
  *                          negative: no token (logps[t] = 0, lse[t] = 0,
  *                          hidden row not read)
  *   logps    (T)           out
- *   lse      (T) or NULL   out: each row's log-sum-exp, for the backward
+ *   lse      (T) or NULL   out: each row's log-sum-exp, for the backward,
+ *                          in the ELEMENT type: the double lse rounded once
+ *                          to nearest (see below)
  *
  * The logits are formed one chunk of C tokens by C words at a time
  * (C = RPO_PARAM_LINEAR_CHUNK): each chunk's row maxima and sums of
@@ -648,7 +650,22 @@ RPO_API int rpo_token_logps_backward_lse_f64(rpo_ctx *ctx, size_t t, size_t v,
  * threads (RPO_PARAM_THREADS), merged in order: results are bitwise
  * identical for any thread count; they change with C by rounding only.
  * The float32 variant forms the logits in float, as a float matrix product
- * would, and the rest in double.
+ * would, and each row's log-sum-exp and log-prob in double (rounded to
+ * float when written).
+ *
+ * Why this lse is in the element type while rpo_token_logps_lse_*'s is
+ * double: that backward evaluates the target's 1 - p_y in double from the
+ * double lse (expm1), to keep its gradient within a few ulps when the
+ * model is confident, and a float lse would shift log p_y by up to half
+ * an ulp of lse. This backward evaluates every softmax entry
+ * exp(logit - lse) in the element type, from element-type logits, and
+ * rounds the lse it is given (or computes, with lse NULL) to the element
+ * type first: the rounded lse loses nothing the backward uses, and the
+ * backward given this lse returns the same bits as with lse NULL (tested
+ * on every kernel set, with logits near 1000 where a float's ulp is 2^-14).
+ * Against exact arithmetic, that rounding moves each float32 softmax entry
+ * by a relative 2^-24 |lse| at most, as much as one rounding of a logit of
+ * that size already does.
  *
  * No second pass over the weights: every weight row is read by the product
  * (when at least one target is not negative), and a NaN or infinity in it
