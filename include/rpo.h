@@ -965,9 +965,10 @@ RPO_API int rpo_related_batches_f64(rpo_ctx *ctx, size_t p, size_t d,
  * with wd, wu = RPO_PARAM_DESIRABLE_WEIGHT, RPO_PARAM_UNDESIRABLE_WEIGHT;
  * M and N need not match and either may be 0. Lengths are not read.
  *
- * Lengths are token counts: finite and >= 0, and clamped to at least 1
- * where they divide (TRL's clamp(min=1)). Sample weights are finite and
- * >= 0. Both are constants of the backward.                              */
+ * Lengths are token counts: finite and > 0 (an empty completion carries
+ * no learning signal; TRL drops such examples before training), and
+ * clamped to at least 1 where they divide (TRL's clamp(min=1)). Sample
+ * weights are finite and >= 0. Both are constants of the backward.      */
 
 /* The longest term list. */
 #define RPO_MAX_TERMS 8
@@ -1082,7 +1083,8 @@ typedef struct rpo_results_f64 {
  *                         rpo_loss_*
  *   RPO_ERR_PARAM         an unknown or repeated term, KTO or
  *                         APO_ZERO_UNPAIRED in a list, a non-finite term
- *                         weight, a negative length or sample weight,
+ *                         weight, a zero or negative length, a
+ *                         negative sample weight,
  *                         sft_tokens below 1, EXO_PAIR without label
  *                         smoothing, embedding gradients with the
  *                         caller's weights or with KTO
