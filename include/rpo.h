@@ -1048,9 +1048,10 @@ RPO_API int rpo_related_batches_f64(rpo_ctx *ctx, size_t p, size_t d,
  * with wd, wu = RPO_PARAM_DESIRABLE_WEIGHT, RPO_PARAM_UNDESIRABLE_WEIGHT;
  * M and N need not match and either may be 0. Lengths are not read.
  *
- * Lengths are token counts: finite and >= 0, and clamped to at least 1
- * where they divide (TRL's clamp(min=1)). Sample weights are finite and
- * >= 0. Both are constants of the backward.                              */
+ * Lengths are token counts: finite and > 0 (an empty completion carries
+ * no learning signal; TRL drops such examples before training), and
+ * clamped to at least 1 where they divide (TRL's clamp(min=1)). Sample
+ * weights are finite and >= 0. Both are constants of the backward.      */
 
 /* The longest term list. */
 #define RPO_MAX_TERMS 8
@@ -1086,6 +1087,15 @@ typedef struct rpo_batch_f32 {
     const float *sft_tokens;       /* (1) SFT's chosen token count over
                                       all row blocks (>= 1), or NULL: the
                                       batch's own (rpo_objective_rows_*)  */
+    /* Appended in 1.3 after sft_tokens: a caller whose size ends before
+     * it leaves it NULL. */
+    const float *losses_grad;      /* (M) for a list, (M + N) for KTO: the
+                                      incoming gradient g_i of each
+                                      results.losses[i] (finite); every
+                                      gradient returned is then that of
+                                      sum_i g_i losses_i, the loss is
+                                      still the reduced one. NULL: the
+                                      reduced loss's gradients            */
 } rpo_batch_f32;
 
 typedef struct rpo_batch_f64 {
@@ -1104,6 +1114,7 @@ typedef struct rpo_batch_f64 {
     const double *policy_kl, *ref_kl;
     const double *kl;
     const double *sft_tokens;
+    const double *losses_grad;
 } rpo_batch_f64;
 
 /* The results; every pointer may be NULL (not computed). */
@@ -1155,7 +1166,8 @@ typedef struct rpo_results_f64 {
  *                         rpo_loss_*
  *   RPO_ERR_PARAM         an unknown or repeated term, KTO or
  *                         APO_ZERO_UNPAIRED in a list, a non-finite term
- *                         weight, a negative length or sample weight,
+ *                         weight, a zero or negative length, a
+ *                         negative sample weight,
  *                         sft_tokens below 1, EXO_PAIR without label
  *                         smoothing, embedding gradients with the
  *                         caller's weights or with KTO
@@ -1180,12 +1192,21 @@ RPO_API int rpo_objective_f64(rpo_ctx *ctx, const rpo_batch_f64 *batch,
  * partial_stats are this block's shares, which summed over all blocks give
  * the whole call's gradients, loss and metrics; loss is not used. SFT
  * divides by batch->sft_tokens, the chosen tokens of all blocks (gather
- * them first; NULL: this block's own, right only for one block). KTO and
- * APO_ZERO_UNPAIRED are RPO_ERR_UNSUPPORTED here: each rank calls
- * rpo_objective_* with the gathered kl and RPO_REDUCTION_SUM and divides
- * by the global count. The context's metrics are unchanged, but for the
- * shares of W's shape, as after rpo_loss_rows_*. Errors as for
- * rpo_objective_* and rpo_loss_rows_*. */
+ * them first; NULL: this block's own, right only for one block).
+ * KTO and APO_ZERO_UNPAIRED: a block holds its own M desirable and N
+ * undesirable sequences, sequences row_offset .. row_offset + M + N - 1 of
+ * the m_total of all blocks (the mean's denominator under MEAN).
+ * grad_chosen, grad_rejected, losses (M + N) and the rewards are complete
+ * (the sequences do not interact); partial_stats holds the block's loss
+ * share and the sums of its chosen and rejected rewards (divide their
+ * all-reduced sums by the global M and N for the whole call's means;
+ * margin and accuracy are 0). kl: batch->kl, the unclamped mean of every
+ * block's KL pairs (gather sum_k (policy_kl - ref_kl) and K, divide), which
+ * the library clamps once, as the whole call does (a mean of clamped block
+ * estimates would not be max(0, mean)); NULL: max(0, this block's own K
+ * pairs' mean), right only for one block. The context's metrics are
+ * unchanged. Errors as for rpo_objective_* and rpo_loss_rows_*; for KTO
+ * RPO_ERR_SIZE also when row_offset + M + N exceeds m_total. */
 RPO_API int rpo_objective_rows_f32(rpo_ctx *ctx, size_t m_total, size_t row_offset,
                                    const rpo_batch_f32 *batch,
                                    rpo_results_f32 *results);
