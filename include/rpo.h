@@ -25,7 +25,8 @@
  * alpha = 1 is exactly DPO. librpo returns L, dL/d policy_chosen,
  * dL/d policy_rejected, the weight matrix and metrics; the caller
  * back-propagates the gradients through its own model. docs/math.md derives
- * everything; docs/api.md is the reference for every function.
+ * everything; this header is the reference for every function, and
+ * docs/api.md a guide to it.
  *
  * Conventions for every function below:
  *   - Arrays are row-major and contiguous; an (M, D) matrix is M rows of D.
@@ -102,7 +103,7 @@ extern "C" {
 /* Settings: rpo_ctx_set / rpo_ctx_get keys. Values are doubles; an
  * enumeration passes its integer value. rpo_param_bounds gives each range.
  * Keys 1 to 6 exist since 1.0, RPO_PARAM_THREADS since 1.1, keys 8 to 13
- * since 1.2, key 14 since 1.3; a library older than the key answers
+ * since 1.2, keys 14 to 19 since 1.3; a library older than the key answers
  * RPO_ERR_PARAM for it
  * (compare rpo_version_number() with RPO_VERSION_NUMBER).                  */
 
@@ -224,7 +225,9 @@ extern "C" {
 
 /* Metrics of the last successful rpo_loss_* / rpo_loss_weighted_* call,
  * read with rpo_ctx_stat. They are weighted by W, so they describe what the
- * loss optimises; for DIAGONAL with alpha = 1 they are DPO's usual ones. */
+ * loss optimises; for DIAGONAL with alpha = 1 they are DPO's usual ones.
+ * All are 0 before the first such call and after one with an empty side
+ * (M or N = 0).                                                            */
 #define RPO_STAT_LOSS             1 /* the loss returned (after reduction)    */
 #define RPO_STAT_REWARD_CHOSEN    2 /* mean_i beta * a_i                      */
 #define RPO_STAT_REWARD_REJECTED  3 /* mean_j beta * b_j                      */

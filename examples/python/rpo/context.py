@@ -81,7 +81,7 @@ _STATS = (("loss", 1), ("reward_chosen", 2), ("reward_rejected", 3),
           ("margin", 4), ("accuracy", 5))
 Metrics = collections.namedtuple("Metrics", [name for name, _ in _STATS])
 Metrics.__doc__ = ("Metrics of the last successful loss call, weighted by W "
-                   "(docs/api.md, RPO_STAT_*).")
+                   "(include/rpo.h, RPO_STAT_*).")
 
 # The last Sinkhorn run: field name, RPO_STAT_SINKHORN_* key.
 _SINKHORN_STATS = (("iterations", 6), ("error", 7))
