@@ -25,7 +25,8 @@
  * alpha = 1 is exactly DPO. librpo returns L, dL/d policy_chosen,
  * dL/d policy_rejected, the weight matrix and metrics; the caller
  * back-propagates the gradients through its own model. docs/math.md derives
- * everything; docs/api.md is the reference for every function.
+ * everything; this header is the reference for every function, and
+ * docs/api.md a guide to it.
  *
  * Conventions for every function below:
  *   - Arrays are row-major and contiguous; an (M, D) matrix is M rows of D.
@@ -233,7 +234,9 @@ extern "C" {
 
 /* Metrics of the last successful rpo_loss_* / rpo_loss_weighted_* call,
  * read with rpo_ctx_stat. They are weighted by W, so they describe what the
- * loss optimises; for DIAGONAL with alpha = 1 they are DPO's usual ones. */
+ * loss optimises; for DIAGONAL with alpha = 1 they are DPO's usual ones.
+ * All are 0 before the first such call and after one with an empty side
+ * (M or N = 0).                                                            */
 #define RPO_STAT_LOSS             1 /* the loss returned (after reduction)    */
 #define RPO_STAT_REWARD_CHOSEN    2 /* mean_i beta * a_i                      */
 #define RPO_STAT_REWARD_REJECTED  3 /* mean_j beta * b_j                      */
