@@ -53,6 +53,7 @@
 
 mod batching;
 mod context;
+mod contrasts;
 mod embed_grad;
 mod error;
 mod linear;
@@ -67,6 +68,7 @@ mod tokens;
 
 pub use context::{Context, Embeddings, Inputs, Loss, Metrics, Param, Placement, Reduction,
                   Weighting};
+pub use contrasts::WeightShape;
 pub use embed_grad::EmbedGrad;
 pub use error::{Error, ErrorKind};
 pub use linear::{LinearGrads, LinearHead, LinearReal};
