@@ -70,7 +70,9 @@ enum {
  * train_toy's. The loss's gradients carry beta / M, hence their size. */
 static const float STEP_SIZES[] = {3.0f, 10.0f, 30.0f, 100.0f, 300.0f};
 #define N_STEP_SIZES (sizeof STEP_SIZES / sizeof STEP_SIZES[0])
-enum { MAIN_STEP_SIZE = 1 };  /* the tables of margins and differences */
+/* The tables of margins and differences: step 10, DPO's best and near
+ * every arm's (the first table shows each arm's own). */
+enum { MAIN_STEP_SIZE = 1 };
 
 /* train_toy's temperature, untuned, and arm (4)'s target in its place:
  * a related batch is mostly one cluster, whose cosines are all high, so
