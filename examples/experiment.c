@@ -218,11 +218,12 @@ typedef struct setup {
  * dataset, as a trainer would store them beside the data. */
 static void reference_logps(rpo_ctx *ctx, setup *su, buffers *b)
 {
-    for (size_t at = 0; at < TRAIN; at += HELD_OUT) {
-        const size_t count = TRAIN - at < HELD_OUT ? TRAIN - at : HELD_OUT;
-        pair_logps(ctx, &su->start, su->pool + at, count, b, b->seq_logps);
-        memcpy(su->ref_chosen + at, b->seq_logps, count * sizeof(float));
-        memcpy(su->ref_rejected + at, b->seq_logps + count, count * sizeof(float));
+    static float logps[2 * MAX_SEQS];   /* one chunk: chosen, rejected */
+    for (size_t at = 0; at < TRAIN; at += MAX_SEQS) {
+        const size_t count = TRAIN - at < MAX_SEQS ? TRAIN - at : MAX_SEQS;
+        pair_logps(ctx, &su->start, su->pool + at, count, b, logps);
+        memcpy(su->ref_chosen + at, logps, count * sizeof(float));
+        memcpy(su->ref_rejected + at, logps + count, count * sizeof(float));
     }
 }
 
@@ -335,7 +336,7 @@ static outcome train(enum arm a, float step_size, const setup *su,
         exit(1);
     }
     configure(ctx, a);
-    static batch_stream stream;
+    batch_stream stream;
     stream.related = spec->related ? related : NULL;
     stream.r.state = seed ^ 0xBA7C4E5ull;   /* same stream for every arm */
     new_epoch(&stream);
