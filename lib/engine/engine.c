@@ -222,6 +222,7 @@ static void describe_weights(rpo_ctx *ctx, const rpo_call *call,
     if (p->solves_tau) {
         src->target = rpo_target_contrasts(ctx);
         src->row_tau = rpo_scratch_at(ctx, L->row_tau);
+        src->row_entropy_at = p->k->row_entropy;
     }
     if (p->records_shape) {
         src->row_entropy = rpo_scratch_at(ctx, L->row_entropy);

@@ -9,33 +9,8 @@ static double at(rpo_dtype type, const void *x, size_t j)
     return type == RPO_F32 ? (double)((const float *)x)[j] : ((const double *)x)[j];
 }
 
-/* The row's entropy H at inverse temperature beta, and its slope in
- * u = log beta. With t_j = beta (s_j - max s) and p = softmax(t):
- *   H = log sum_j e^t_j - E_p[t],    dH/du = -Var_p(t)
- * (the slope only steers Newton; the bracket keeps every step safe). */
-typedef struct row_entropy {
-    double h, slope;
-} row_entropy;
-
-static row_entropy entropy_at(rpo_dtype type, const void *s, size_t n,
-                              double top, double beta)
-{
-    double z = 0.0, zt = 0.0, ztt = 0.0;
-    for (size_t j = 0; j < n; j++) {
-        const double t = beta * (at(type, s, j) - top);
-        const double e = exp(t);
-        z += e;
-        zt += e * t;
-        ztt += e * t * t;
-    }
-    const double mean = zt / z;  /* z >= 1: the maximum contributes e^0 */
-    const double var = ztt / z - mean * mean;
-    row_entropy r = {log(z) - mean, var > 0.0 ? -var : 0.0};
-    return r;
-}
-
-double rpo_solve_row_tau(rpo_dtype type, const void *s, size_t n, double k,
-                         double tau0)
+double rpo_solve_row_tau(rpo_row_entropy_fn entropy_at, rpo_dtype type,
+                         const void *s, size_t n, double k, double tau0)
 {
     if (n == 1)
         return tau0;
@@ -56,8 +31,9 @@ double rpo_solve_row_tau(rpo_dtype type, const void *s, size_t n, double k,
     u = u < lo ? lo : u > hi ? hi : u;
     double step_before = hi - lo, step = step_before;
     for (int i = 0; i < RPO_CONTRASTS_MAX_STEPS; i++) {
-        const row_entropy r = entropy_at(type, s, n, top, exp(u));
-        const double f = r.h - target;
+        double h, slope;  /* slope: dH/du, which steers Newton alone */
+        entropy_at(s, n, top, exp(u), &h, &slope);
+        const double f = h - target;
         if (fabs(f) <= RPO_CONTRASTS_TOL)
             break;
         if (f > 0.0) {          /* too many contrasts: a colder row */
@@ -77,7 +53,7 @@ double rpo_solve_row_tau(rpo_dtype type, const void *s, size_t n, double k,
         /* Newton, unless it leaves the bracket or did not halve the step
          * before last (Numerical Recipes' rtsafe); an end never evaluated
          * is tried first, so an unreachable k ends in one more step. */
-        double next = r.slope < 0.0 ? u - f / r.slope : (f > 0.0 ? hi : lo);
+        double next = slope < 0.0 ? u - f / slope : (f > 0.0 ? hi : lo);
         if (next >= hi && !hi_seen)
             next = hi;
         else if (next <= lo && !lo_seen)

@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "arrays.h"
+#include "kernels.h"
 
 /* The solve's bracket: every solved temperature lies in [TAU_MIN,
  * TAU_MAX] (or is +infinity, below). Cosines lie in [-1, 1], so at
@@ -40,9 +41,11 @@
  *                   columns (exp(H) >= their count at every tau)
  *   otherwise       a safeguarded Newton on log tau inside the bracket,
  *                   started at tau0 (clamped into it)
- * Deterministic: the same bits for the same row, whatever thread runs it. */
-double rpo_solve_row_tau(rpo_dtype type, const void *s, size_t n, double k,
-                         double tau0);
+ * entropy_at is the kernel set's row_entropy of the element type
+ * (kernels.h), which evaluates H and its slope in double. Deterministic:
+ * the same bits for the same row and kernel set, whatever thread runs it. */
+double rpo_solve_row_tau(rpo_row_entropy_fn entropy_at, rpo_dtype type,
+                         const void *s, size_t n, double k, double tau0);
 
 /* The entropy of a row of the caller's weights w (n) in type, normalised
  * by the sum of their magnitudes: -sum_j p_j log p_j, p_j = |w_j| / sum

@@ -79,7 +79,8 @@ void rpo_embedding_softmax(const rpo_weight_source *src, size_t i0,
         const size_t elem = src->type == RPO_F32 ? sizeof(float) : sizeof(double);
         for (size_t r = 0; r < rows; r++) {
             char *row = (char *)panel + r * n * elem;
-            const double tau = rpo_solve_row_tau(src->type, row, n, src->target, src->tau);
+            const double tau = rpo_solve_row_tau(src->row_entropy_at, src->type, row, n,
+                                                 src->target, src->tau);
             src->row_tau[i0 + r] = tau;
             src->softmax(1, n, row, n, row, n, tau, entropy != NULL ? entropy + r : NULL);
         }

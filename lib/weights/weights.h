@@ -41,6 +41,7 @@ typedef struct rpo_weight_source {
      * k == 0: tau for every row, row_tau unused */
     double target;
     double *row_tau;
+    rpo_row_entropy_fn row_entropy_at;  /* the solve's kernel (kernels.h) */
     /* The shape of W (RPO_STAT_EFFECTIVE_CONTRASTS, _DIAGONAL_WEIGHT),
      * written row by row as rows are formed; NULL: not recorded.
      * row_entropy (M): EMBEDDING, SINKHORN and CALLER rows (UNIFORM and

@@ -90,4 +90,37 @@ static void TNAME(softmax)(size_t rows, size_t n, const void *s_, size_t lds,
     }
 }
 
+/* The entropy H of the softmax row w_j = exp(t_j) / Z, t_j = beta (s_j -
+ * top), and its slope dH/d(log beta) = -Var_w(t), for the temperature
+ * solve of lib/weights/contrasts.c: H = log Z - (sum_j e^t_j t_j) / Z.
+ * In double lanes whatever the element type (floats are widened), so the
+ * solve's tolerance holds for float rows too; top is the row's maximum,
+ * so every t_j <= 0 and Z >= 1. */
+static void TNAME(row_entropy)(const void *s_, size_t n, double top, double beta,
+                               double *entropy, double *slope)
+{
+    const REAL *s = s_;
+    vf64 z = {0}, zt = {0}, ztt = {0};
+    size_t j = 0;
+    for (; j + VL64 <= n; j += VL64) {
+        const vf64 t = (TNAME(load_wide)(s + j) - top) * beta;
+        const vf64 e = exp_nonpos_f64(t);
+        z += e;
+        zt += e * t;
+        ztt += e * t * t;
+    }
+    double z1 = hsum_f64(z), zt1 = hsum_f64(zt), ztt1 = hsum_f64(ztt);
+    for (; j < n; j++) {
+        const double t = ((double)s[j] - top) * beta;
+        const double e = exp(t);
+        z1 += e;
+        zt1 += e * t;
+        ztt1 += e * t * t;
+    }
+    const double mean = zt1 / z1;
+    const double var = ztt1 / z1 - mean * mean;
+    *entropy = log(z1) - mean;
+    *slope = var > 0.0 ? -var : 0.0;
+}
+
 #undef SUM_CHUNK
