@@ -229,6 +229,8 @@ check-install: $(LIB_FILES)
 #                      compiled here with -Werror against this build and run
 #   docs/pytorch.md    run by examples/python/tests/test_docs.py (check-python)
 #   docs/rust.md       run as doc tests of the crate (check-rust)
+# and no doc copies a prototype of include/rpo.h, the one copy of each
+# signature (tests/check_docs.py).
 .PHONY: check-docs
 CHECK_TARGETS += check-docs
 
@@ -239,7 +241,8 @@ $(BUILD)/docs/c_trainer.c: docs/c-trainer.md
 $(BUILD)/docs/c_trainer: $(BUILD)/docs/c_trainer.c include/rpo.h $(LIB_FILES)
 	$(CC) $(PROG_CFLAGS) -Werror -o $@ $< $(PROG_LDFLAGS) -lrpo $(LDLIBS)
 
-## check-docs: the docs' code blocks compile and run as shown
+## check-docs: the docs' code blocks compile and run as shown; no doc copies an rpo.h prototype
 check-docs: $(BUILD)/docs/c_trainer
+	@/usr/bin/python3 tests/check_docs.py
 	@$(BUILD)/docs/c_trainer
 	@echo "docs/c-trainer.md: its program builds without a warning and runs"
