@@ -143,13 +143,13 @@ check: check-deps
 	@$(MAKE) --no-print-directory $(CHECK_TARGETS)
 	@echo "make check: every suite passed ($(CHECK_TARGETS))"
 
-# The fast tier, for the edit loop: the layout rule, the C suites, the Python and Rust
-# bindings, the docs' code and the demo (no -Werror builds, sanitizers,
-# fuzzing, ABI gate or install test: `make check` runs those too, and CI
-# runs `make check`).
+# The fast tier, for the edit loop: the layout rule, the C suites, the
+# Python and Rust bindings, the docs' code, the demo and the experiment's
+# smoke run (no -Werror builds, sanitizers, fuzzing, ABI gate or install
+# test: `make check` runs those too, and CI runs `make check`).
 TEST_TIER = check-layout check-help check-c check-python check-rust check-docs check-demo \
     check-experiment
-## test: the fast tier for the edit loop: C suites, bindings, docs, demo
+## test: the fast tier for the edit loop: C suites, bindings, docs, demo, experiment smoke run
 test: check-deps
 	@$(MAKE) --no-print-directory $(TEST_TIER)
 	@echo "make test: the fast tier passed ($(TEST_TIER)); make check runs everything"

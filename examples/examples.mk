@@ -1,7 +1,7 @@
 # The example programs of examples/ (demo.c, train_toy.c, experiment.c).
-# Included by the
-# top Makefile; the bindings and the MPI example have their own make files
-# in their folders (examples/python, examples/rust, examples/mpi).
+# Included by the top Makefile; the bindings and the MPI example have their
+# own make files in their folders (examples/python, examples/rust,
+# examples/mpi).
 
 # Each program links the shared library of the tree, and the other C files
 # it depends on (listed below).
@@ -49,7 +49,7 @@ check-demo: $(BUILD)/examples/demo $(BUILD)/examples/train_toy
 	              "update README.md"; exit 1; }
 	@echo "demo and train_toy ran; README.md shows train_toy's output and demo's LM head"
 
-# The evidence of docs/beyond.md's section 10: the toy task over seeds,
+# The evidence of docs/beyond.md's section 11: the toy task over seeds,
 # trained with DPO and with RPO's 1.3 features at several step sizes
 # (examples/experiment.c). Not part of `make demo`: it takes a minute, not
 # a moment; README.md and docs/beyond.md show its tables.

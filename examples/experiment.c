@@ -70,7 +70,9 @@ enum {
  * train_toy's. The loss's gradients carry beta / M, hence their size. */
 static const float STEP_SIZES[] = {3.0f, 10.0f, 30.0f, 100.0f, 300.0f};
 #define N_STEP_SIZES (sizeof STEP_SIZES / sizeof STEP_SIZES[0])
-enum { MAIN_STEP_SIZE = 1 };  /* the tables of margins and differences */
+/* The tables of margins and differences: step 10, DPO's best and near
+ * every arm's (the first table shows each arm's own). */
+enum { MAIN_STEP_SIZE = 1 };
 
 /* train_toy's temperature, untuned, and arm (4)'s target in its place:
  * a related batch is mostly one cluster, whose cosines are all high, so
@@ -216,11 +218,12 @@ typedef struct setup {
  * dataset, as a trainer would store them beside the data. */
 static void reference_logps(rpo_ctx *ctx, setup *su, buffers *b)
 {
-    for (size_t at = 0; at < TRAIN; at += HELD_OUT) {
-        const size_t count = TRAIN - at < HELD_OUT ? TRAIN - at : HELD_OUT;
-        pair_logps(ctx, &su->start, su->pool + at, count, b, b->seq_logps);
-        memcpy(su->ref_chosen + at, b->seq_logps, count * sizeof(float));
-        memcpy(su->ref_rejected + at, b->seq_logps + count, count * sizeof(float));
+    static float logps[2 * MAX_SEQS];   /* one chunk: chosen, rejected */
+    for (size_t at = 0; at < TRAIN; at += MAX_SEQS) {
+        const size_t count = TRAIN - at < MAX_SEQS ? TRAIN - at : MAX_SEQS;
+        pair_logps(ctx, &su->start, su->pool + at, count, b, logps);
+        memcpy(su->ref_chosen + at, logps, count * sizeof(float));
+        memcpy(su->ref_rejected + at, logps + count, count * sizeof(float));
     }
 }
 
@@ -333,7 +336,7 @@ static outcome train(enum arm a, float step_size, const setup *su,
         exit(1);
     }
     configure(ctx, a);
-    static batch_stream stream;
+    batch_stream stream;
     stream.related = spec->related ? related : NULL;
     stream.r.state = seed ^ 0xBA7C4E5ull;   /* same stream for every arm */
     new_epoch(&stream);

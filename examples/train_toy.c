@@ -102,7 +102,9 @@ static void train(int run, const policy *start, const example *pool,
         for (size_t i = 0; i < BATCH; i++)
             batch[i] = rng_below(&order, TRAIN);
         size_t m = BATCH, n = BATCH;
-        float chosen_emb[BATCH * D], rejected_emb[UNPAIRED_N * D];
+        /* both sides' embeddings are copied below, paired or not: room
+         * for BATCH rejected rows, the most either kind of step has */
+        float chosen_emb[BATCH * D], rejected_emb[BATCH * D];
         if (run == RUN_UNPAIRED) {
             /* chosen responses of some prompts, rejected responses of
              * others: no response meets the other half of its own pair */
