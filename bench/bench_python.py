@@ -98,9 +98,15 @@ def taking_turns(calls, min_time, block, at_least=5):
     blocks of about `block` seconds."""
     per_block = {}
     for name, fn in calls.items():
-        t0 = time.perf_counter()
-        fn()   # untimed: first-call costs; sizes the block
-        per_block[name] = max(1, int(block / (time.perf_counter() - t0)))
+        fn()   # untimed: first-call costs (sizing the block by this call
+        # made the first configuration's blocks a call or two long, each
+        # call then running cold after the others: 5x the steady time)
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        per_block[name] = max(1, int(block / median(times)))
     samples = {name: [] for name in calls}
     start, turns = time.perf_counter(), 0
     while turns < at_least or time.perf_counter() - start < min_time:
@@ -136,9 +142,11 @@ def main():
         configs = [(8, 384, torch.float32, True), (64, 384, torch.float32, True),
                    (512, 384, torch.float32, True), (4096, 768, torch.float32, True)]
 
+    lib = rpo.default_library()
     print("# librpo %s (%s), PyTorch %s, 1 torch thread, librpo threads %d;"
-          % (rpo.version(), rpo.default_library().source, torch.__version__,
-             args.threads))
+          " RPOLoss's per-step path: %s" % (
+              rpo.version(), lib.source, torch.__version__, args.threads,
+              "rpo._native (C)" if lib.native() else "Python (RPO_NATIVE=0 or not built)"))
     print("# loss and dL/d policy log-probs, embedding weighting; medians, the"
           " three taking turns in %g s blocks for %g s" % (args.block, args.min_time))
     print("%-8s %-7s %5s %5s %12s %12s %12s %10s %10s %14s" % (

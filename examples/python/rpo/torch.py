@@ -44,7 +44,9 @@ TRL_METRICS = (
 _LOGP_ARGS = ("policy_chosen_logps", "policy_rejected_logps",
               "reference_chosen_logps", "reference_rejected_logps")
 _EMB_ARGS = ("chosen_emb", "rejected_emb")
-_COMPUTED = (torch.float32, torch.float64)
+_F32, _F64 = torch.float32, torch.float64
+_COMPUTED = (_F32, _F64)
+_empty = torch.empty
 _SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
 
 
@@ -121,8 +123,8 @@ def _address(t):
 
 
 def _prepared(module, pc, pr, rc, rr, ce, re):
-    """The general path of a call: the computed dtype, every array as a
-    contiguous CPU tensor of it, and the shapes the C API cannot see (it
+    """The general path of a call: every array as a contiguous CPU tensor
+    of the computed dtype, and the shapes the C API cannot see (it
     takes sizes, not shapes) checked; TypeError for non-floating arrays."""
     dt = _compute_dtype((pc, pr, rc, rr))
     if ce is not None:
@@ -140,6 +142,9 @@ def _prepared(module, pc, pr, rc, rr, ce, re):
     if rr is not None and rr.shape != pr.shape:
         raise lib.error(errors.ERR_SIZE, "reference_rejected_logps has shape %s, "
                         "policy_rejected_logps %s" % (tuple(rr.shape), tuple(pr.shape)))
+    if ce is None and re is not None:
+        raise lib.error(errors.ERR_NULL_POINTER, "rejected_emb is given but "
+                        "chosen_emb is None")
     if ce is not None:
         m, n = pc.shape[0], pr.shape[0]
         if ce.dim() != 2 or ce.shape[0] != m:
@@ -148,23 +153,21 @@ def _prepared(module, pc, pr, rc, rr, ce, re):
         if re is not None and tuple(re.shape) != (n, ce.shape[1]):
             raise lib.error(errors.ERR_SIZE, "rejected_emb has shape %s, want "
                             "(%d, %d)" % (tuple(re.shape), n, ce.shape[1]))
-    return dt, pc, pr, rc, rr, ce, re
+    return pc, pr, rc, rr, ce, re
 
 
-def _loss_call(module, pc, pr, rc, rr, ce, re, grad):
-    """One rpo_loss_f32/_f64 call: (loss, dL/dpc, dL/dpr, converted), a
-    0-dim CPU tensor and two 1-D CPU tensors librpo wrote into (None
-    without grad), and whether any input had to be converted (then the
-    loss goes back through _output and the gradients through .to(); when
-    none was, the loss already has the caller's dtype and device). Inputs that already are what
-    librpo reads (contiguous 1-D / 2-D CPU tensors of one floating dtype,
-    shapes agreeing) take the fast path: a few attribute reads, no copy."""
-    # written out, not a helper per array: this test runs on every call.
+def _python_loss(entry, pc, pr, rc, rr, ce, re, grad):
+    """rpo._native.loss (rpo/_native.c) in Python, for where it was not
+    built: (loss, grad_chosen, grad_rejected) written by librpo, None when
+    an input is not what librpo reads in place (contiguous 1-D / 2-D CPU
+    tensors of one floating dtype, shapes agreeing), or the failing
+    status. The test is written out, not a helper per array: at the
+    paper's batch sizes this Python is most of a training step's loss."""
     # A tensor subclass passes; anything without these attributes (lists,
     # NumPy arrays fail the dtype test) takes the general path.
     try:
         dt = pc.dtype
-        fast = ((dt is torch.float32 or dt is torch.float64)
+        if not ((dt is _F32 or dt is _F64)
                 and pc.is_cpu and pc.ndim == 1 and pc.is_contiguous()
                 and pr.dtype is dt and pr.is_cpu and pr.ndim == 1
                 and pr.is_contiguous()
@@ -182,40 +185,62 @@ def _loss_call(module, pc, pr, rc, rr, ce, re, grad):
                                     and re.is_cpu and re.ndim == 2
                                     and re.shape[0] == pr.shape[0]
                                     and re.shape[1] == ce.shape[1]
-                                    and re.is_contiguous())))
+                                    and re.is_contiguous()))):
+            return None
     except AttributeError:
-        fast = False
-    if not fast:
-        dt, pc, pr, rc, rr, ce, re = _prepared(module, pc, pr, rc, rr, ce, re)
+        return None
     m = pc.shape[0]
     n = pr.shape[0]
-    loss = torch.empty((), dtype=dt)
+    loss = _empty((), dtype=dt)
     if grad:
-        gc = torch.empty(m, dtype=dt)
-        gr = torch.empty(n, dtype=dt)
-        gc_p, gr_p = gc.data_ptr(), gr.data_ptr()
+        gc = _empty(m, dtype=dt)
+        gr = _empty(n, dtype=dt)
+        gc_p = gc.data_ptr()
+        gr_p = gr.data_ptr()
     else:
         gc = gr = gc_p = gr_p = None
-    ctx = module.context
-    entry = module._entry
-    if entry[0] is not ctx:
-        entry = module._resolve_entry()
-    fn = entry[1] if dt is torch.float32 else entry[2]
-    with ctx._lock:
+    ctx = entry[0]
+    with entry[1]:
         handle = ctx._ptr
         if handle is None:
             raise ValueError("the Context is closed")
-        status = fn(handle, m, pc.data_ptr(),
-                    None if rc is None else rc.data_ptr(),
-                    n, pr.data_ptr(), None if rr is None else rr.data_ptr(),
-                    0 if ce is None else ce.shape[1],
-                    None if ce is None else ce.data_ptr(),
-                    None if re is None else re.data_ptr(),
-                    loss.data_ptr(), gc_p, gr_p)
-        if status:
-            raise ctx.library.error(status, "rpo_loss_%s" % _SUFFIX[dt], handle)
+        status = entry[8 if dt is _F32 else 9](
+            handle, m, pc.data_ptr(), None if rc is None else rc.data_ptr(),
+            n, pr.data_ptr(), None if rr is None else rr.data_ptr(),
+            0 if ce is None else ce.shape[1],
+            None if ce is None else ce.data_ptr(),
+            None if re is None else re.data_ptr(),
+            loss.data_ptr(), gc_p, gr_p)
+    return status or (loss, gc, gr)
+
+
+def _loss_call(module, pc, pr, rc, rr, ce, re, grad):
+    """One rpo_loss_f32/_f64 call: (loss, dL/dpc, dL/dpr, converted), a
+    0-dim CPU tensor and two 1-D CPU tensors librpo wrote into (None
+    without grad), and whether any input had to be converted first (then
+    the loss goes back through _output and the gradients through .to()).
+    Inputs librpo reads in place take the per-step path (module._entry)."""
+    entry = module._entry
+    if entry[0] is not module.context:
+        entry = module._resolve_entry()
+    r = entry[7](entry, pc, pr, rc, rr, ce, re, grad)
+    converted = r is None
+    if converted:
+        pc, pr, rc, rr, ce, re = _prepared(module, pc, pr, rc, rr, ce, re)
+        r = entry[7](entry, pc, pr, rc, rr, ce, re, grad)
+    if r.__class__ is not tuple:
+        raise _failure(entry, r, pc)
     module.__dict__["_last_metrics"] = _FROM_CONTEXT   # nn.Module.__setattr__ is slow
-    return loss, gc, gr, not fast
+    return r[0], r[1], r[2], converted
+
+
+def _failure(entry, status, pc):
+    """The exception of librpo's failing status, with the context's
+    detail (read under the lock, as the call was)."""
+    ctx = entry[0]
+    with entry[1]:
+        return ctx.library.error(status, "rpo_loss_%s" % _SUFFIX[pc.dtype],
+                                 ctx._ptr)
 
 
 def _output(loss, pc, pr):
@@ -230,16 +255,20 @@ def _output(loss, pc, pr):
 def _scaled_to_inputs(fctx, grad_loss):
     """backward's general case: the gradients scaled by grad_loss and moved
     to each input's device and dtype; the references get the negatives."""
-    g = grad_loss.to(device="cpu", dtype=fctx.gc.dtype)
-    gc, gr = fctx.gc * g, fctx.gr * g
+    grads = fctx.grads
+    if grads is None:   # handed to autograd by an earlier backward
+        grads = _loss_call(*fctx.args, True)[1:3]   # (retain_graph): again
+    gc, gr = grads
+    g = grad_loss.to(device="cpu", dtype=gc.dtype)
+    gc, gr = gc * g, gr * g
     out = [None]
-    for k, grad in enumerate((gc, gr, -gc, -gr)):
+    pc, pr, rc, rr = fctx.args[1:5]
+    for k, (grad, t) in enumerate(zip((gc, gr, -gc, -gr), (pc, pr, rc, rr))):
         if not fctx.needs_input_grad[k + 1]:
             out.append(None)
-        elif fctx.inputs is None:   # read in place: CPU, the computed dtype
+        elif not fctx.converted:   # read in place: CPU, the computed dtype
             out.append(grad)
         else:
-            t = fctx.inputs[k]
             out.append(grad.to(device=t.device, dtype=t.dtype))
     return (*out, None, None)
 
@@ -256,20 +285,23 @@ class _RPOFunction(torch.autograd.Function):
     constant. librpo returns dL/dpc and dL/dpr with the loss; backward
     scales them by the incoming gradient (dL/drc = -dL/dpc, dL/drr =
     -dL/dpr). Kept lean, since at training batch sizes the Python around
-    the C call is most of the time: the gradients stay on fctx (they are
-    neither inputs nor outputs, so no reference cycle), and the common
-    backward (loss.backward(): an incoming 1, CPU float inputs that were
-    read in place, no reference needing a gradient) returns them as they
-    are."""
+    the C call is most of the time. The common backward (loss.backward():
+    an incoming 1, inputs read in place, no reference needing a gradient)
+    hands librpo's gradient tensors to autograd and keeps no reference, so
+    that autograd stores them as .grad without the copy it makes of a
+    tensor someone else holds; a second backward through the same graph
+    (retain_graph=True) computes them again from fctx.args, the inputs
+    (neither outputs nor tensors that hold this node: no reference
+    cycle)."""
 
     @staticmethod
     def forward(fctx, module, pc, pr, rc, rr, ce, re):
-        loss, fctx.gc, fctx.gr, converted = _loss_call(module, pc, pr, rc,
-                                                       rr, ce, re, True)
-        if converted:   # the gradients go back to these devices and dtypes
-            fctx.inputs = (pc, pr, rc, rr)
+        loss, gc, gr, fctx.converted = _loss_call(module, pc, pr, rc, rr,
+                                                  ce, re, True)
+        fctx.grads = (gc, gr)
+        fctx.args = (module, pc, pr, rc, rr, ce, re)
+        if fctx.converted:   # back to the caller's device and dtype
             return _output(loss, pc, pr)
-        fctx.inputs = None
         return loss
 
     @staticmethod
@@ -277,11 +309,13 @@ class _RPOFunction(torch.autograd.Function):
         if torch.is_grad_enabled():      # create_graph=True
             return _backward_once(fctx, grad_loss)
         need = fctx.needs_input_grad
-        if (fctx.inputs is not None or need[3] or need[4]
-                or grad_loss.item() != 1.0):
+        if (fctx.converted or need[3] or need[4] or grad_loss.item() != 1.0
+                or fctx.grads is None):
             return _scaled_to_inputs(fctx, grad_loss)
-        return (None, fctx.gc if need[1] else None,
-                fctx.gr if need[2] else None, None, None, None, None)
+        gc, gr = fctx.grads
+        fctx.grads = None
+        return (None, gc if need[1] else None, gr if need[2] else None,
+                None, None, None, None)
 
 
 class _RPOEmbedFunction(torch.autograd.Function):
@@ -389,15 +423,23 @@ class RPOLoss(torch.nn.Module):
                                weighting=weighting, placement=placement,
                                reduction=reduction, **settings)
         self._last_metrics = None
-        self._entry = (None, None, None)
+        self._entry = (None,)
 
     def _resolve_entry(self):
-        """(context, rpo_loss_f32, rpo_loss_f64) of the context's library:
-        looked up once per context, not per call (a new self.context is
-        noticed by _loss_call and looked up again)."""
-        lib = self.context.library
-        entry = (self.context, lib.function("rpo_loss_f32"),
-                 lib.function("rpo_loss_f64"))
+        """What the per-step path needs, looked up once per context, not
+        per call (a new self.context is noticed by _loss_call): (context,
+        its lock, the addresses of rpo_loss_f32 and _f64, torch.float32,
+        torch.float64, torch.empty) as rpo._native.loss reads them, then
+        the function doing the step (rpo._native.loss, or _python_loss
+        where that was not built) and the ctypes rpo_loss_f32 and _f64
+        _python_loss calls."""
+        ctx = self.context
+        lib = ctx.library
+        native = lib.native()
+        entry = (ctx, ctx._lock, lib.address("rpo_loss_f32"),
+                 lib.address("rpo_loss_f64"), _F32, _F64, _empty,
+                 _python_loss if native is None else native.loss,
+                 lib.function("rpo_loss_f32"), lib.function("rpo_loss_f64"))
         self.__dict__["_entry"] = entry
         return entry
 
