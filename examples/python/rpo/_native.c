@@ -215,15 +215,22 @@ static PyObject *native_loss(PyObject *self, PyObject *const *args,
     }
     int status = 0;
     if (ptr != NULL && ptr != Py_None && !PyErr_Occurred()) {
-        void *fn = PyLong_AsVoidPtr(PyTuple_GET_ITEM(entry, 2 + f64));
-        if (fn != NULL && f64)
+        /* an address from ctypes: integer to function pointer, as
+         * dlsym's callers do */
+        uintptr_t fn = (uintptr_t)PyLong_AsUnsignedLongLong(
+            PyTuple_GET_ITEM(entry, 2 + f64));
+        if (fn == 0 && !PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "entry holds no rpo_loss address");
+        if (PyErr_Occurred())
+            status = 0;                 /* raised below, after the unlock */
+        else if (f64)
             status = ((loss_f64)fn)(handle, (size_t)m, (const double *)a_pc,
                                     (const double *)a_rc, (size_t)n,
                                     (const double *)a_pr, (const double *)a_rr,
                                     (size_t)d, (const double *)a_ce,
                                     (const double *)a_re, (double *)a_loss,
                                     (double *)a_gc, (double *)a_gr);
-        else if (fn != NULL)
+        else
             status = ((loss_f32)fn)(handle, (size_t)m, (const float *)a_pc,
                                     (const float *)a_rc, (size_t)n,
                                     (const float *)a_pr, (const float *)a_rr,
@@ -284,6 +291,8 @@ static struct PyModuleDef module = {
     "The per-step part of rpo.torch.RPOLoss in C (see _native.c).", -1,
     methods, NULL, NULL, NULL, NULL,
 };
+
+PyMODINIT_FUNC PyInit__native(void);
 
 PyMODINIT_FUNC PyInit__native(void)
 {
