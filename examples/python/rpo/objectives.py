@@ -18,7 +18,7 @@ import ctypes
 import numpy as np
 
 from . import errors
-from .context import LOSS_TYPES, PARTIAL_COUNT, SETTINGS_BY_NAME
+from .context import LOSS_TYPES, PARTIAL_COUNT
 
 # The term names, TRL's loss_type vocabulary (rpo.h RPO_LOSS_*).
 TERMS = LOSS_TYPES + ("sigmoid_norm", "simpo", "orpo", "sft", "kto",
@@ -98,17 +98,17 @@ def set_objective_settings(context, **settings):
     """Sets the settings of 1.3 by TRL's names (simpo_gamma,
     f_divergence_type by name or number, f_alpha_divergence_coef,
     desirable_weight, undesirable_weight); None leaves a setting alone."""
-    lib = context.library
     for name, value in settings.items():
         if value is None:
             continue
         if name not in _NEW_SETTINGS:
             raise ValueError("unknown objective setting %r" % name)
         if name == "f_divergence_type" and isinstance(value, str):
+            if value not in F_DIVERGENCES:
+                raise ValueError("f_divergence_type must be one of %s, not %r"
+                                 % (", ".join(F_DIVERGENCES), value))
             value = F_DIVERGENCES.index(value)
-        key = SETTINGS_BY_NAME[_NEW_SETTINGS[name]].key
-        lib.call("rpo_ctx_set", context._handle(), key, float(value),
-                 detail=name)
+        context.set(_NEW_SETTINGS[name], value)
 
 
 # The metrics of an objective call: TRL's name, RPO_STAT_* key.

@@ -28,7 +28,8 @@ docs/beyond.md; rpo.distributed.GlobalRPOLoss spans data-parallel ranks.
 import torch
 
 from . import errors
-from .context import Context
+from .context import LOSS_TYPES, Context
+from .objectives import set_objective_settings, term_arrays
 from .sampling import RelatedPromptSampler  # noqa: F401 (re-exported)
 from .cached import cached_backward  # noqa: F401 (re-exported)
 from .torch_linear import linear_token_logps  # noqa: F401 (librpo 1.3)
@@ -365,8 +366,11 @@ _FROM_CONTEXT = object()
 
 def per_token(logps, lengths):
     """Per-sequence log-probs divided by their completion lengths (clamped
-    to at least 1, as TRL does): TRL's ipo and sigmoid_norm read these.
-    Differentiable; None stays None."""
+    to at least 1, as TRL does). Differentiable; None stays None. This is
+    what RPOLoss's chosen_lengths= did in librpo 1.2, to every log-prob
+    and for every loss_type: RPOLoss()(per_token(pc, lc), per_token(pr,
+    lr), per_token(rc, lc), per_token(rr, lr), ...) is that call
+    (docs/pytorch.md)."""
     if logps is None or lengths is None:
         return logps
     lengths = torch.as_tensor(lengths, device=logps.device)
@@ -376,7 +380,8 @@ def per_token(logps, lengths):
 def prepared_logps(logps, chosen_lengths, rejected_lengths):
     """The four log-prob arguments of a forward (policy chosen, policy
     rejected, reference chosen, reference rejected) checked to be 1-D
-    tensors or None, then divided by their lengths when given."""
+    tensors or None, then divided by their lengths when given (the 1.2
+    meaning, which rpo.distributed.GlobalRPOLoss keeps)."""
     for name, t in zip(_LOGP_ARGS, logps):
         if t is not None and (not isinstance(t, torch.Tensor) or t.dim() != 1):
             raise ValueError("%s must be a 1-dimensional tensor" % name)
@@ -385,35 +390,55 @@ def prepared_logps(logps, chosen_lengths, rejected_lengths):
 
 
 class RPOLoss(torch.nn.Module):
-    """Relative Preference Optimization loss (arXiv 2402.10958) by librpo.
+    """Relative Preference Optimization loss (arXiv 2402.10958) by librpo,
+    under any of TRL's objectives (docs/objectives.md).
 
     RPOLoss(beta=0.1, tau=0.5, alpha=0.8, weighting="embedding",
             placement="auto", reduction="mean", *, loss_type=None,
-            label_smoothing=None, discopop_tau=None, logit_scale=None,
-            threads=None, library=None, **settings)
+            loss_weights=None, label_smoothing=None, discopop_tau=None,
+            logit_scale=None, simpo_gamma=None, f_divergence_type=None,
+            f_alpha_divergence_coef=None, threads=None, library=None,
+            **settings)
 
     weighting: "uniform", "diagonal" (alpha on the true pairs; alpha=1 is
     DPO), "embedding" (softmax over prompt-embedding cosine distance with
     temperature tau) or "sinkhorn" (the optimal-transport plan between the
     prompts, epsilon = tau). placement: "auto", "logit" or "loss".
-    reduction: "mean" or "sum" over chosen rows. loss_type: the per-pair
-    loss by TRL's name (rpo.LOSS_TYPES; "sigmoid" by default);
-    label_smoothing: eps of sigmoid, robust and exo_pair; discopop_tau:
-    discopop's temperature; logit_scale: "row_sum" (the reference) or
-    "row_mean" (beta keeps its meaning as N grows); threads: how many
-    threads one call may use (results are bitwise the same for any). None
-    leaves librpo's default. Any other setting of rpo.SETTINGS may be passed by name;
+    reduction: "mean" or "sum" over chosen rows, or "none": the M per-row
+    losses, whose mean is the "mean" loss. loss_type: TRL's name of the
+    per-pair loss (rpo.objectives.TERMS; "sigmoid" by default) or a list
+    of them, summed with loss_weights (one each, TRL's). label_smoothing:
+    eps of sigmoid, robust and exo_pair; discopop_tau: discopop's
+    temperature; logit_scale: "row_sum" (the reference) or "row_mean"
+    (beta keeps its meaning as N grows); simpo_gamma, f_divergence_type
+    ("reverse_kl", "forward_kl", "js_divergence", "alpha_divergence") and
+    f_alpha_divergence_coef as TRL's; threads: how many threads one call
+    may use (results are bitwise the same for any). None leaves librpo's
+    default. Any other setting of rpo.SETTINGS may be passed by name;
     `library` as for rpo.Context. The settings can be changed later through
     `self.context` (e.g. loss_fn.context.beta = 0.2).
+
+    One loss type of librpo 1.2 (rpo.LOSS_TYPES), no list, no weights,
+    lengths or sample weights, and reduction "mean" or "sum" is the plain
+    call (rpo_loss_*, the fast path); anything else is rpo_objective_*.
     """
 
     def __init__(self, beta=0.1, tau=0.5, alpha=0.8, weighting="embedding",
                  placement="auto", reduction="mean", *, loss_type=None,
-                 label_smoothing=None, discopop_tau=None, logit_scale=None,
-                 threads=None, library=None, **settings):
+                 loss_weights=None, label_smoothing=None, discopop_tau=None,
+                 logit_scale=None, simpo_gamma=None, f_divergence_type=None,
+                 f_alpha_divergence_coef=None, threads=None, library=None,
+                 **settings):
         super().__init__()
-        for name, value in (("loss_type", loss_type),
-                            ("label_smoothing", label_smoothing),
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError("reduction must be 'mean', 'sum' or 'none', not %r"
+                             % (reduction,))
+        names = ("sigmoid",) if loss_type is None else (
+            (loss_type,) if isinstance(loss_type, str) else tuple(loss_type))
+        plain = loss_weights is None and len(names) == 1 and names[0] in LOSS_TYPES
+        if plain and loss_type is not None:
+            settings["loss_type"] = loss_type
+        for name, value in (("label_smoothing", label_smoothing),
                             ("discopop_tau", discopop_tau),
                             ("logit_scale", logit_scale),
                             ("threads", threads)):
@@ -421,7 +446,21 @@ class RPOLoss(torch.nn.Module):
                 settings[name] = value
         self.context = Context(library, beta=beta, tau=tau, alpha=alpha,
                                weighting=weighting, placement=placement,
-                               reduction=reduction, **settings)
+                               reduction="mean" if reduction == "none" else reduction,
+                               **settings)
+        set_objective_settings(self.context, simpo_gamma=simpo_gamma,
+                               f_divergence_type=f_divergence_type,
+                               f_alpha_divergence_coef=f_alpha_divergence_coef)
+        self._term_names = names
+        self._loss_weights = None if loss_weights is None else tuple(loss_weights)
+        if term_arrays(names, loss_weights)[3]:   # checks names and weights
+            raise ValueError("%s stands alone on unpaired data: use "
+                             "rpo.torch.KTOLoss" % names[0])
+        self._none = reduction == "none"
+        # the objective route whatever forward is given (the settings only
+        # rpo_objective_* reads are checked per call: they can change)
+        self._objective = not plain or self._none
+        self._kl = None
         self._last_metrics = None
         self._entry = (None,)
 
@@ -446,8 +485,10 @@ class RPOLoss(torch.nn.Module):
     def forward(self, policy_chosen_logps, policy_rejected_logps,
                 reference_chosen_logps=None, reference_rejected_logps=None,
                 chosen_emb=None, rejected_emb=None, *, chosen_lengths=None,
-                rejected_lengths=None):
-        """The loss, a 0-dim tensor on policy_chosen_logps' device.
+                rejected_lengths=None, chosen_weights=None,
+                rejected_weights=None):
+        """The loss, a 0-dim tensor on policy_chosen_logps' device (for
+        reduction="none", the M per-row losses).
 
         *_logps: (M) chosen and (N) rejected per-sequence log-probs; the
         references may be None (reference-free). chosen_emb (M, D) and
@@ -455,15 +496,14 @@ class RPOLoss(torch.nn.Module):
         weighting; rejected_emb None means paired data (M == N, the same
         prompts). Embeddings that require grad receive dL/d embedding
         (paired: both roles, on chosen_emb). chosen_lengths (M) and
-        rejected_lengths (N): completion token counts; when given, the
-        log-probs (policy and reference) are divided by them first, TRL's
-        per-token averages for ipo and sigmoid_norm."""
-        logps = pc, pr, rc, rr = (policy_chosen_logps, policy_rejected_logps,
-                                  reference_chosen_logps, reference_rejected_logps)
-        if (chosen_lengths is not None or rejected_lengths is not None
-                or type(pc) is not torch.Tensor or type(pr) is not torch.Tensor):
-            logps = pc, pr, rc, rr = prepared_logps(logps, chosen_lengths,
-                                                    rejected_lengths)
+        rejected_lengths (N): completion token counts, read by the terms
+        TRL defines on per-token averages (ipo, sigmoid_norm, simpo, orpo)
+        and by sft (librpo 1.3's meaning; 1.2 divided every log-prob:
+        rpo.torch.per_token does that). chosen_weights (M) and
+        rejected_weights (N): sample weights, the pair (i, j) term weighed
+        by their product (WPO); constants."""
+        pc, pr, rc, rr = (policy_chosen_logps, policy_rejected_logps,
+                          reference_chosen_logps, reference_rejected_logps)
         if rejected_emb is chosen_emb:
             rejected_emb = None          # paired: one matrix, both roles
         if torch._C._get_tracing_state() is not None:   # torch.jit.trace
@@ -471,11 +511,23 @@ class RPOLoss(torch.nn.Module):
                 "RPOLoss cannot be traced: librpo computes outside the "
                 "operations the tracer records, so a trace would replay a "
                 "constant loss; call it outside the traced function")
+        if (self._objective or self.context._objective_only
+                or chosen_lengths is not None or rejected_lengths is not None
+                or chosen_weights is not None or rejected_weights is not None):
+            if type(pc) is not torch.Tensor or type(pr) is not torch.Tensor:
+                pc, pr, rc, rr = prepared_logps((pc, pr, rc, rr), None, None)
+            return objective_forward(self, pc, pr, rc, rr, chosen_emb,
+                                     rejected_emb, chosen_lengths,
+                                     rejected_lengths, chosen_weights,
+                                     rejected_weights)
+        if type(pc) is not torch.Tensor or type(pr) is not torch.Tensor:
+            pc, pr, rc, rr = prepared_logps((pc, pr, rc, rr), None, None)
         if not torch.is_grad_enabled():  # no_grad, inference_mode: loss only
             return self._loss_only(pc, pr, rc, rr, chosen_emb, rejected_emb)
         if (getattr(chosen_emb, "requires_grad", False)
                 or getattr(rejected_emb, "requires_grad", False)):
-            return _RPOEmbedFunction.apply(self, *logps, chosen_emb, rejected_emb)
+            return _RPOEmbedFunction.apply(self, pc, pr, rc, rr, chosen_emb,
+                                           rejected_emb)
         if not (pc.requires_grad or pr.requires_grad
                 or (rc is not None and rc.requires_grad)
                 or (rr is not None and rr.requires_grad)):
@@ -491,14 +543,22 @@ class RPOLoss(torch.nn.Module):
     @property
     def metrics(self):
         """The last forward's metrics under TRL's names, as floats ({}
-        before the first call). Read from the context when asked, so they
-        are those of the last successful loss call on self.context."""
+        before the first call); the objective route adds logps/chosen and
+        logps/rejected. The plain path's are read from the context when
+        asked, so they are those of the last successful loss call on
+        self.context."""
         last = self._last_metrics
         if last is None:
             return {}
+        if isinstance(last, dict):
+            return dict(last)
         if last is _FROM_CONTEXT:
             last = self.context.metrics
         return {trl: getattr(last, field) for trl, field in TRL_METRICS}
 
     def extra_repr(self):
         return ", ".join("%s=%r" % kv for kv in self.context.settings().items())
+
+
+# The objective route and KTOLoss (they use the helpers above).
+from .objectives_torch import KTOLoss, objective_forward  # noqa: E402

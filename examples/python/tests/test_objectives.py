@@ -1,5 +1,5 @@
 """librpo 1.3's objectives through the binding (docs/objectives.md):
-rpo.objectives.RPOLoss and KTOLoss against pure-torch transcriptions of
+rpo.torch.RPOLoss (its objective route) and KTOLoss against pure-torch transcriptions of
 TRL's formulas (DPOTrainer with loss_type lists and f-divergences, CPO's
 simpo, ORPO, KTOTrainer's kto_loss), whose gradients autograd supplies, in
 float64 to 1e-12; and the trainer-style check that a list is the weighted
@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 import rpo
-from rpo.objectives import KTOLoss, RPOLoss
+from rpo.torch import KTOLoss, RPOLoss
 
 LIB = rpo.load_library(os.environ["RPO_LIBRARY"]) if os.environ.get("RPO_LIBRARY") else None
 TOL = 1e-12
