@@ -27,7 +27,6 @@ of compare_torch.py --full). The library is the one `import rpo` finds
 (RPO_LIBRARY, the bundled one, the build folder).
 """
 import argparse
-import ctypes
 import os
 import sys
 import time

@@ -561,4 +561,4 @@ class RPOLoss(torch.nn.Module):
 
 
 # The objective route and KTOLoss (they use the helpers above).
-from .objectives_torch import KTOLoss, objective_forward  # noqa: E402
+from .objectives_torch import KTOLoss, objective_forward  # noqa: E402,F401
