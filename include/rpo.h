@@ -1003,6 +1003,15 @@ typedef struct rpo_batch_f32 {
     const float *sft_tokens;       /* (1) SFT's chosen token count over
                                       all row blocks (>= 1), or NULL: the
                                       batch's own (rpo_objective_rows_*)  */
+    /* Appended in 1.3 after sft_tokens: a caller whose size ends before
+     * it leaves it NULL. */
+    const float *losses_grad;      /* (M) for a list, (M + N) for KTO: the
+                                      incoming gradient g_i of each
+                                      results.losses[i] (finite); every
+                                      gradient returned is then that of
+                                      sum_i g_i losses_i, the loss is
+                                      still the reduced one. NULL: the
+                                      reduced loss's gradients            */
 } rpo_batch_f32;
 
 typedef struct rpo_batch_f64 {
@@ -1021,6 +1030,7 @@ typedef struct rpo_batch_f64 {
     const double *policy_kl, *ref_kl;
     const double *kl;
     const double *sft_tokens;
+    const double *losses_grad;
 } rpo_batch_f64;
 
 /* The results; every pointer may be NULL (not computed). */
@@ -1097,11 +1107,21 @@ RPO_API int rpo_objective_f64(rpo_ctx *ctx, const rpo_batch_f64 *batch,
  * partial_stats are this block's shares, which summed over all blocks give
  * the whole call's gradients, loss and metrics; loss is not used. SFT
  * divides by batch->sft_tokens, the chosen tokens of all blocks (gather
- * them first; NULL: this block's own, right only for one block). KTO and
- * APO_ZERO_UNPAIRED are RPO_ERR_UNSUPPORTED here: each rank calls
- * rpo_objective_* with the gathered kl and RPO_REDUCTION_SUM and divides
- * by the global count. The context's metrics are unchanged. Errors as for
- * rpo_objective_* and rpo_loss_rows_*. */
+ * them first; NULL: this block's own, right only for one block).
+ * KTO and APO_ZERO_UNPAIRED: a block holds its own M desirable and N
+ * undesirable sequences, sequences row_offset .. row_offset + M + N - 1 of
+ * the m_total of all blocks (the mean's denominator under MEAN).
+ * grad_chosen, grad_rejected, losses (M + N) and the rewards are complete
+ * (the sequences do not interact); partial_stats holds the block's loss
+ * share and the sums of its chosen and rejected rewards (divide their
+ * all-reduced sums by the global M and N for the whole call's means;
+ * margin and accuracy are 0). kl: batch->kl, the unclamped mean of every
+ * block's KL pairs (gather sum_k (policy_kl - ref_kl) and K, divide), which
+ * the library clamps once, as the whole call does (a mean of clamped block
+ * estimates would not be max(0, mean)); NULL: max(0, this block's own K
+ * pairs' mean), right only for one block. The context's metrics are
+ * unchanged. Errors as for rpo_objective_* and rpo_loss_rows_*; for KTO
+ * RPO_ERR_SIZE also when row_offset + M + N exceeds m_total. */
 RPO_API int rpo_objective_rows_f32(rpo_ctx *ctx, size_t m_total, size_t row_offset,
                                    const rpo_batch_f32 *batch,
                                    rpo_results_f32 *results);

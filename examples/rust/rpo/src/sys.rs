@@ -290,6 +290,7 @@ pub struct rpo_batch<T> {
     pub ref_kl: *const T,
     pub kl: *const T,
     pub sft_tokens: *const T,
+    pub losses_grad: *const T,
 }
 
 /// `rpo_results_f32` (T = f32) and `rpo_results_f64` (T = f64).
