@@ -48,7 +48,7 @@ class _Batch(ctypes.Structure):
             "rejected_lengths", "chosen_weights", "rejected_weights")] + [
         ("terms", _size), ("term_losses", _p), ("term_weights", _p),
         ("k", _size), ("policy_kl", _p), ("ref_kl", _p), ("kl", _p),
-        ("sft_tokens", _p)]
+        ("sft_tokens", _p), ("losses_grad", _p)]
 
 
 class _Results(ctypes.Structure):
@@ -163,7 +163,7 @@ def _numpy_call(context, rows, policy_chosen, policy_rejected, ref_chosen,
                 ref_rejected, chosen_emb, rejected_emb, loss_type,
                 loss_weights, weights, chosen_lengths, rejected_lengths,
                 chosen_weights, rejected_weights, policy_kl, ref_kl, kl,
-                sft_tokens, grad, grad_emb):
+                sft_tokens, grad, grad_emb, losses_grad=None):
     dt = np.float64 if np.asarray(policy_chosen).dtype == np.float64 else np.float32
     pc = _array(policy_chosen, dt, "policy_chosen")
     pr = _array(policy_rejected, dt, "policy_rejected")
@@ -194,6 +194,8 @@ def _numpy_call(context, rows, policy_chosen, policy_rejected, ref_chosen,
     for name, a in arrays.items():
         setattr(batch, name, _ptr(a))
     batch.k = 0 if arrays["policy_kl"] is None else arrays["policy_kl"].size
+    lg = _array(losses_grad, dt, "losses_grad", m + n if unpaired else m)
+    batch.losses_grad = _ptr(lg)
     out = {
         "loss": np.zeros(1, dt),
         "grad_chosen": np.zeros(m, dt) if grad else None,
@@ -218,17 +220,20 @@ def objective(context, policy_chosen, policy_rejected, ref_chosen=None,
               loss_type="sigmoid", loss_weights=None, weights=None,
               chosen_lengths=None, rejected_lengths=None, chosen_weights=None,
               rejected_weights=None, policy_kl=None, ref_kl=None, kl=None,
-              grad=True, grad_emb=False):
+              grad=True, grad_emb=False, losses_grad=None):
     """One rpo_objective_* call on `context` (an rpo.Context), in float64
     when policy_chosen is float64, else float32. Returns an ObjectiveResult
     of NumPy arrays (None where not computed); `losses` holds M values for a
-    term list, M + N for kto and apo_zero_unpaired. Raises the status's rpo.RPOError with
+    term list, M + N for kto and apo_zero_unpaired. losses_grad (as many
+    values as losses): the gradients are those of sum_i losses_grad[i]
+    losses[i] (the incoming gradient of reduction="none"). Raises the status's rpo.RPOError with
     librpo's detail."""
     out, metrics = _numpy_call(
         context, None, policy_chosen, policy_rejected, ref_chosen,
         ref_rejected, chosen_emb, rejected_emb, loss_type, loss_weights,
         weights, chosen_lengths, rejected_lengths, chosen_weights,
-        rejected_weights, policy_kl, ref_kl, kl, None, grad, grad_emb)
+        rejected_weights, policy_kl, ref_kl, kl, None, grad, grad_emb,
+        losses_grad)
     return ObjectiveResult(float(out["loss"][0]), out["grad_chosen"],
                            out["grad_rejected"], out["grad_chosen_emb"],
                            out["grad_rejected_emb"], out["losses"],

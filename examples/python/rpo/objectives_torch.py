@@ -51,77 +51,87 @@ def _inputs(lib, pc, pr, rc, rr, ce, re, lc, lr, wc, wr, pk, rk):
     return dt, m, n, d, k, arrays
 
 
+_FIELDS = ("policy_chosen", "policy_rejected", "ref_chosen", "ref_rejected",
+           "chosen_emb", "rejected_emb", "chosen_lengths", "rejected_lengths",
+           "chosen_weights", "rejected_weights", "policy_kl", "ref_kl")
+
+
+def _run(module, prepared, grad, grad_emb, losses_grad=None):
+    """One rpo_objective_* call on the _inputs() of a forward: a dict of
+    the output tensors (None where not computed) and the metrics."""
+    dt, m, n, d, k, arrays = prepared
+    count, numbers, weights, unpaired = term_arrays(module._term_names,
+                                                    module._loss_weights)
+    kl = None if module._kl is None else torch.tensor([float(module._kl)], dtype=dt)
+    batch = _Batch(size=ctypes.sizeof(_Batch), m=m, n=n, d=d, terms=count,
+                   term_losses=ctypes.addressof(numbers),
+                   term_weights=ctypes.addressof(weights), k=k,
+                   kl=_address(kl), losses_grad=_address(losses_grad))
+    for name, t in zip(_FIELDS, arrays):
+        setattr(batch, name, _address(t))
+    out = {"loss": torch.empty((), dtype=dt),
+           "grad_chosen": torch.empty(m, dtype=dt) if grad else None,
+           "grad_rejected": torch.empty(n, dtype=dt) if grad else None,
+           "grad_chosen_emb": torch.empty((m, d), dtype=dt) if grad_emb else None,
+           "grad_rejected_emb": (torch.empty((n, d), dtype=dt)
+                                 if grad_emb and arrays[5] is not None else None),
+           "losses": torch.empty(m + n if unpaired else m, dtype=dt),
+           "chosen_rewards": torch.empty(m, dtype=dt),
+           "rejected_rewards": torch.empty(n, dtype=dt)}
+    results = _Results(size=ctypes.sizeof(_Results))
+    for name, t in out.items():
+        setattr(results, name, _address(t))
+    return out, call(module.context, dt is torch.float64, batch, results)
+
+
 class _ObjectiveFunction(torch.autograd.Function):
     """forward(module, pc, pr, rc, rr, ce, re, lc, lr, wc, wr, pk, rk) ->
     the loss, or the per-sequence losses for reduction="none". module:
     RPOLoss or KTOLoss, whose _term_names, _loss_weights, _none and _kl
-    it reads. d/d reference = -d/d policy for the terms that read
-    a log-ratio, 0 for simpo, orpo and sft; a list mixing the two has no
-    reference gradient from librpo (frozen references never ask)."""
+    it reads. The reduced loss's gradients come with it and backward
+    scales them; those of reduction="none" depend on the incoming gradient
+    g of every row, so backward calls librpo again with losses_grad = g
+    (the gradients of sum_i g_i losses_i). d/d reference = -d/d policy for
+    the terms that read a log-ratio, 0 for simpo, orpo and sft; a list
+    mixing the two has no reference gradient from librpo (frozen
+    references never ask)."""
 
     @staticmethod
     def forward(fctx, module, pc, pr, rc, rr, ce, re, lc, lr, wc, wr, pk, rk):
-        ctx = module.context
-        lib = ctx.library
         paired = re is None or re is ce
-        dt, m, n, d, k, arrays = _inputs(lib, pc, pr, rc, rr, ce,
-                                         None if paired else re, lc, lr, wc,
-                                         wr, pk, rk)
-        count, numbers, weights, unpaired = term_arrays(module._term_names,
-                                                        module._loss_weights)
+        prepared = _inputs(module.context.library, pc, pr, rc, rr, ce,
+                           None if paired else re, lc, lr, wc, wr, pk, rk)
         want_emb = fctx.needs_input_grad[5] or fctx.needs_input_grad[6]
-        kl = module._kl
-        kl_t = None if kl is None else torch.tensor([float(kl)], dtype=dt)
-        batch = _Batch(size=ctypes.sizeof(_Batch), m=m, n=n, d=d, terms=count,
-                       term_losses=ctypes.addressof(numbers),
-                       term_weights=ctypes.addressof(weights), k=k)
-        for name, t in zip(("policy_chosen", "policy_rejected", "ref_chosen",
-                            "ref_rejected", "chosen_emb", "rejected_emb",
-                            "chosen_lengths", "rejected_lengths",
-                            "chosen_weights", "rejected_weights", "policy_kl",
-                            "ref_kl"), arrays):
-            setattr(batch, name, _address(t))
-        batch.kl = _address(kl_t)
-        out = {"loss": torch.empty((), dtype=dt),
-               "grad_chosen": torch.empty(m, dtype=dt),
-               "grad_rejected": torch.empty(n, dtype=dt),
-               "grad_chosen_emb": torch.empty((m, d), dtype=dt) if want_emb else None,
-               "grad_rejected_emb": (torch.empty((n, d), dtype=dt)
-                                     if want_emb and arrays[5] is not None else None),
-               "losses": torch.empty(m + n if unpaired else m, dtype=dt),
-               "chosen_rewards": torch.empty(m, dtype=dt),
-               "rejected_rewards": torch.empty(n, dtype=dt)}
-        results = _Results(size=ctypes.sizeof(_Results))
-        for name, t in out.items():
-            setattr(results, name, _address(t))
-        metrics = call(ctx, dt is torch.float64, batch, results)
+        reduced = not module._none
+        out, metrics = _run(module, prepared, reduced, want_emb and reduced)
         module.__dict__["_last_metrics"] = metrics
         module.__dict__["chosen_rewards"] = out["chosen_rewards"]
         module.__dict__["rejected_rewards"] = out["rejected_rewards"]
         fctx.grads = (out["grad_chosen"], out["grad_rejected"],
                       out["grad_chosen_emb"], out["grad_rejected_emb"])
+        fctx.prepared = None if reduced else prepared
+        fctx.want_emb = want_emb
         fctx.targets = (pc, pr, rc, rr, ce, None if paired else re)
         fctx.module = module
-        fctx.m = m
         out_dtype = torch.promote_types(pc.dtype, pr.dtype)
-        value = out["losses"] if module._none else out["loss"]
+        value = out["loss"] if reduced else out["losses"]
         return value.to(device=pc.device, dtype=out_dtype)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(fctx, grad_out):
-        gc, gr, ge, gf = fctx.grads
-        g = grad_out.detach().to(device="cpu", dtype=gc.dtype)
-        if fctx.module._none:
-            # the library's gradients are those of the mean of the rows;
-            # sum_i g_i losses_i has them times M g when g is constant,
-            # which is what .mean(), .sum() and scalar weights give
-            if g.numel() > 1 and not bool((g == g[0]).all()):
-                raise RuntimeError("RPOLoss(reduction='none'): backward "
-                                   "needs the same weight on every row")
-            g = (g[0] if g.numel() else g.sum()) * fctx.m
-        names = fctx.module._term_names
-        free = [name in _REFERENCE_FREE for name in names]
+        module = fctx.module
+        dt = fctx.grads[0].dtype if fctx.prepared is None else fctx.prepared[0]
+        g = grad_out.detach().to(device="cpu", dtype=dt)
+        if fctx.prepared is None:
+            gc, gr, ge, gf = fctx.grads
+        else:   # reduction="none": the gradients of sum_i g_i losses_i
+            out, _ = _run(module, fctx.prepared, True, fctx.want_emb,
+                          g.contiguous())
+            gc, gr = out["grad_chosen"], out["grad_rejected"]
+            ge, gf = out["grad_chosen_emb"], out["grad_rejected_emb"]
+            g = None
+        free = [name in _REFERENCE_FREE for name in module._term_names]
         need = fctx.needs_input_grad
         if any(free) and not all(free) and (need[3] or need[4]):
             raise RuntimeError("RPOLoss: no reference gradient for a "
@@ -129,13 +139,14 @@ class _ObjectiveFunction(torch.autograd.Function):
                                "(simpo, orpo, sft) with others")
         s = 0.0 if all(free) else 1.0
         grads = (gc, gr, -s * gc, -s * gr, ge, gf)
-        out = [None]
+        result = [None]
         for grad, t, need_k in zip(grads, fctx.targets, need[1:7]):
             if need_k and t is not None and grad is not None:
-                out.append((grad * g).to(device=t.device, dtype=t.dtype))
+                grad = grad if g is None else grad * g
+                result.append(grad.to(device=t.device, dtype=t.dtype))
             else:
-                out.append(None)
-        return (*out, None, None, None, None, None, None)
+                result.append(None)
+        return (*result, None, None, None, None, None, None)
 
 
 def objective_forward(module, pc, pr, rc, rr, ce, re, lc=None, lr=None,
