@@ -20,6 +20,7 @@ PY_NATIVE_VARS := $(shell $(PYTHON) -c 'import sysconfig as s; print(s.get_paths
 ifneq ($(wildcard $(word 1,$(PY_NATIVE_VARS))/Python.h),)
 PY_NATIVE = $(BUILD)/_native$(word 2,$(PY_NATIVE_VARS))
 WERROR_TARGETS += $(PY_NATIVE)
+PYTHON_ENV += RPO_EXPECT_NATIVE=1
 
 $(PY_NATIVE): examples/python/rpo/_native.c
 	@mkdir -p $(dir $@)
@@ -30,10 +31,12 @@ endif
 .PHONY: check-python check-python-installed
 CHECK_TARGETS += check-python check-python-installed
 
-## check-python: the Python suites (ctypes, NumPy, torch)
+## check-python: the Python suites (ctypes, NumPy, torch), and the torch ones again on the per-step path in Python (RPO_NATIVE=0)
 check-python: $(LIB_FILES) $(PY_NATIVE)
 	cd examples/python && $(PYTHON_ENV) $(PYTHON) -m unittest discover \
 	    -s tests -t . -v
+	cd examples/python && $(PYTHON_ENV) RPO_NATIVE=0 $(PYTHON) -m unittest \
+	    tests.test_torch tests.test_objectives tests.test_beyond tests.test_cached
 
 ## check-python-installed: the wheel in a temporary venv, the Python suites run against it from elsewhere
 check-python-installed: $(LIB_FILES)
