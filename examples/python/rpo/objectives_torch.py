@@ -14,13 +14,9 @@ import torch
 from . import errors
 from .context import Context
 from .objectives import _Batch, _Results, call, set_objective_settings, term_arrays
-from .torch import _compute_dtype, _cpu, _floating
+from .torch import _address, _compute_dtype, _cpu, _floating
 
 _REFERENCE_FREE = ("simpo", "orpo", "sft")
-
-
-def _address(t):
-    return None if t is None else t.data_ptr()
 
 
 def _inputs(lib, pc, pr, rc, rr, ce, re, lc, lr, wc, wr, pk, rk):

@@ -322,39 +322,47 @@ class _RPOFunction(torch.autograd.Function):
 class _RPOEmbedFunction(torch.autograd.Function):
     """forward(module, pc, pr, rc, rr, chosen_emb, rejected_emb) -> loss,
     for embeddings that require gradients (a prompt encoder being trained;
-    rpo_loss_embed_grad): dL/d embeddings come with dL/dpc and dL/dpr."""
+    rpo_loss_embed_grad_*): dL/d embeddings come with dL/dpc and dL/dpr,
+    written by librpo into tensors by address, as on the plain path."""
 
     @staticmethod
     def forward(fctx, module, pc, pr, rc, rr, chosen_emb, rejected_emb):
-        logps = (pc, pr, rc, rr)
-        dt = _compute_dtype(logps)
-        _floating(chosen_emb, "chosen_emb")
         paired = rejected_emb is None or rejected_emb is chosen_emb
-        if not paired:
-            _floating(rejected_emb, "rejected_emb")
-        arrays = [_cpu_array(t, dt) for t in logps]
-        ce = _cpu_array(chosen_emb, dt)
-        re = None if paired else _cpu_array(rejected_emb, dt)
-        result = module.context.loss_embed_grad(*arrays, ce, re)
-        gc, gr = torch.from_numpy(result.grad_chosen), torch.from_numpy(result.grad_rejected)
-        ge = torch.from_numpy(result.grad_chosen_emb)  # paired: both roles
-        gf = None
-        if result.grad_rejected_emb is not None:
-            gf = torch.from_numpy(result.grad_rejected_emb)
-        module._last_metrics = result.metrics
-        fctx.save_for_backward(gc, gr, ge, gf)
+        if chosen_emb is None:
+            raise module.context.library.error(
+                errors.ERR_NULL_POINTER, "rejected_emb requires grad but "
+                "chosen_emb is None")
+        args = _prepared(module, pc, pr, rc, rr, chosen_emb,
+                         None if paired else rejected_emb)
+        cpc, cpr, crc, crr, ce, re = args
+        dt, m, n, d = cpc.dtype, cpc.shape[0], cpr.shape[0], ce.shape[1]
+        loss = torch.empty((), dtype=dt)
+        gc, gr = torch.empty(m, dtype=dt), torch.empty(n, dtype=dt)
+        ge = torch.empty((m, d), dtype=dt)   # paired: both roles
+        gf = None if re is None else torch.empty((n, d), dtype=dt)
+        ctx = module.context
+        fn = ctx.library.function("rpo_loss_embed_grad_" + _SUFFIX[dt])
+        with ctx._lock:
+            handle = ctx._handle()
+            status = fn(handle, m, cpc.data_ptr(), _address(crc),
+                        n, cpr.data_ptr(), _address(crr), d, ce.data_ptr(),
+                        _address(re), loss.data_ptr(), gc.data_ptr(),
+                        gr.data_ptr(), ge.data_ptr(), _address(gf))
+            if status:
+                raise ctx.library.error(status, "rpo_loss_embed_grad_" + _SUFFIX[dt],
+                                        handle)
+        module.__dict__["_last_metrics"] = _FROM_CONTEXT
+        fctx.grads = (gc, gr, -gc, -gr, ge, gf)
         # the same tensor passed as both embeddings gets its gradient once
-        fctx.targets = [_target(t) for t in logps] + [
+        fctx.targets = [_target(t) for t in (pc, pr, rc, rr)] + [
             _target(chosen_emb), None if paired else _target(rejected_emb)]
-        out_dtype = torch.promote_types(pc.dtype, pr.dtype)
-        return torch.tensor(result.loss, dtype=out_dtype, device=pc.device)
+        return _output(loss, pc, pr)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(fctx, grad_loss):
-        gc, gr, ge, gf = fctx.saved_tensors
-        g = grad_loss.detach().to(device="cpu", dtype=gc.dtype)
-        grads = _scaled_back((gc, gr, -gc, -gr, ge, gf), g, fctx.targets,
+        g = grad_loss.detach().to(device="cpu", dtype=fctx.grads[0].dtype)
+        grads = _scaled_back(fctx.grads, g, fctx.targets,
                              fctx.needs_input_grad[1:7])
         return (None, *grads)
 
