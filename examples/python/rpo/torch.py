@@ -297,10 +297,21 @@ class _RPOFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(fctx, module, pc, pr, rc, rr, ce, re):
+        fctx.args = (module, pc, pr, rc, rr, ce, re)
+        # _loss_call's per-step path inlined (a Python call less per step);
+        # inputs to convert and failures (raised with their detail) go
+        # through _loss_call
+        entry = module._entry
+        if entry[0] is module.context:
+            r = entry[7](entry, pc, pr, rc, rr, ce, re, True)
+            if r.__class__ is tuple:
+                module.__dict__["_last_metrics"] = _FROM_CONTEXT
+                fctx.converted = False
+                fctx.grads = (r[1], r[2])
+                return r[0]
         loss, gc, gr, fctx.converted = _loss_call(module, pc, pr, rc, rr,
                                                   ce, re, True)
         fctx.grads = (gc, gr)
-        fctx.args = (module, pc, pr, rc, rr, ce, re)
         if fctx.converted:   # back to the caller's device and dtype
             return _output(loss, pc, pr)
         return loss
