@@ -6,7 +6,6 @@ import copy
 import os
 import pickle
 import unittest
-from unittest import mock
 
 import numpy as np
 import torch
