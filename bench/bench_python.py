@@ -2,7 +2,7 @@
 and the same formulas in PyTorch eager, side by side in one run.
 
     /usr/bin/python3 bench/bench_python.py [--full] [--min-time S]
-        [--block S] [--threads T]
+        [--block S] [--threads T] [--sizes 8,64,...]
 
 Each configuration times three things on the same float inputs, on 1
 thread (torch.set_num_threads(1); OMP_NUM_THREADS, MKL_NUM_THREADS and
@@ -129,6 +129,9 @@ def main():
     parser.add_argument("--min-time", type=float, default=2.0)
     parser.add_argument("--block", type=float, default=0.02)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--sizes", type=lambda v: {int(x) for x in v.split(",")},
+                        help="only these M = N, e.g. 8,64 (eager at 4096 takes"
+                        " tens of seconds a call)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
@@ -142,6 +145,9 @@ def main():
                    (512, 384, torch.float32, True), (4096, 768, torch.float32, True)]
 
     lib = rpo.default_library()
+    if args.sizes:
+        configs = [c for c in configs if c[0] in args.sizes]
+
     print("# librpo %s (%s), PyTorch %s, 1 torch thread, librpo threads %d;"
           " RPOLoss's per-step path: %s" % (
               rpo.version(), lib.source, torch.__version__, args.threads,
