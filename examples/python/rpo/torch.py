@@ -20,9 +20,13 @@ input requires grad, the call is loss-only. The loss is once-differentiable
 and opaque to TorchScript, tracing and vmap (docs/pytorch.md).
 
 TRL's loss family (loss_type=, label_smoothing=, discopop_tau=), the logit
-scale, optimal-transport weights (weighting="sinkhorn") and per-token
-averages (chosen_lengths=, rejected_lengths=) are explained in
-docs/beyond.md; rpo.distributed.GlobalRPOLoss spans data-parallel ranks.
+scale and optimal-transport weights (weighting="sinkhorn") are explained in
+docs/beyond.md; the objectives of librpo 1.3 under TRL's names (loss_type
+lists, loss_weights, simpo, orpo, sft, f-divergences, lengths, sample
+weights, reduction="none", KTOLoss) in docs/objectives.md: RPOLoss calls
+rpo_objective_* for them (objectives_torch.py) and the plain rpo_loss_*
+otherwise, whose per-step part is rpo._native (_native.c) where it was
+built. rpo.distributed.GlobalRPOLoss spans data-parallel ranks.
 """
 
 import torch
