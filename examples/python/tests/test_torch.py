@@ -367,6 +367,19 @@ class PerStepPath(unittest.TestCase):
 
 
 
+class CopiesAfterACall(unittest.TestCase):
+    def test_deepcopy_and_pickle_after_a_forward(self):
+        """A module that has run holds its per-step entry (the context's
+        lock, this process's addresses); copies start without it and give
+        the same loss."""
+        pc, pr, rc, rr, ce, _ = batch(14, 4, 4)
+        loss_fn = RPOLoss(library=LIB)
+        want = loss_fn(pc, pr, rc, rr, ce).item()
+        for clone in (copy.deepcopy(loss_fn), pickle.loads(pickle.dumps(loss_fn))):
+            self.assertIsNot(clone.context, loss_fn.context)
+            self.assertEqual(clone(pc, pr, rc, rr, ce).item(), want)
+
+
 class SecondBackward(unittest.TestCase):
     def test_second_backward_through_the_graph(self):
         """The backward that hands librpo's gradients to autograd keeps
