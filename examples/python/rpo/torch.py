@@ -505,6 +505,14 @@ class RPOLoss(torch.nn.Module):
         self.__dict__["_entry"] = entry
         return entry
 
+    def __getstate__(self):
+        """Copies and pickles (DDP, multiprocessing) leave the per-step
+        entry behind: it holds the context's lock and this process's
+        addresses; the copy looks its own up on its first call."""
+        state = self.__dict__.copy()
+        state["_entry"] = (None,)
+        return state
+
     def forward(self, policy_chosen_logps, policy_rejected_logps,
                 reference_chosen_logps=None, reference_rejected_logps=None,
                 chosen_emb=None, rejected_emb=None, *, chosen_lengths=None,
