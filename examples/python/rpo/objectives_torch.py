@@ -97,9 +97,11 @@ class _ObjectiveFunction(torch.autograd.Function):
         paired = re is None or re is ce
         prepared = _inputs(module.context.library, pc, pr, rc, rr, ce,
                            None if paired else re, lc, lr, wc, wr, pk, rk)
-        want_emb = fctx.needs_input_grad[5] or fctx.needs_input_grad[6]
+        need = fctx.needs_input_grad    # all False under no_grad: loss only
+        want_emb = need[5] or need[6]
         reduced = not module._none
-        out, metrics = _run(module, prepared, reduced, want_emb and reduced)
+        out, metrics = _run(module, prepared, reduced and any(need[1:5]),
+                            want_emb and reduced)
         module.__dict__["_last_metrics"] = metrics
         module.__dict__["chosen_rewards"] = out["chosen_rewards"]
         module.__dict__["rejected_rewards"] = out["rejected_rewards"]
