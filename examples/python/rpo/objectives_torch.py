@@ -108,6 +108,7 @@ class _ObjectiveFunction(torch.autograd.Function):
         fctx.grads = (out["grad_chosen"], out["grad_rejected"],
                       out["grad_chosen_emb"], out["grad_rejected_emb"])
         fctx.prepared = None if reduced else prepared
+        fctx.dtype = prepared[0]
         fctx.want_emb = want_emb
         fctx.targets = (pc, pr, rc, rr, ce, None if paired else re)
         fctx.module = module
@@ -119,8 +120,7 @@ class _ObjectiveFunction(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(fctx, grad_out):
         module = fctx.module
-        dt = fctx.grads[0].dtype if fctx.prepared is None else fctx.prepared[0]
-        g = grad_out.detach().to(device="cpu", dtype=dt)
+        g = grad_out.detach().to(device="cpu", dtype=fctx.dtype)
         if fctx.prepared is None:
             gc, gr, ge, gf = fctx.grads
         else:   # reduction="none": the gradients of sum_i g_i losses_i
@@ -136,7 +136,8 @@ class _ObjectiveFunction(torch.autograd.Function):
                                "loss_type list mixing reference-free terms "
                                "(simpo, orpo, sft) with others")
         s = 0.0 if all(free) else 1.0
-        grads = (gc, gr, -s * gc, -s * gr, ge, gf)
+        grads = (gc, gr, None if gc is None else -s * gc,
+                 None if gr is None else -s * gr, ge, gf)
         result = [None]
         for grad, t, need_k in zip(grads, fctx.targets, need[1:7]):
             if need_k and t is not None and grad is not None:

@@ -236,6 +236,20 @@ class TestRouting(unittest.TestCase):
         self.assertEqual(loss_fn(*args).item(), plain)        # the same bits
         self.assertNotIn("logps/chosen", loss_fn.metrics)
 
+    def test_embedding_gradient_alone(self):
+        """A prompt encoder trained with frozen log-probs: only the
+        embeddings ask for a gradient (librpo is asked for no log-prob
+        gradient), checked by finite differences."""
+        d = batch(4, 4)
+        e = torch.randn(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(6),
+                        requires_grad=True)
+        loss_fn = RPOLoss(beta=BETA, library=LIB, loss_type=["sigmoid", "sft"],
+                          loss_weights=[1, 0.5])
+        args = [d[k].detach() for k in ("pc", "pr", "rc", "rr")]
+        self.assertTrue(torch.autograd.gradcheck(
+            lambda emb: loss_fn(*args, emb, chosen_lengths=d["lc"], rejected_lengths=d["lr"]),
+            (e,), eps=1e-6, atol=1e-8, rtol=1e-6))
+
     def test_kto_is_refused_by_rpoloss(self):
         with self.assertRaises(ValueError):
             RPOLoss(library=LIB, loss_type="kto")
