@@ -52,6 +52,8 @@ _EMB_ARGS = ("chosen_emb", "rejected_emb")
 _F32, _F64 = torch.float32, torch.float64
 _COMPUTED = (_F32, _F64)
 _empty = torch.empty
+_grad_enabled = torch.is_grad_enabled       # looked up once: per-step calls
+_tracing_state = torch._C._get_tracing_state
 _SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
 
 
@@ -322,7 +324,7 @@ class _RPOFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(fctx, grad_loss):
-        if torch.is_grad_enabled():      # create_graph=True
+        if _grad_enabled():      # create_graph=True
             return _backward_once(fctx, grad_loss)
         need = fctx.needs_input_grad
         if (fctx.converted or need[3] or need[4] or grad_loss.item() != 1.0
@@ -537,7 +539,7 @@ class RPOLoss(torch.nn.Module):
                           reference_chosen_logps, reference_rejected_logps)
         if rejected_emb is chosen_emb:
             rejected_emb = None          # paired: one matrix, both roles
-        if torch._C._get_tracing_state() is not None:   # torch.jit.trace
+        if _tracing_state() is not None:   # torch.jit.trace
             raise RuntimeError(
                 "RPOLoss cannot be traced: librpo computes outside the "
                 "operations the tracer records, so a trace would replay a "
@@ -553,7 +555,7 @@ class RPOLoss(torch.nn.Module):
                                      rejected_weights)
         if type(pc) is not torch.Tensor or type(pr) is not torch.Tensor:
             pc, pr, rc, rr = prepared_logps((pc, pr, rc, rr), None, None)
-        if not torch.is_grad_enabled():  # no_grad, inference_mode: loss only
+        if not _grad_enabled():  # no_grad, inference_mode: loss only
             return self._loss_only(pc, pr, rc, rr, chosen_emb, rejected_emb)
         if (getattr(chosen_emb, "requires_grad", False)
                 or getattr(rejected_emb, "requires_grad", False)):
