@@ -38,8 +38,9 @@ static void set(rpo_ctx *ctx, int param, double value)
     assert_status(rpo_ctx_set(ctx, param, value), RPO_OK);
 }
 
-/* A problem: log-probs < 0 (ORPO reads log(1 - p)), lengths with a 0 (TRL
- * clamps it to 1), positive sample weights, embeddings. */
+/* A problem: log-probs < 0 (ORPO reads log(1 - p)), lengths with a
+ * fractional count below 1 (TRL's clamp makes it 1), positive sample
+ * weights, embeddings. */
 typedef struct problem {
     size_t m, n;
     double pc[M], rc[M], pr[M], rr[M];
@@ -61,7 +62,7 @@ static void make_problem(problem *P, size_t m, size_t n, uint64_t seed)
         P->lc[i] = (double)(1 + rng_next(&r) % 9);
     for (size_t j = 0; j < n; j++)
         P->lr[j] = (double)(1 + rng_next(&r) % 9);
-    P->lc[1] = 0.0;
+    P->lc[1] = 0.5;
     rng_fill(&r, P->wc, m, 0.2, 2.0);
     rng_fill(&r, P->wr, n, 0.2, 2.0);
     rng_fill(&r, P->ce, m * D, -1.0, 1.0);
@@ -674,6 +675,12 @@ static void expect_refused(rpo_ctx *ctx, const rpo_batch_f64 *b,
             fail_msg("%s: output %zu written", what, k);
 }
 
+static void expect_detail_names(rpo_ctx *ctx, const char *text)
+{
+    if (strstr(rpo_ctx_error_detail(ctx), text) == NULL)
+        fail_msg("detail \"%s\" does not name %s", rpo_ctx_error_detail(ctx), text);
+}
+
 static void test_hostile(void **state)
 {
     (void)state;
@@ -715,6 +722,18 @@ static void test_hostile(void **state)
     bad[2] = -1.0;
     b.chosen_lengths = bad;
     expect_refused(ctx, &b, NULL, RPO_ERR_PARAM, "negative length");
+    bad[2] = 0.0;
+    expect_refused(ctx, &b, NULL, RPO_ERR_PARAM, "zero length");
+    expect_detail_names(ctx, "chosen_lengths[2] = 0");
+    b.chosen_lengths = P.lc;
+    double bad_rejected[M];
+    memcpy(bad_rejected, P.lr, sizeof bad_rejected);
+    bad_rejected[3] = -0.0;
+    b.rejected_lengths = bad_rejected;
+    expect_refused(ctx, &b, NULL, RPO_ERR_PARAM, "negative zero length");
+    expect_detail_names(ctx, "rejected_lengths[3]");
+    b.rejected_lengths = P.lr;
+    b.chosen_lengths = bad;
     bad[2] = (double)NAN;
     expect_refused(ctx, &b, NULL, RPO_ERR_NONFINITE, "NaN length");
     b = batch_of(&P, 1, 1);

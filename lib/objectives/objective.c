@@ -125,8 +125,11 @@ static int uses_orpo(const rpo_objective *o)
     return 0;
 }
 
-/* A count or a weight: finite and >= 0. */
-static int check_nonnegative(rpo_ctx *ctx, rpo_in x, size_t count, const char *name)
+/* A weight: finite and >= 0. A token count: finite and > 0, since an
+ * empty completion carries no learning signal (TRL drops such examples
+ * before training; rpo.h). */
+static int check_values_of(rpo_ctx *ctx, rpo_in x, size_t count, const char *name,
+                           int count_of_tokens)
 {
     if (x.data == NULL)
         return RPO_OK;
@@ -134,6 +137,10 @@ static int check_nonnegative(rpo_ctx *ctx, rpo_in x, size_t count, const char *n
         const double v = rpo_in_at(x, k);
         if (!finite(v))
             return rpo_fail(ctx, RPO_ERR_NONFINITE, "%s[%zu] = %g", name, k, v);
+        if (count_of_tokens && !(v > 0.0))
+            return rpo_fail(ctx, RPO_ERR_PARAM,
+                            "%s[%zu] = %g must be > 0 (a completion's token count)",
+                            name, k, v);
         if (v < 0.0)
             return rpo_fail(ctx, RPO_ERR_PARAM, "%s[%zu] = %g must be >= 0",
                             name, k, v);
@@ -141,7 +148,8 @@ static int check_nonnegative(rpo_ctx *ctx, rpo_in x, size_t count, const char *n
     return RPO_OK;
 }
 
-/* A length that divides: at least 1, as TRL clamps it; 1 when absent. */
+/* A length that divides: at least 1, as TRL clamps it (only a fractional
+ * count below 1 needs it); 1 when absent. */
 static double divisor(rpo_in lengths, size_t k)
 {
     if (lengths.data == NULL)
@@ -168,13 +176,13 @@ int rpo_objective_check_values(rpo_ctx *ctx, const rpo_objective *o,
                                rpo_in policy_chosen, size_t m,
                                rpo_in policy_rejected, size_t n)
 {
-    int status = check_nonnegative(ctx, o->chosen_lengths, m, "chosen_lengths");
+    int status = check_values_of(ctx, o->chosen_lengths, m, "chosen_lengths", 1);
     if (status == RPO_OK)
-        status = check_nonnegative(ctx, o->rejected_lengths, n, "rejected_lengths");
+        status = check_values_of(ctx, o->rejected_lengths, n, "rejected_lengths", 1);
     if (status == RPO_OK)
-        status = check_nonnegative(ctx, o->chosen_weights, m, "chosen_weights");
+        status = check_values_of(ctx, o->chosen_weights, m, "chosen_weights", 0);
     if (status == RPO_OK)
-        status = check_nonnegative(ctx, o->rejected_weights, n, "rejected_weights");
+        status = check_values_of(ctx, o->rejected_weights, n, "rejected_weights", 0);
     if (status == RPO_OK && o->losses_grad.data != NULL) {
         /* one incoming gradient per entry of results.losses */
         const size_t rows = o->unpaired ? m + n : m;

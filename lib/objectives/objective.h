@@ -68,8 +68,9 @@ int rpo_objective_resolve(rpo_ctx *ctx, size_t terms, const int *term_losses,
                           const double *term_weights, rpo_dtype type,
                           rpo_objective *o);
 
-/* Checks the values of the lengths and sample weights of a call with
- * m chosen and n rejected rows (finite and >= 0), losses_grad (finite),
+/* Checks the values of the lengths (finite, > 0) and sample weights
+ * (finite, >= 0) of a call with m chosen and n rejected rows, losses_grad
+ * (finite),
  * and ORPO's domain once the policy log-probs are known finite. RPO_OK,
  * or RPO_ERR_NONFINITE, RPO_ERR_PARAM or RPO_ERR_RANGE with a detail. */
 int rpo_objective_check_values(rpo_ctx *ctx, const rpo_objective *o,

@@ -115,7 +115,9 @@ def set_objective_settings(context, **settings):
 METRICS = (("loss", 1), ("rewards/chosen", 2), ("rewards/rejected", 3),
            ("rewards/margins", 4), ("rewards/accuracies", 5),
            ("logps/chosen", _STAT_LOGPS_CHOSEN),
-           ("logps/rejected", _STAT_LOGPS_REJECTED), ("kl", _STAT_KL))
+           ("logps/rejected", _STAT_LOGPS_REJECTED), ("kl", _STAT_KL),
+           # the shape of W, as rpo.torch.TRL_METRICS names it
+           ("weights/effective_contrasts", 11), ("weights/diagonal", 12))
 
 
 def call(context, f64, batch, results, rows=None):
