@@ -2,7 +2,7 @@
 and the same formulas in PyTorch eager, side by side in one run.
 
     /usr/bin/python3 bench/bench_python.py [--full] [--min-time S]
-        [--block S] [--threads T]
+        [--block S] [--threads T] [--sizes 8,64,...] [--python-path]
 
 Each configuration times three things on the same float inputs, on 1
 thread (torch.set_num_threads(1); OMP_NUM_THREADS, MKL_NUM_THREADS and
@@ -14,7 +14,9 @@ OPENBLAS_NUM_THREADS set to 1 before torch is imported):
   C call    rpo_loss_f32/_f64 through ctypes on the same tensors'
             addresses, outputs preallocated: the floor any binding has;
   eager     bench/compare_torch.py's torch_rpo_loss(...).backward(), the
-            formulas a user without librpo writes.
+            formulas a user without librpo writes;
+  and with --python-path, RPOLoss again with its per-step path in Python
+  (what runs without rpo._native), printed under each row.
 
 Calls are timed one by one. The three take turns in short blocks (about
 --block seconds of calls each, so each runs with its own data in cache, as
@@ -27,7 +29,6 @@ of compare_torch.py --full). The library is the one `import rpo` finds
 (RPO_LIBRARY, the bundled one, the build folder).
 """
 import argparse
-import ctypes
 import os
 import sys
 import time
@@ -41,6 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare_torch import torch_rpo_loss  # noqa: E402
 
 import rpo  # noqa: E402
+import rpo.torch  # noqa: E402
 from rpo.torch import RPOLoss  # noqa: E402
 
 
@@ -55,7 +57,7 @@ def inputs(m, d, dtype, paired, seed=0):
     return pc, pr, rc, rr, e, f
 
 
-def contenders(m, d, dtype, paired, threads):
+def contenders(m, d, dtype, paired, threads, python_path):
     """name -> a function doing one call, on the same inputs."""
     pc, pr, rc, rr, e, f = inputs(m, d, dtype, paired)
     loss_fn = RPOLoss(threads=threads)
@@ -65,6 +67,17 @@ def contenders(m, d, dtype, paired, threads):
         pc.grad = None
         pr.grad = None
         loss_fn(pc, pr, rc, rr, *emb).backward()
+
+    # the same module on the per-step path in Python (what RPO_NATIVE=0
+    # or a build without rpo._native runs), in the same run
+    loss_py = RPOLoss(threads=threads)
+    entry = loss_py._resolve_entry()
+    loss_py.__dict__["_entry"] = entry[:7] + (rpo.torch._python_loss,) + entry[8:]
+
+    def layer_py():
+        pc.grad = None
+        pr.grad = None
+        loss_py(pc, pr, rc, rr, *emb).backward()
 
     ctx = rpo.Context(threads=threads)
     name = "rpo_loss_f32" if dtype is torch.float32 else "rpo_loss_f64"
@@ -90,7 +103,10 @@ def contenders(m, d, dtype, paired, threads):
         losses = (loss_fn(pc, pr, rc, rr, *emb).item(), out[0].item(),
                   torch_rpo_loss(pc, rc, pr, rr, e, f).item())
     keep = (ctx, loss_fn, out)   # what the C call's addresses point into
-    return {"RPOLoss": layer, "C call": c_call, "eager": eager}, losses, keep
+    calls = {"RPOLoss": layer, "C call": c_call, "eager": eager}
+    if python_path:
+        calls["Python path"] = layer_py
+    return calls, losses, keep
 
 
 def taking_turns(calls, min_time, block, at_least=5):
@@ -98,9 +114,15 @@ def taking_turns(calls, min_time, block, at_least=5):
     blocks of about `block` seconds."""
     per_block = {}
     for name, fn in calls.items():
-        t0 = time.perf_counter()
-        fn()   # untimed: first-call costs; sizes the block
-        per_block[name] = max(1, int(block / (time.perf_counter() - t0)))
+        fn()   # untimed: first-call costs (sizing the block by this call
+        # made the first configuration's blocks a call or two long, each
+        # call then running cold after the others: 5x the steady time)
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        per_block[name] = max(1, int(block / median(times)))
     samples = {name: [] for name in calls}
     start, turns = time.perf_counter(), 0
     while turns < at_least or time.perf_counter() - start < min_time:
@@ -124,6 +146,12 @@ def main():
     parser.add_argument("--min-time", type=float, default=2.0)
     parser.add_argument("--block", type=float, default=0.02)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--python-path", action="store_true",
+                        help="also time RPOLoss with its per-step path in "
+                        "Python (as without rpo._native)")
+    parser.add_argument("--sizes", type=lambda v: {int(x) for x in v.split(",")},
+                        help="only these M = N, e.g. 8,64 (eager at 4096 takes"
+                        " tens of seconds a call)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
@@ -136,22 +164,32 @@ def main():
         configs = [(8, 384, torch.float32, True), (64, 384, torch.float32, True),
                    (512, 384, torch.float32, True), (4096, 768, torch.float32, True)]
 
+    lib = rpo.default_library()
+    if args.sizes:
+        configs = [c for c in configs if c[0] in args.sizes]
+
     print("# librpo %s (%s), PyTorch %s, 1 torch thread, librpo threads %d;"
-          % (rpo.version(), rpo.default_library().source, torch.__version__,
-             args.threads))
+          " RPOLoss's per-step path: %s" % (
+              rpo.version(), lib.source, torch.__version__, args.threads,
+              "rpo._native (C)" if lib.native() else "Python (RPO_NATIVE=0 or not built)"))
     print("# loss and dL/d policy log-probs, embedding weighting; medians, the"
           " three taking turns in %g s blocks for %g s" % (args.block, args.min_time))
     print("%-8s %-7s %5s %5s %12s %12s %12s %10s %10s %14s" % (
         "pairing", "type", "M=N", "D", "RPOLoss us", "C call us", "eager us",
         "overhead", "speed-up", "loss (check)"))
     for m, d, dtype, paired in configs:
-        calls, losses, keep = contenders(m, d, dtype, paired, args.threads)
+        calls, losses, keep = contenders(m, d, dtype, paired, args.threads,
+                                         args.python_path)
         samples = taking_turns(calls, args.min_time, args.block)
         t = {name: median(xs) * 1e6 for name, xs in samples.items()}
         print("%-8s %-7s %5d %5d %12.1f %12.1f %12.1f %10.1f %9.2fx %14.7g" % (
             "paired" if paired else "unpaired", str(dtype).replace("torch.", ""),
             m, d, t["RPOLoss"], t["C call"], t["eager"],
             t["RPOLoss"] - t["C call"], t["eager"] / t["RPOLoss"], losses[0]))
+        if "Python path" in t:
+            print("#   per-step path in Python: RPOLoss %.1f us, overhead %.1f us,"
+                  " speed-up %.2fx" % (t["Python path"], t["Python path"] - t["C call"],
+                                       t["eager"] / t["Python path"]))
         if max(losses) - min(losses) > 1e-4 * max(1.0, abs(losses[2])):
             print("#   the three losses differ: %r" % (losses,))
         sys.stdout.flush()

@@ -33,7 +33,7 @@ import torch.multiprocessing as mp
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from rpo.distributed import GlobalRPOLoss  # noqa: E402
-from rpo.torch import RPOLoss  # noqa: E402
+from rpo.torch import RPOLoss, per_token  # noqa: E402
 
 TOLERANCE = 1e-12
 D = 6  # prompt embedding width
@@ -98,10 +98,13 @@ def run(scenario, seed, rank, world):
     whole = {k: leaf(batch[k]) for k in ("pc", "pr", "rc", "rr")}
     whole["ce"], whole["re"] = leaf(batch["ce"], emb_grad), leaf(batch["re"], emb_grad)
     single = RPOLoss(**scenario["settings"])
-    loss_single = single(whole["pc"], whole["pr"], whole["rc"], whole["rr"],
-                         whole["ce"], whole["re"],
-                         chosen_lengths=batch["chosen_lengths"] if lengths else None,
-                         rejected_lengths=batch["rejected_lengths"] if lengths else None)
+    # GlobalRPOLoss's lengths divide every log-prob (librpo 1.2's meaning;
+    # RPOLoss's are 1.3's): the same call on one process is per_token's
+    lc = batch["chosen_lengths"] if lengths else None
+    lr = batch["rejected_lengths"] if lengths else None
+    loss_single = single(per_token(whole["pc"], lc), per_token(whole["pr"], lr),
+                         per_token(whole["rc"], lc), per_token(whole["rr"], lr),
+                         whole["ce"], whole["re"])
     loss_single.backward()
 
     # This rank's shard only.

@@ -12,13 +12,31 @@ PYTHON ?= /usr/bin/python3
 PYTHON_ENV = RPO_LIBRARY=$(abspath $(BUILD)/$(SONAME)) \
              PYTHONPYCACHEPREFIX=$(abspath $(BUILD)/pycache)
 
+# rpo._native (examples/python/rpo/_native.c): RPOLoss's per-step path in
+# C, built beside the library, where rpo/_library.py looks for it (setup.py
+# builds the installed package's own). Without Python's headers it is not
+# built, and the package runs the same path in Python.
+PY_NATIVE_VARS := $(shell $(PYTHON) -c 'import sysconfig as s; print(s.get_paths()["include"], s.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
+ifneq ($(wildcard $(word 1,$(PY_NATIVE_VARS))/Python.h),)
+PY_NATIVE = $(BUILD)/_native$(word 2,$(PY_NATIVE_VARS))
+WERROR_TARGETS += $(PY_NATIVE)
+PYTHON_ENV += RPO_EXPECT_NATIVE=1
+
+$(PY_NATIVE): examples/python/rpo/_native.c
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARNINGS) $(CFLAGS) -fPIC -shared \
+	    -isystem $(word 1,$(PY_NATIVE_VARS)) $< -o $@
+endif
+
 .PHONY: check-python check-python-installed
 CHECK_TARGETS += check-python check-python-installed
 
-## check-python: the Python suites (ctypes, NumPy, torch)
-check-python: $(LIB_FILES)
+## check-python: the Python suites (ctypes, NumPy, torch), and the torch ones again on the per-step path in Python (RPO_NATIVE=0)
+check-python: $(LIB_FILES) $(PY_NATIVE)
 	cd examples/python && $(PYTHON_ENV) $(PYTHON) -m unittest discover \
 	    -s tests -t . -v
+	cd examples/python && $(PYTHON_ENV) RPO_NATIVE=0 $(PYTHON) -m unittest \
+	    tests.test_torch tests.test_objectives tests.test_beyond tests.test_cached
 
 ## check-python-installed: the wheel in a temporary venv, the Python suites run against it from elsewhere
 check-python-installed: $(LIB_FILES)
@@ -33,5 +51,5 @@ DDP_WORLD_SIZE ?= 3
 CHECK_TARGETS += check-ddp
 
 ## check-ddp: the distributed loss on DDP_WORLD_SIZE (3) gloo ranks against one process
-check-ddp: $(LIB_FILES)
+check-ddp: $(LIB_FILES) $(PY_NATIVE)
 	$(PYTHON_ENV) $(PYTHON) examples/python/ddp_rpo.py --world-size $(DDP_WORLD_SIZE)

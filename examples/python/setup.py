@@ -7,8 +7,12 @@ the shared library is copied, under its SONAME, next to rpo/_library.py,
 which loads it before searching elsewhere. Setuptools' own build files go
 under that build folder too, so an install leaves the source tree as it was.
 
-The wheel is tagged for this platform (it carries native code) but for any
-Python 3: the package reaches librpo through ctypes, not the Python C API.
+rpo._native (rpo/_native.c), the C part of RPOLoss's per-step path, is
+built as an extension module when this Python's headers are there, and
+left out with a warning otherwise: the package then runs the same path in
+Python (rpo/_library.py). It reaches librpo through the addresses ctypes
+resolved, so it does not link librpo. The wheel is tagged for this Python
+and platform.
 """
 import os
 import pathlib
@@ -16,9 +20,9 @@ import re
 import shutil
 import subprocess
 
-from setuptools import Distribution, setup
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
-from wheel.bdist_wheel import bdist_wheel
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -56,24 +60,30 @@ class BuildWithLibrary(build_py):
         target.chmod(0o755)
 
 
-class WithNativeCode(Distribution):
-    """Native code inside: installed into the platform's library folder
-    (platlib), and the wheel is not pure."""
+class OptionalExtension(build_ext):
+    """build_ext, where a failure (no Python headers, no compiler) leaves
+    rpo._native out instead of failing the install."""
 
-    def has_ext_modules(self):
-        return True
+    def run(self):
+        try:
+            super().run()
+        except Exception as exc:   # distutils' errors have no common base
+            print("warning: rpo._native not built (%s); RPOLoss runs its "
+                  "per-step path in Python" % exc)
 
-
-class PlatformWheel(bdist_wheel):
-    def get_tag(self):
-        return ("py3", "none", super().get_tag()[2])
+    def build_extension(self, ext):
+        try:
+            super().build_extension(ext)
+        except Exception as exc:
+            print("warning: rpo._native not built (%s); RPOLoss runs its "
+                  "per-step path in Python" % exc)
 
 
 (BUILD / "python").mkdir(parents=True, exist_ok=True)
 setup(
     version=version(),
-    distclass=WithNativeCode,
-    cmdclass={"build_py": BuildWithLibrary, "bdist_wheel": PlatformWheel},
+    ext_modules=[Extension("rpo._native", ["rpo/_native.c"])],
+    cmdclass={"build_py": BuildWithLibrary, "build_ext": OptionalExtension},
     options={"build": {"build_base": str(BUILD / "python" / "setuptools")},
              "egg_info": {"egg_base": str(BUILD / "python")}},
 )

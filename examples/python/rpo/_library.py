@@ -12,6 +12,8 @@ library than the one asked for would be a trap.
 """
 
 import ctypes
+import importlib.machinery
+import importlib.util
 import os
 import pathlib
 import threading
@@ -22,6 +24,10 @@ from . import errors
 ABI_MAJOR = 1
 SONAME = "librpo.so.%d" % ABI_MAJOR
 ENV_VAR = "RPO_LIBRARY"
+# RPO_NATIVE=0: rpo.torch's per-step path in Python even where rpo._native
+# (rpo/_native.c) was built (tests compare the two; the bench shows both).
+NATIVE_ENV_VAR = "RPO_NATIVE"
+NATIVE_INTERFACE = 1      # _native.INTERFACE this package was written for
 
 # The installed package carries its own build of the library beside this
 # file (setup.py bundles it).
@@ -105,8 +111,11 @@ PROTOTYPES = {
     "rpo_version_number": (ctypes.c_uint, []),
     "rpo_version_string": (ctypes.c_char_p, []),
     "rpo_status_string": (ctypes.c_char_p, [_int]),
-    # 1.3: the detail of a context's last failure
-    "rpo_ctx_error_detail": (ctypes.c_char_p, [_p]),
+    # 1.3: the objectives (rpo.objectives), batch and results by pointer
+    "rpo_objective_f32": (_int, [_p, _p, _p]),
+    "rpo_objective_f64": (_int, [_p, _p, _p]),
+    "rpo_objective_rows_f32": (_int, [_p, _size, _size, _p, _p]),
+    "rpo_objective_rows_f64": (_int, [_p, _size, _size, _p, _p]),
 }
 
 # Entry points whose first argument is not a context (the others' failures
@@ -174,6 +183,18 @@ class Library:
                 "librpo %s at %s has no %s" % (self.version, self.path, name))
         return fn
 
+    def native(self):
+        """rpo._native, the C part of rpo.torch's per-step path, or None
+        (not built, or RPO_NATIVE=0). It calls librpo through this
+        library's function addresses, so any build of it serves any
+        library: the installed package's own, else the one the Makefile
+        builds beside this library (the source tree's build folder)."""
+        return _native_module(os.path.dirname(self.path))
+
+    def address(self, name):
+        """The address of entry point `name`, for rpo._native."""
+        return ctypes.cast(self.function(name), ctypes.c_void_p).value
+
     def status_string(self, status):
         return self._functions["rpo_status_string"](status).decode()
 
@@ -198,6 +219,30 @@ class Library:
         if status != errors.OK:
             ctx = None if name in _WITHOUT_CONTEXT else args[0]
             raise self.error(status, detail, ctx)
+
+
+_natives = {}
+
+
+def _native_module(folder):
+    if os.environ.get(NATIVE_ENV_VAR, "1") == "0":
+        return None
+    if folder not in _natives:
+        module = None
+        try:
+            from . import _native as module
+        except ImportError:
+            for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+                path = os.path.join(folder, "_native" + suffix)
+                if os.path.exists(path):
+                    spec = importlib.util.spec_from_file_location("rpo._native", path)
+                    module = importlib.util.module_from_spec(spec)
+                    spec.loader.exec_module(module)
+                    break
+        if getattr(module, "INTERFACE", None) != NATIVE_INTERFACE:
+            module = None
+        _natives[folder] = module
+    return _natives[folder]
 
 
 def candidates(path=None):

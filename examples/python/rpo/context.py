@@ -81,6 +81,12 @@ SETTINGS = (
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
+# Settings only rpo_objective_* reads, with the value at which the result
+# is that of rpo_loss_* (rpo.torch.RPOLoss calls rpo_loss_* while every
+# one has it; desirable_weight and undesirable_weight are KTO's alone, and
+# f_alpha matters only with f_divergence "alpha").
+OBJECTIVE_ONLY = {"simpo_gamma": 0.0, "f_divergence": 0.0}
+
 # Metrics of the last successful loss call: field name, RPO_STAT_* key.
 _STATS = (("loss", 1), ("reward_chosen", 2), ("reward_rejected", 3),
           ("margin", 4), ("accuracy", 5),
@@ -190,7 +196,7 @@ class Context:
     reads.
     """
 
-    __slots__ = ("_lib", "_ptr", "_lock", "__weakref__")
+    __slots__ = ("_lib", "_ptr", "_lock", "_objective_only", "__weakref__")
 
     def __setattr__(self, name, value):
         try:
@@ -204,6 +210,7 @@ class Context:
         self._lib = _library.resolve(library)
         self._ptr = None
         self._lock = threading.Lock()
+        self._objective_only = set()   # OBJECTIVE_ONLY names set otherwise
         ptr = self._lib.function("rpo_ctx_create")()
         if not ptr:
             raise self._lib.error(errors.ERR_NOMEM, "rpo_ctx_create")
@@ -263,9 +270,22 @@ class Context:
         """Sets setting `name`; ParamError (and the old value kept) when the
         library rejects the value."""
         s = self._setting(name)
+        encoded = _encode(s, value)
         with self._lock:
-            self._lib.call("rpo_ctx_set", self._handle(), s.key, _encode(s, value),
+            self._lib.call("rpo_ctx_set", self._handle(), s.key, encoded,
                            detail="%s = %r" % (name, value))
+            if name in OBJECTIVE_ONLY:
+                if encoded == OBJECTIVE_ONLY[name]:
+                    self._objective_only.discard(name)
+                else:
+                    self._objective_only.add(name)
+
+    @property
+    def objective_only(self):
+        """The settings only rpo_objective_* reads (OBJECTIVE_ONLY) that
+        are set to a value that changes the result: while there are any,
+        rpo.torch.RPOLoss calls rpo_objective_*."""
+        return frozenset(self._objective_only)
 
     def get(self, name):
         s = self._setting(name)

@@ -174,7 +174,10 @@ class GlobalRPOLoss(RPOLoss):
                 chosen_emb=None, rejected_emb=None, *, chosen_lengths=None,
                 rejected_lengths=None):
         """As RPOLoss.forward, on this rank's shard; every rank must call it
-        (it communicates)."""
+        (it communicates). Its chosen_lengths and rejected_lengths divide
+        every log-prob (librpo 1.2's meaning: RPOLoss's are 1.3's, and
+        RPOLoss on rpo.torch.per_token's log-probs is this call on one
+        process); the objectives' other names are RPOLoss's alone."""
         logps = prepared_logps((policy_chosen_logps, policy_rejected_logps,
                                 reference_chosen_logps, reference_rejected_logps),
                                chosen_lengths, rejected_lengths)

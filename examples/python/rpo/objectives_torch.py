@@ -1,166 +1,160 @@
-"""The PyTorch modules of rpo.objectives (docs/objectives.md), under TRL's
-names: RPOLoss (DPOTrainer's loss_type lists, CPO's simpo, ORPO, the
-f-divergences, WPO's weights, reduction="none") and KTOLoss (KTOTrainer's
-kto_loss). Gradients come from librpo with the loss; backward scales them.
+"""rpo.torch's objective route (docs/objectives.md): rpo_objective_* under
+autograd. RPOLoss takes it when a loss_type list or a term of 1.3
+(sigmoid_norm, simpo, orpo, sft), loss_weights, a setting only the
+objectives read (simpo_gamma, f_divergence_type), reduction="none",
+lengths or sample weights are used; KTOLoss (TRL's KTOTrainer loss)
+always. Inputs are passed by address as on the plain path; gradients come
+from librpo with the loss and backward scales them.
 """
+
+import ctypes
 
 import torch
 
+from . import errors
 from .context import Context
-from .objectives import objective, set_objective_settings
-
-
-def _cpu(t, dtype):
-    if t is None:
-        return None
-    if not isinstance(t, torch.Tensor):
-        t = torch.as_tensor(t)
-    return t.detach().to(device="cpu", dtype=dtype).contiguous().numpy()
-
-
-def _dtype(*tensors):
-    present = [t.dtype for t in tensors if isinstance(t, torch.Tensor)]
-    return torch.float64 if torch.float64 in present else torch.float32
-
-
-def _back(grad, g, like):
-    """grad times the incoming g, on like's device and dtype."""
-    if like is None or grad is None:
-        return None
-    return (grad * g).to(device=like.device, dtype=like.dtype)
-
-
-class _ObjectiveFunction(torch.autograd.Function):
-    """forward(call, pc, pr, rc, rr, chosen_emb, rejected_emb) -> the loss,
-    or the per-sequence losses for reduction="none"; call(dtype) runs
-    librpo and returns an ObjectiveResult. d/d reference = -d/d policy for
-    the terms that read a log-ratio, 0 for simpo, orpo and sft: `ref_sign`
-    says which (1: every term reads the reference, 0: none does, None: a
-    mix, whose reference gradient librpo does not give)."""
-
-    @staticmethod
-    def forward(fctx, call, none, ref_sign, pc, pr, rc, rr, chosen_emb, rejected_emb):
-        dt = _dtype(pc, pr, rc, rr)
-        want_emb = any(fctx.needs_input_grad[7:9])
-        r = call(dt, want_emb)
-        gc, gr = torch.from_numpy(r.grad_chosen), torch.from_numpy(r.grad_rejected)
-        ge = None if r.grad_chosen_emb is None else torch.from_numpy(r.grad_chosen_emb)
-        gf = None if r.grad_rejected_emb is None else torch.from_numpy(r.grad_rejected_emb)
-        fctx.save_for_backward(gc, gr, ge, gf)
-        fctx.inputs = (pc, pr, rc, rr, chosen_emb,
-                       None if rejected_emb is chosen_emb else rejected_emb)
-        fctx.none = none
-        fctx.ref_sign = ref_sign
-        fctx.m = gc.shape[0]
-        out_dtype = torch.promote_types(pc.dtype, pr.dtype)
-        if none:
-            return torch.from_numpy(r.losses).to(device=pc.device, dtype=out_dtype)
-        return torch.tensor(r.loss, dtype=out_dtype, device=pc.device)
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(fctx, grad_out):
-        gc, gr, ge, gf = fctx.saved_tensors
-        g = grad_out.detach().to(device="cpu", dtype=gc.dtype)
-        if fctx.none:
-            # the library's gradients are those of the mean of the rows;
-            # sum_i g_i losses_i has them times M g when g is constant,
-            # which is what .mean(), .sum() and scalar weights give
-            if g.numel() > 1 and not bool((g == g[0]).all()):
-                raise RuntimeError("rpo.objectives.RPOLoss(reduction='none'): "
-                                   "backward needs the same weight on every row")
-            g = (g[0] if g.numel() else g.sum()) * fctx.m
-        pc, pr, rc, rr, ce, re = fctx.inputs
-        s = fctx.ref_sign
-        if s is None and any(fctx.needs_input_grad[5:7]):
-            # frozen references never ask; a list mixing simpo, orpo or
-            # sft with the others has no gradient by reference from librpo
-            raise RuntimeError("rpo.objectives.RPOLoss: no reference gradient "
-                               "for a list mixing reference-free terms with others")
-        s = 0.0 if s is None else s
-        grads = [_back(gc, g, pc), _back(gr, g, pr),
-                 None if rc is None else _back(-s * gc, g, rc),
-                 None if rr is None else _back(-s * gr, g, rr),
-                 _back(ge, g, ce), _back(gf, g, re)]
-        needed = fctx.needs_input_grad[3:9]
-        return (None, None, None) + tuple(x if need else None
-                                          for x, need in zip(grads, needed))
-
+from .objectives import _Batch, _Results, call, set_objective_settings, term_arrays
+from .torch import _address, _compute_dtype, _cpu, _floating
 
 _REFERENCE_FREE = ("simpo", "orpo", "sft")
 
 
-class RPOLoss(torch.nn.Module):
-    """The RPO contrast matrix under any of TRL's objectives (librpo 1.3).
+def _inputs(lib, pc, pr, rc, rr, ce, re, lc, lr, wc, wr, pk, rk):
+    """Every array as a contiguous CPU tensor of the computed dtype (no
+    copy when it is one), sizes checked against M, N and D: librpo takes
+    sizes, not shapes, so a short array would be read past its end."""
+    dt = _compute_dtype((pc, pr, rc, rr))
+    for t, name in ((ce, "chosen_emb"), (re, "rejected_emb"),
+                    (wc, "chosen_weights"), (wr, "rejected_weights"),
+                    (pk, "policy_KL_logps"), (rk, "reference_KL_logps")):
+        if t is not None:
+            _floating(t, name)   # lengths may be token counts of any type
+    arrays = [_cpu(t, dt) for t in (pc, pr, rc, rr, ce, re, lc, lr, wc, wr, pk, rk)]
+    pc, pr = arrays[0], arrays[1]
+    m, n = pc.numel(), pr.numel()
+    d = arrays[4].shape[-1] if arrays[4] is not None and arrays[4].dim() == 2 else 0
+    k = arrays[10].numel() if arrays[10] is not None else 0
+    want = {"policy_chosen_logps": (m,), "policy_rejected_logps": (n,),
+            "reference_chosen_logps": (m,), "reference_rejected_logps": (n,),
+            "chosen_emb": (m, d), "rejected_emb": (n, d),
+            "chosen_lengths": (m,), "rejected_lengths": (n,),
+            "chosen_weights": (m,), "rejected_weights": (n,),
+            "policy_KL_logps": (k,), "reference_KL_logps": (k,)}
+    for t, (name, shape) in zip(arrays, want.items()):
+        if t is not None and tuple(t.shape) != shape:
+            raise lib.error(errors.ERR_SIZE, "%s has shape %s, want %s"
+                            % (name, tuple(t.shape), shape))
+    return dt, m, n, d, k, arrays
 
-    RPOLoss(beta=0.1, tau=0.5, alpha=0.8, weighting="embedding",
-            placement="auto", reduction="mean", *, loss_type="sigmoid",
-            loss_weights=None, simpo_gamma=None, f_divergence_type=None,
-            f_alpha_divergence_coef=None, library=None, **settings)
 
-    loss_type: a name of rpo.objectives.TERMS or a list of them (TRL's
-    loss_type list); loss_weights: one weight per name (TRL's). reduction:
-    "mean", "sum", or "none" (the M per-row losses, whose mean is the
-    "mean" loss). simpo_gamma, f_divergence_type ("reverse_kl",
-    "forward_kl", "js_divergence", "alpha_divergence") and
-    f_alpha_divergence_coef as TRL's; the other settings as rpo.torch's
-    RPOLoss. With DIAGONAL weighting and alpha=1 every objective is TRL's
-    paired one.
-    """
+_FIELDS = ("policy_chosen", "policy_rejected", "ref_chosen", "ref_rejected",
+           "chosen_emb", "rejected_emb", "chosen_lengths", "rejected_lengths",
+           "chosen_weights", "rejected_weights", "policy_kl", "ref_kl")
 
-    def __init__(self, beta=0.1, tau=0.5, alpha=0.8, weighting="embedding",
-                 placement="auto", reduction="mean", *, loss_type="sigmoid",
-                 loss_weights=None, simpo_gamma=None, f_divergence_type=None,
-                 f_alpha_divergence_coef=None, library=None, **settings):
-        super().__init__()
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError("reduction must be 'mean', 'sum' or 'none'")
-        self.none = reduction == "none"
-        self.context = Context(library, beta=beta, tau=tau, alpha=alpha,
-                               weighting=weighting, placement=placement,
-                               reduction="mean" if self.none else reduction,
-                               **settings)
-        set_objective_settings(self.context, simpo_gamma=simpo_gamma,
-                               f_divergence_type=f_divergence_type,
-                               f_alpha_divergence_coef=f_alpha_divergence_coef)
-        self.loss_type = loss_type
-        self.loss_weights = loss_weights
-        self.metrics = {}
 
-    def forward(self, policy_chosen_logps, policy_rejected_logps,
-                reference_chosen_logps=None, reference_rejected_logps=None,
-                chosen_emb=None, rejected_emb=None, *, chosen_lengths=None,
-                rejected_lengths=None, chosen_weights=None, rejected_weights=None):
-        """The loss (0-dim), or the M per-row losses for reduction="none".
-        chosen_lengths (M), rejected_lengths (N): completion token counts,
-        read by ipo, sigmoid_norm, simpo, orpo and sft only. chosen_weights
-        (M), rejected_weights (N): sample weights, pair (i, j) weighed by
-        their product; constants."""
-        names = [self.loss_type] if isinstance(self.loss_type, str) else list(self.loss_type)
-        free = [n in _REFERENCE_FREE for n in names]
-        ref_sign = 0.0 if all(free) else 1.0 if not any(free) else None
-        paired = rejected_emb is None or rejected_emb is chosen_emb
+def _run(module, prepared, grad, grad_emb, losses_grad=None):
+    """One rpo_objective_* call on the _inputs() of a forward: a dict of
+    the output tensors (None where not computed) and the metrics."""
+    dt, m, n, d, k, arrays = prepared
+    count, numbers, weights, unpaired = term_arrays(module._term_names,
+                                                    module._loss_weights)
+    kl = None if module._kl is None else torch.tensor([float(module._kl)], dtype=dt)
+    batch = _Batch(size=ctypes.sizeof(_Batch), m=m, n=n, d=d, terms=count,
+                   term_losses=ctypes.addressof(numbers),
+                   term_weights=ctypes.addressof(weights), k=k,
+                   kl=_address(kl), losses_grad=_address(losses_grad))
+    for name, t in zip(_FIELDS, arrays):
+        setattr(batch, name, _address(t))
+    out = {"loss": torch.empty((), dtype=dt),
+           "grad_chosen": torch.empty(m, dtype=dt) if grad else None,
+           "grad_rejected": torch.empty(n, dtype=dt) if grad else None,
+           "grad_chosen_emb": torch.empty((m, d), dtype=dt) if grad_emb else None,
+           "grad_rejected_emb": (torch.empty((n, d), dtype=dt)
+                                 if grad_emb and arrays[5] is not None else None),
+           "losses": torch.empty(m + n if unpaired else m, dtype=dt),
+           "chosen_rewards": torch.empty(m, dtype=dt),
+           "rejected_rewards": torch.empty(n, dtype=dt)}
+    results = _Results(size=ctypes.sizeof(_Results))
+    for name, t in out.items():
+        setattr(results, name, _address(t))
+    return out, call(module.context, dt is torch.float64, batch, results)
 
-        def call(dt, want_emb):
-            r = objective(self.context,
-                          _cpu(policy_chosen_logps, dt), _cpu(policy_rejected_logps, dt),
-                          _cpu(reference_chosen_logps, dt), _cpu(reference_rejected_logps, dt),
-                          _cpu(chosen_emb, dt), None if paired else _cpu(rejected_emb, dt),
-                          loss_type=self.loss_type, loss_weights=self.loss_weights,
-                          chosen_lengths=_cpu(chosen_lengths, dt),
-                          rejected_lengths=_cpu(rejected_lengths, dt),
-                          chosen_weights=_cpu(chosen_weights, dt),
-                          rejected_weights=_cpu(rejected_weights, dt),
-                          grad=True, grad_emb=want_emb)
-            self.metrics = r.metrics
-            self.chosen_rewards = torch.from_numpy(r.chosen_rewards)
-            self.rejected_rewards = torch.from_numpy(r.rejected_rewards)
-            return r
 
-        return _ObjectiveFunction.apply(call, self.none, ref_sign,
-                                        policy_chosen_logps, policy_rejected_logps,
-                                        reference_chosen_logps, reference_rejected_logps,
-                                        chosen_emb, rejected_emb)
+class _ObjectiveFunction(torch.autograd.Function):
+    """forward(module, pc, pr, rc, rr, ce, re, lc, lr, wc, wr, pk, rk) ->
+    the loss, or the per-sequence losses for reduction="none". module:
+    RPOLoss or KTOLoss, whose _term_names, _loss_weights, _none and _kl
+    it reads. The reduced loss's gradients come with it and backward
+    scales them; those of reduction="none" depend on the incoming gradient
+    g of every row, so backward calls librpo again with losses_grad = g
+    (the gradients of sum_i g_i losses_i). d/d reference = -d/d policy for
+    the terms that read a log-ratio, 0 for simpo, orpo and sft; a list
+    mixing the two has no reference gradient from librpo (frozen
+    references never ask)."""
+
+    @staticmethod
+    def forward(fctx, module, pc, pr, rc, rr, ce, re, lc, lr, wc, wr, pk, rk):
+        paired = re is None or re is ce
+        prepared = _inputs(module.context.library, pc, pr, rc, rr, ce,
+                           None if paired else re, lc, lr, wc, wr, pk, rk)
+        need = fctx.needs_input_grad    # all False under no_grad: loss only
+        want_emb = need[5] or need[6]
+        reduced = not module._none
+        out, metrics = _run(module, prepared, reduced and any(need[1:5]),
+                            want_emb and reduced)
+        module.__dict__["_last_metrics"] = metrics
+        module.__dict__["chosen_rewards"] = out["chosen_rewards"]
+        module.__dict__["rejected_rewards"] = out["rejected_rewards"]
+        fctx.grads = (out["grad_chosen"], out["grad_rejected"],
+                      out["grad_chosen_emb"], out["grad_rejected_emb"])
+        fctx.prepared = None if reduced else prepared
+        fctx.dtype = prepared[0]
+        fctx.want_emb = want_emb
+        fctx.targets = (pc, pr, rc, rr, ce, None if paired else re)
+        fctx.module = module
+        out_dtype = torch.promote_types(pc.dtype, pr.dtype)
+        value = out["loss"] if reduced else out["losses"]
+        return value.to(device=pc.device, dtype=out_dtype)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(fctx, grad_out):
+        module = fctx.module
+        g = grad_out.detach().to(device="cpu", dtype=fctx.dtype)
+        if fctx.prepared is None:
+            gc, gr, ge, gf = fctx.grads
+        else:   # reduction="none": the gradients of sum_i g_i losses_i
+            out, _ = _run(module, fctx.prepared, True, fctx.want_emb,
+                          g.contiguous())
+            gc, gr = out["grad_chosen"], out["grad_rejected"]
+            ge, gf = out["grad_chosen_emb"], out["grad_rejected_emb"]
+            g = None
+        free = [name in _REFERENCE_FREE for name in module._term_names]
+        need = fctx.needs_input_grad
+        if any(free) and not all(free) and (need[3] or need[4]):
+            raise RuntimeError("RPOLoss: no reference gradient for a "
+                               "loss_type list mixing reference-free terms "
+                               "(simpo, orpo, sft) with others")
+        s = 0.0 if all(free) else 1.0
+        grads = (gc, gr, None if gc is None else -s * gc,
+                 None if gr is None else -s * gr, ge, gf)
+        result = [None]
+        for grad, t, need_k in zip(grads, fctx.targets, need[1:7]):
+            if need_k and t is not None and grad is not None:
+                grad = grad if g is None else grad * g
+                result.append(grad.to(device=t.device, dtype=t.dtype))
+            else:
+                result.append(None)
+        return (*result, None, None, None, None, None, None)
+
+
+def objective_forward(module, pc, pr, rc, rr, ce, re, lc=None, lr=None,
+                      wc=None, wr=None, pk=None, rk=None):
+    """The objective route's loss (or per-sequence losses) as a tensor
+    autograd differentiates; under no_grad the same call, whose gradients
+    are dropped."""
+    return _ObjectiveFunction.apply(module, pc, pr, rc, rr, ce, re, lc, lr,
+                                    wc, wr, pk, rk)
 
 
 class KTOLoss(torch.nn.Module):
@@ -183,27 +177,25 @@ class KTOLoss(torch.nn.Module):
         super().__init__()
         if loss_type not in ("kto", "apo_zero_unpaired"):
             raise ValueError("loss_type must be 'kto' or 'apo_zero_unpaired'")
-        self.loss_type = loss_type
         self.context = Context(library, beta=beta)
         set_objective_settings(self.context, desirable_weight=desirable_weight,
                                undesirable_weight=undesirable_weight)
-        self.metrics = {}
+        self._term_names = (loss_type,)
+        self._loss_weights = None
+        self._none = False
+        self._kl = None
+        self._last_metrics = {}
+
+    @property
+    def metrics(self):
+        """The last forward's metrics under TRL's names ({} before one)."""
+        return dict(self._last_metrics)
 
     def forward(self, policy_chosen_logps, policy_rejected_logps, policy_KL_logps,
                 reference_chosen_logps, reference_rejected_logps,
                 reference_KL_logps, *, kl=None):
-        def call(dt, want_emb):
-            r = objective(self.context,
-                          _cpu(policy_chosen_logps, dt), _cpu(policy_rejected_logps, dt),
-                          _cpu(reference_chosen_logps, dt), _cpu(reference_rejected_logps, dt),
-                          loss_type=self.loss_type, policy_kl=_cpu(policy_KL_logps, dt),
-                          ref_kl=_cpu(reference_KL_logps, dt),
-                          kl=None if kl is None else [float(kl)])
-            self.metrics = r.metrics
-            self.chosen_rewards = torch.from_numpy(r.chosen_rewards)
-            self.rejected_rewards = torch.from_numpy(r.rejected_rewards)
-            return r
-
-        return _ObjectiveFunction.apply(call, False, 1.0, policy_chosen_logps,
-                                        policy_rejected_logps, reference_chosen_logps,
-                                        reference_rejected_logps, None, None)
+        self.__dict__["_kl"] = kl
+        return objective_forward(self, policy_chosen_logps, policy_rejected_logps,
+                                 reference_chosen_logps, reference_rejected_logps,
+                                 None, None, pk=policy_KL_logps,
+                                 rk=reference_KL_logps)

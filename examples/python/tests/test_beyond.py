@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 import rpo
-from rpo.torch import RPOLoss
+from rpo.torch import RPOLoss, per_token
 from tests import support
 
 LIB = support.library()
@@ -196,14 +196,17 @@ class EmbeddingGradients(unittest.TestCase):
 
 
 class PerTokenAverages(unittest.TestCase):
-    def test_lengths_divide_policy_and_reference(self):
+    def test_per_token_divides_policy_and_reference(self):
+        """rpo.torch.per_token, librpo 1.2's chosen_lengths= (librpo 1.3
+        refuses a zero length; per_token clamps it to 1, as TRL does)."""
         pc, pr, rc, rr, _, _ = batch(6, 5, 5)
         lc = torch.tensor([3, 10, 1, 7, 20])
         lr = torch.tensor([4, 0, 9, 2, 5])   # 0 is clamped to 1, as in TRL
         settings = dict(weighting="diagonal", alpha=1.0, loss_type="ipo", beta=0.5)
         ours_in = leaves(pc, pr, rc, rr)
-        RPOLoss(library=LIB, **settings)(*ours_in, chosen_lengths=lc,
-                                         rejected_lengths=lr).backward()
+        RPOLoss(library=LIB, **settings)(
+            per_token(ours_in[0], lc), per_token(ours_in[1], lr),
+            per_token(ours_in[2], lc), per_token(ours_in[3], lr)).backward()
         ref_in = leaves(pc, pr, rc, rr)
         lcf, lrf = lc.double().clamp(min=1), lr.double().clamp(min=1)
         a = ref_in[0] / lcf - ref_in[2] / lcf

@@ -153,6 +153,14 @@ class InstalledPackage(unittest.TestCase):
         self.assertEqual(pathlib.Path(lib.path).parent, package)
         self.assertEqual(lib.version, rpo.version())
 
+    def test_native_step_is_built_into_the_package(self):
+        """setup.py builds rpo._native where Python's headers are (they
+        are on every machine `make check` runs on)."""
+        native = rpo.default_library().native()
+        self.assertIsNotNone(native)
+        package = pathlib.Path(rpo.__file__).resolve().parent
+        self.assertEqual(pathlib.Path(native.__file__).resolve().parent, package)
+
     def test_environment_and_explicit_path_override_the_bundle(self):
         built = str(support.PROJECT_ROOT / "build" / rpo.SONAME)
         if not os.path.exists(built):

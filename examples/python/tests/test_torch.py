@@ -3,15 +3,16 @@
 conformance vectors, dtypes, layouts and the TRL-named metrics."""
 
 import copy
+import os
 import pickle
 import unittest
-from unittest import mock
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 import rpo
+import rpo.torch as rpo_torch
 from rpo.torch import RPOLoss, TRL_METRICS
 from tests import support
 
@@ -208,20 +209,21 @@ class TypesAndLayouts(unittest.TestCase):
         pc, pr, rc, rr, ce, _ = batch(12, 5, 5)
         loss_fn = RPOLoss(library=LIB)
         asked = []
-        real = rpo.torch._loss_call
-
-        def spy(module, *args):
-            asked.append(args[-1])
-            return real(module, *args)
-
         want = loss_fn(*with_grad(pc, pr), rc, rr, ce)
-        with mock.patch.object(rpo.torch, "_loss_call", spy):
-            with torch.no_grad():
-                a = loss_fn(*with_grad(pc, pr), rc, rr, ce)
-            with torch.inference_mode():
-                b = loss_fn(*with_grad(pc, pr), rc, rr, ce)
-            c = loss_fn(pc, pr, rc, rr, ce)
-            loss_fn(*with_grad(pc, pr), rc, rr, ce)
+        entry = loss_fn._entry
+        step = entry[7]         # the per-step call; its last argument: grad
+
+        def spy(*args):
+            asked.append(args[-1])
+            return step(*args)
+
+        loss_fn.__dict__["_entry"] = entry[:7] + (spy,) + entry[8:]
+        with torch.no_grad():
+            a = loss_fn(*with_grad(pc, pr), rc, rr, ce)
+        with torch.inference_mode():
+            b = loss_fn(*with_grad(pc, pr), rc, rr, ce)
+        c = loss_fn(pc, pr, rc, rr, ce)
+        loss_fn(*with_grad(pc, pr), rc, rr, ce)
         self.assertEqual(asked, [False, False, False, True])
         for got in (a, b, c):
             self.assertFalse(got.requires_grad)
@@ -296,6 +298,103 @@ class TypesAndLayouts(unittest.TestCase):
             self.assertEqual(clone.context.settings(), loss_fn.context.settings())
         with self.assertRaises(TypeError):
             RPOLoss(library=LIB, gamma=1.0)
+
+
+class PerStepPath(unittest.TestCase):
+    """rpo._native.loss (C) and _python_loss, the per-step path with and
+    without the extension, give the same bits, refuse the same inputs
+    (None: the caller converts them) and report the same failures."""
+
+    def setUp(self):
+        self.loss_fn = RPOLoss(library=LIB)
+        self.entry = self.loss_fn._resolve_entry()
+        native = self.loss_fn.context.library.native()
+        if native is None:
+            if (os.environ.get("RPO_EXPECT_NATIVE")
+                    and os.environ.get("RPO_NATIVE") != "0"):
+                self.fail("rpo._native was not found beside %s"
+                          % self.loss_fn.context.library.path)
+            self.skipTest("rpo._native is not built (no Python headers)")
+        self.native = native.loss
+
+    def both(self, *args):
+        got = self.native(self.entry, *args)
+        want = rpo_torch._python_loss(self.entry, *args)
+        if isinstance(want, tuple):
+            self.assertIsInstance(got, tuple)
+            for a, b in zip(got, want):
+                if b is None:
+                    self.assertIsNone(a)
+                else:
+                    self.assertEqual(a.dtype, b.dtype)
+                    self.assertEqual(a.shape, b.shape)
+                    self.assertTrue(torch.equal(a, b))
+        else:
+            self.assertEqual(got, want)
+        return got
+
+    def test_same_bits_same_refusals(self):
+        for dtype in (torch.float32, torch.float64):
+            pc, pr, rc, rr, ce, re = batch(11, 5, 4, unpaired=True, dtype=dtype)
+            for args in ((pc, pr, rc, rr, ce, re), (pc, pr, None, None, ce, re),
+                         (pc[:4], pr, rc[:4], rr, ce[:4], None)):
+                for grad in (True, False):
+                    self.assertIsInstance(self.both(*args, grad), tuple)
+            refused = [
+                (pc.float() if dtype is torch.float64 else pc.double(), pr, rc, rr, ce, re),
+                (pc, pr, rc[:3], rr, ce, re),                      # shapes differ
+                (pc, pr, rc, rr, ce[:, :2], re),                   # widths differ
+                (pc, pr, rc, rr, ce.t().contiguous().t(), re),     # not contiguous
+                (torch.stack((pc, pc), 1)[:, 0], pr, rc, rr, ce, re),
+                (pc, pr.reshape(2, 2), rc, rr, ce, re),            # not 1-D
+                (pc, pr, rc, rr, None, re),                        # re without ce
+                (pc.numpy(), pr, rc, rr, ce, re),                  # not a tensor
+                (pc.to(torch.float16), pr, rc, rr, ce, re),
+            ]
+            for k, args in enumerate(refused):
+                with self.subTest(dtype=dtype, case=k):
+                    self.assertIsNone(self.both(*args, True))
+            bad = pc.clone()
+            bad[1] = float("nan")
+            self.assertEqual(self.both(bad, pr, rc, rr, ce, re, True), rpo.errors.ERR_NONFINITE)
+
+    def test_closed_context(self):
+        pc, pr, rc, rr, ce, _ = batch(12, 3, 3)
+        self.loss_fn.context.close()
+        for fn in (self.native, rpo_torch._python_loss):
+            with self.assertRaises(ValueError):
+                fn(self.entry, pc, pr, rc, rr, ce, None, True)
+
+
+
+class CopiesAfterACall(unittest.TestCase):
+    def test_deepcopy_and_pickle_after_a_forward(self):
+        """A module that has run holds its per-step entry (the context's
+        lock, this process's addresses); copies start without it and give
+        the same loss."""
+        pc, pr, rc, rr, ce, _ = batch(14, 4, 4)
+        loss_fn = RPOLoss(library=LIB)
+        want = loss_fn(pc, pr, rc, rr, ce).item()
+        for clone in (copy.deepcopy(loss_fn), pickle.loads(pickle.dumps(loss_fn))):
+            self.assertIsNot(clone.context, loss_fn.context)
+            self.assertEqual(clone(pc, pr, rc, rr, ce).item(), want)
+
+
+class SecondBackward(unittest.TestCase):
+    def test_second_backward_through_the_graph(self):
+        """The backward that hands librpo's gradients to autograd keeps
+        none, and a second backward (retain_graph=True) computes them
+        again: the same bits, in new tensors."""
+        pc, pr, rc, rr, ce, _ = batch(13, 4, 4)
+        a, b = with_grad(pc, pr)
+        loss = RPOLoss(library=LIB)(a, b, rc, rr, ce)
+        loss.backward(retain_graph=True)
+        first = a.grad, b.grad
+        a.grad = b.grad = None
+        loss.backward()
+        self.assertTrue(torch.equal(a.grad, first[0]))
+        self.assertTrue(torch.equal(b.grad, first[1]))
+        self.assertIsNot(a.grad, first[0])
 
 
 if __name__ == "__main__":
