@@ -25,7 +25,8 @@
  * alpha = 1 is exactly DPO. librpo returns L, dL/d policy_chosen,
  * dL/d policy_rejected, the weight matrix and metrics; the caller
  * back-propagates the gradients through its own model. docs/math.md derives
- * everything; docs/api.md is the reference for every function.
+ * everything; this header is the reference for every function, and
+ * docs/api.md a guide to it.
  *
  * Conventions for every function below:
  *   - Arrays are row-major and contiguous; an (M, D) matrix is M rows of D.
@@ -233,7 +234,9 @@ extern "C" {
 
 /* Metrics of the last successful rpo_loss_* / rpo_loss_weighted_* call,
  * read with rpo_ctx_stat. They are weighted by W, so they describe what the
- * loss optimises; for DIAGONAL with alpha = 1 they are DPO's usual ones. */
+ * loss optimises; for DIAGONAL with alpha = 1 they are DPO's usual ones.
+ * All are 0 before the first such call and after one with an empty side
+ * (M or N = 0).                                                            */
 #define RPO_STAT_LOSS             1 /* the loss returned (after reduction)    */
 #define RPO_STAT_REWARD_CHOSEN    2 /* mean_i beta * a_i                      */
 #define RPO_STAT_REWARD_REJECTED  3 /* mean_j beta * b_j                      */
@@ -636,7 +639,9 @@ RPO_API int rpo_token_logps_backward_lse_f64(rpo_ctx *ctx, size_t t, size_t v,
  *                          negative: no token (logps[t] = 0, lse[t] = 0,
  *                          hidden row not read)
  *   logps    (T)           out
- *   lse      (T) or NULL   out: each row's log-sum-exp, for the backward
+ *   lse      (T) or NULL   out: each row's log-sum-exp, for the backward,
+ *                          in the ELEMENT type: the double lse rounded once
+ *                          to nearest (see below)
  *
  * The logits are formed one chunk of C tokens by C words at a time
  * (C = RPO_PARAM_LINEAR_CHUNK): each chunk's row maxima and sums of
@@ -648,7 +653,22 @@ RPO_API int rpo_token_logps_backward_lse_f64(rpo_ctx *ctx, size_t t, size_t v,
  * threads (RPO_PARAM_THREADS), merged in order: results are bitwise
  * identical for any thread count; they change with C by rounding only.
  * The float32 variant forms the logits in float, as a float matrix product
- * would, and the rest in double.
+ * would, and each row's log-sum-exp and log-prob in double (rounded to
+ * float when written).
+ *
+ * Why this lse is in the element type while rpo_token_logps_lse_*'s is
+ * double: that backward evaluates the target's 1 - p_y in double from the
+ * double lse (expm1), to keep its gradient within a few ulps when the
+ * model is confident, and a float lse would shift log p_y by up to half
+ * an ulp of lse. This backward evaluates every softmax entry
+ * exp(logit - lse) in the element type, from element-type logits, and
+ * rounds the lse it is given (or computes, with lse NULL) to the element
+ * type first: the rounded lse loses nothing the backward uses, and the
+ * backward given this lse returns the same bits as with lse NULL (tested
+ * on every kernel set, with logits near 1000 where a float's ulp is 2^-14).
+ * Against exact arithmetic, that rounding moves each float32 softmax entry
+ * by a relative 2^-24 |lse| at most, as much as one rounding of a logit of
+ * that size already does.
  *
  * No second pass over the weights: every weight row is read by the product
  * (when at least one target is not negative), and a NaN or infinity in it
@@ -1031,9 +1051,10 @@ RPO_API int rpo_related_batches_f64(rpo_ctx *ctx, size_t p, size_t d,
  * with wd, wu = RPO_PARAM_DESIRABLE_WEIGHT, RPO_PARAM_UNDESIRABLE_WEIGHT;
  * M and N need not match and either may be 0. Lengths are not read.
  *
- * Lengths are token counts: finite and >= 0, and clamped to at least 1
- * where they divide (TRL's clamp(min=1)). Sample weights are finite and
- * >= 0. Both are constants of the backward.                              */
+ * Lengths are token counts: finite and > 0 (an empty completion carries
+ * no learning signal; TRL drops such examples before training), and
+ * clamped to at least 1 where they divide (TRL's clamp(min=1)). Sample
+ * weights are finite and >= 0. Both are constants of the backward.      */
 
 /* The longest term list. */
 #define RPO_MAX_TERMS 8
@@ -1069,6 +1090,15 @@ typedef struct rpo_batch_f32 {
     const float *sft_tokens;       /* (1) SFT's chosen token count over
                                       all row blocks (>= 1), or NULL: the
                                       batch's own (rpo_objective_rows_*)  */
+    /* Appended in 1.3 after sft_tokens: a caller whose size ends before
+     * it leaves it NULL. */
+    const float *losses_grad;      /* (M) for a list, (M + N) for KTO: the
+                                      incoming gradient g_i of each
+                                      results.losses[i] (finite); every
+                                      gradient returned is then that of
+                                      sum_i g_i losses_i, the loss is
+                                      still the reduced one. NULL: the
+                                      reduced loss's gradients            */
 } rpo_batch_f32;
 
 typedef struct rpo_batch_f64 {
@@ -1087,6 +1117,7 @@ typedef struct rpo_batch_f64 {
     const double *policy_kl, *ref_kl;
     const double *kl;
     const double *sft_tokens;
+    const double *losses_grad;
 } rpo_batch_f64;
 
 /* The results; every pointer may be NULL (not computed). */
@@ -1138,7 +1169,8 @@ typedef struct rpo_results_f64 {
  *                         rpo_loss_*
  *   RPO_ERR_PARAM         an unknown or repeated term, KTO or
  *                         APO_ZERO_UNPAIRED in a list, a non-finite term
- *                         weight, a negative length or sample weight,
+ *                         weight, a zero or negative length, a
+ *                         negative sample weight,
  *                         sft_tokens below 1, EXO_PAIR without label
  *                         smoothing, embedding gradients with the
  *                         caller's weights or with KTO
@@ -1163,12 +1195,21 @@ RPO_API int rpo_objective_f64(rpo_ctx *ctx, const rpo_batch_f64 *batch,
  * partial_stats are this block's shares, which summed over all blocks give
  * the whole call's gradients, loss and metrics; loss is not used. SFT
  * divides by batch->sft_tokens, the chosen tokens of all blocks (gather
- * them first; NULL: this block's own, right only for one block). KTO and
- * APO_ZERO_UNPAIRED are RPO_ERR_UNSUPPORTED here: each rank calls
- * rpo_objective_* with the gathered kl and RPO_REDUCTION_SUM and divides
- * by the global count. The context's metrics are unchanged, but for the
- * shares of W's shape, as after rpo_loss_rows_*. Errors as for
- * rpo_objective_* and rpo_loss_rows_*. */
+ * them first; NULL: this block's own, right only for one block).
+ * KTO and APO_ZERO_UNPAIRED: a block holds its own M desirable and N
+ * undesirable sequences, sequences row_offset .. row_offset + M + N - 1 of
+ * the m_total of all blocks (the mean's denominator under MEAN).
+ * grad_chosen, grad_rejected, losses (M + N) and the rewards are complete
+ * (the sequences do not interact); partial_stats holds the block's loss
+ * share and the sums of its chosen and rejected rewards (divide their
+ * all-reduced sums by the global M and N for the whole call's means;
+ * margin and accuracy are 0). kl: batch->kl, the unclamped mean of every
+ * block's KL pairs (gather sum_k (policy_kl - ref_kl) and K, divide), which
+ * the library clamps once, as the whole call does (a mean of clamped block
+ * estimates would not be max(0, mean)); NULL: max(0, this block's own K
+ * pairs' mean), right only for one block. The context's metrics are
+ * unchanged. Errors as for rpo_objective_* and rpo_loss_rows_*; for KTO
+ * RPO_ERR_SIZE also when row_offset + M + N exceeds m_total. */
 RPO_API int rpo_objective_rows_f32(rpo_ctx *ctx, size_t m_total, size_t row_offset,
                                    const rpo_batch_f32 *batch,
                                    rpo_results_f32 *results);

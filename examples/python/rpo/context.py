@@ -88,7 +88,7 @@ _STATS = (("loss", 1), ("reward_chosen", 2), ("reward_rejected", 3),
           ("effective_contrasts", 11), ("diagonal_weight", 12))
 Metrics = collections.namedtuple("Metrics", [name for name, _ in _STATS])
 Metrics.__doc__ = ("Metrics of the last successful loss call, weighted by W "
-                   "(docs/api.md, RPO_STAT_*). effective_contrasts and "
+                   "(include/rpo.h, RPO_STAT_*). effective_contrasts and "
                    "diagonal_weight are NaN where unknown: the partial "
                    "vector of a row block (split_partial) has no room for "
                    "them; a block's shares are its context's metrics.")

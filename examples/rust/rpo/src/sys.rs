@@ -191,7 +191,7 @@ extern "C" {
         order: *mut usize) -> c_int;
 }
 
-// librpo 1.3: the token path (raw declarations; no safe wrapper yet).
+// librpo 1.3: the token path (safe wrappers: token_lse.rs, packed.rs).
 pub const RPO_GRAD_ACCUMULATE: c_int = 0;
 pub const RPO_GRAD_OVERWRITE: c_int = 1;
 extern "C" {
@@ -221,7 +221,7 @@ extern "C" {
         dseq_logps: *const f64, dtoken_logps: *mut f64) -> c_int;
 }
 
-// librpo 1.3: fused linear log-probs (raw declarations; no safe wrapper yet).
+// librpo 1.3: fused linear log-probs (safe wrapper: linear.rs).
 pub const RPO_PARAM_LINEAR_CHUNK: c_int = 19;
 extern "C" {
     pub fn rpo_linear_logps_f32(ctx: *mut rpo_ctx, t: usize, h: usize, v: usize,
@@ -295,6 +295,7 @@ pub struct rpo_batch<T> {
     pub ref_kl: *const T,
     pub kl: *const T,
     pub sft_tokens: *const T,
+    pub losses_grad: *const T,
 }
 
 /// `rpo_results_f32` (T = f32) and `rpo_results_f64` (T = f64).
