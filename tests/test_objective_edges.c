@@ -14,6 +14,7 @@
  *     included), SFT alone; NaN there is refused; float32 ranges; a row
  *     block with an empty side gives its share in partial_stats and leaves
  *     the loss and the context's metrics alone;
+ *   - sizes no memory could hold: refused before any input is read;
  *   - descriptors: NULL results, an implausibly long batch.
  */
 #include <float.h>
@@ -478,6 +479,37 @@ static void test_empty_side_row_block(void **state)
     rpo_ctx_free(ctx);
 }
 
+/* Sizes no memory could hold, refused before any input is read (the
+ * arrays here hold one element): m + n beyond SIZE_MAX, and the scratch
+ * of m sequences (KTO) or m rows beside an empty side (a term list). */
+static void test_sizes_beyond_memory(void **state)
+{
+    (void)state;
+    problem P;
+    make_problem(&P, 18);
+    const int sigmoid[1] = {RPO_LOSS_SIGMOID};
+    const size_t sizes[3][2] = {{SIZE_MAX, 1}, {SIZE_MAX / 16, 0}, {SIZE_MAX / 16, 0}};
+    for (int c = 0; c < 3; c++) {
+        rpo_ctx *ctx = new_ctx(RPO_REDUCTION_MEAN);
+        rpo_batch_f64 b = unpaired_batch(&P, 0);
+        b.m = sizes[c][0];
+        b.n = sizes[c][1];
+        b.k = 0;
+        if (c == 2) {
+            b.term_losses = sigmoid;
+            b.chosen_weights = b.rejected_weights = NULL;
+        }
+        outputs o;
+        fill_sentinel(&o);
+        rpo_results_f64 r;
+        memset(&r, 0, sizeof r);
+        r.size = sizeof r;
+        r.loss = &o.loss;
+        expect_refused(ctx, &b, &r, &o, RPO_ERR_SIZE, "sizes beyond memory");
+        rpo_ctx_free(ctx);
+    }
+}
+
 /* Descriptors: NULL results; a batch whose size claims more than any
  * plausible future layout. */
 static void test_descriptors(void **state)
@@ -512,6 +544,7 @@ int main(void)
         cmocka_unit_test(test_empty_side),
         cmocka_unit_test(test_empty_side_f32_range),
         cmocka_unit_test(test_empty_side_row_block),
+        cmocka_unit_test(test_sizes_beyond_memory),
         cmocka_unit_test(test_descriptors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
