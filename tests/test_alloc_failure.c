@@ -13,6 +13,10 @@
  *     through the wrappers has been freed.
  * A failed pthread_create is not an error: the call runs on fewer workers
  * and gives the same bytes (rpo.h: results do not depend on the threads).
+ * The entry points of 1.3 are here too: objectives (a term list, KTO),
+ * token log-probs with their log-sum-exps and that backward, fused linear
+ * log-probs and their backward, packed sequences both ways, related
+ * batches.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -103,6 +107,8 @@ static double logits_d[MAX_T * MAX_V], weights_d[MAX_MN * MAX_MN], dlogps_d[MAX_
 static float pc_f[MAX_MN], rc_f[MAX_MN], pr_f[MAX_MN], rr_f[MAX_MN], emb_f[MAX_MN * MAX_D];
 static float logits_f[MAX_T * MAX_V], weights_f[MAX_MN * MAX_MN], dlogps_f[MAX_T];
 static int32_t targets[MAX_T];
+static double lengths[MAX_MN];   /* SFT's token counts */
+static double lse_d[MAX_T];      /* the rows' log-sum-exps, an input of 1.3's backward */
 
 static void use_problem(size_t mn, size_t d, size_t t, size_t v)
 {
@@ -138,6 +144,13 @@ static void use_problem(size_t mn, size_t d, size_t t, size_t v)
         logits_f[k] = (float)logits_d[k];
     for (size_t k = 0; k < t; k++)
         dlogps_f[k] = (float)dlogps_d[k];
+    for (size_t i = 0; i < mn; i++)
+        lengths[i] = (double)(1 + i % 3);
+    double logps[MAX_T];
+    rpo_ctx *ctx = rpo_ctx_create();
+    assert_non_null(ctx);
+    assert_status(rpo_token_logps_lse_f64(ctx, t, v, v, logits_d, targets, logps, lse_d), RPO_OK);
+    rpo_ctx_free(ctx);
 }
 
 /* Each case calls one entry point, its outputs carved out of `out`. */
@@ -228,6 +241,95 @@ static int tokens_backward_f32(rpo_ctx *ctx, unsigned char *out)
                                         OUT(float, 0));
 }
 
+/* The entry points of 1.3. */
+enum { LINEAR_H = 4 };   /* hidden (T, 4) from emb, the head (V, 4) from logits */
+static const int64_t packed_offsets[3] = {0, 2, 5};   /* two sequences, T >= 5 */
+
+static int objective_list_f64(rpo_ctx *ctx, unsigned char *out)
+{
+    static const int list[2] = {RPO_LOSS_SIGMOID, RPO_LOSS_SFT};
+    rpo_batch_f64 b;
+    memset(&b, 0, sizeof b);
+    b.size = sizeof b;
+    b.m = M;
+    b.n = N;
+    b.d = D;
+    b.policy_chosen = pc;
+    b.ref_chosen = rc;
+    b.policy_rejected = pr;
+    b.ref_rejected = rr;
+    b.chosen_emb = emb;
+    b.chosen_lengths = lengths;
+    b.terms = 2;
+    b.term_losses = list;
+    rpo_results_f64 r;
+    memset(&r, 0, sizeof r);
+    r.size = sizeof r;
+    r.loss = OUT(double, 0);
+    r.grad_chosen = OUT(double, 1);
+    r.grad_rejected = OUT(double, 2);
+    r.losses = OUT(double, 3);
+    return rpo_objective_f64(ctx, &b, &r);
+}
+static int objective_kto_f64(rpo_ctx *ctx, unsigned char *out)
+{
+    static const int kto[1] = {RPO_LOSS_KTO};
+    rpo_batch_f64 b;
+    memset(&b, 0, sizeof b);
+    b.size = sizeof b;
+    b.m = M;
+    b.n = N;
+    b.policy_chosen = pc;
+    b.ref_chosen = rc;
+    b.policy_rejected = pr;
+    b.ref_rejected = rr;
+    b.terms = 1;
+    b.term_losses = kto;
+    rpo_results_f64 r;
+    memset(&r, 0, sizeof r);
+    r.size = sizeof r;
+    r.loss = OUT(double, 0);
+    r.grad_chosen = OUT(double, 1);
+    r.grad_rejected = OUT(double, 2);
+    r.losses = OUT(double, 3);
+    return rpo_objective_f64(ctx, &b, &r);
+}
+static int tokens_lse_f64(rpo_ctx *ctx, unsigned char *out)
+{
+    return rpo_token_logps_lse_f64(ctx, T, V, V, logits_d, targets, OUT(double, 0),
+                                   OUT(double, 1));
+}
+static int tokens_backward_lse_f64(rpo_ctx *ctx, unsigned char *out)
+{
+    return rpo_token_logps_backward_lse_f64(ctx, T, V, V, logits_d, targets, lse_d, dlogps_d,
+                                            OUT(double, 0), RPO_GRAD_OVERWRITE);
+}
+static int linear_f64(rpo_ctx *ctx, unsigned char *out)
+{
+    return rpo_linear_logps_f64(ctx, T, LINEAR_H, V, emb, logits_d, LINEAR_H, NULL, targets,
+                                OUT(double, 0), OUT(double, 1));
+}
+static int linear_backward_f64(rpo_ctx *ctx, unsigned char *out)
+{
+    return rpo_linear_logps_backward_f64(ctx, T, LINEAR_H, V, emb, logits_d, LINEAR_H, NULL,
+                                         targets, NULL, dlogps_d, OUT(double, 0),
+                                         OUT(double, 1), NULL);
+}
+static int packed_f64(rpo_ctx *ctx, unsigned char *out)
+{
+    return rpo_packed_seq_logps_f64(ctx, 2, T, packed_offsets, dlogps_d, NULL, RPO_SEQ_MEAN,
+                                    OUT(double, 0));
+}
+static int packed_backward_f64(rpo_ctx *ctx, unsigned char *out)
+{
+    return rpo_packed_seq_logps_backward_f64(ctx, 2, T, packed_offsets, NULL, RPO_SEQ_MEAN,
+                                             pc, OUT(double, 0));
+}
+static int related_batches_f64(rpo_ctx *ctx, unsigned char *out)
+{
+    return rpo_related_batches_f64(ctx, M, D, emb, 2, 7, OUT(size_t, 0));
+}
+
 typedef struct entry_case {
     const char *name;
     entry_call call;
@@ -241,6 +343,9 @@ static const entry_case cases[] = {
     CASE(rows_f32),       CASE(rows_weighted_f64), CASE(rows_weighted_f32),
     CASE(tokens_f64),     CASE(tokens_f32),       CASE(tokens_backward_f64),
     CASE(tokens_backward_f32),
+    CASE(objective_list_f64), CASE(objective_kto_f64), CASE(tokens_lse_f64),
+    CASE(tokens_backward_lse_f64), CASE(linear_f64), CASE(linear_backward_f64),
+    CASE(packed_f64), CASE(packed_backward_f64), CASE(related_batches_f64),
 };
 enum { CASE_COUNT = sizeof cases / sizeof cases[0] };
 
