@@ -1,7 +1,7 @@
 /*
  * Allocation failure, proven for every public function that takes a
  * context (as sqlite fails each allocation in turn): the suite is linked
- * against librpo.a with malloc, calloc, free and pthread_create wrapped
+ * against librpo.a with malloc, calloc, free and the pthread calls wrapped
  * (-Wl,--wrap=..., tests/tests.mk), so it can fail the k-th allocation a
  * call makes, for every k the call reaches. Each such call must:
  *   - return RPO_ERR_NOMEM, with a detail;
@@ -11,8 +11,9 @@
  *     again, succeeds and gives the bytes of a call that never failed;
  *   - leak nothing: once the context is freed, every block allocated
  *     through the wrappers has been freed.
- * A failed pthread_create is not an error: the call runs on fewer workers
- * and gives the same bytes (rpo.h: results do not depend on the threads).
+ * A failed pthread_create, pthread_mutex_init or pthread_cond_init is not
+ * an error: the call runs on fewer workers and gives the same bytes
+ * (rpo.h: results do not depend on the threads).
  * The entry points of 1.3 are here too: objectives (a term list, KTO),
  * token log-probs with their log-sum-exps and that backward, fused linear
  * log-probs and their backward, packed sequences both ways, related
@@ -32,16 +33,23 @@ void *__real_calloc(size_t count, size_t size);
 void __real_free(void *p);
 int __real_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
                           void *(*start)(void *), void *arg);
+int __real_pthread_mutex_init(pthread_mutex_t *mutex, const pthread_mutexattr_t *attr);
+int __real_pthread_cond_init(pthread_cond_t *cond, const pthread_condattr_t *attr);
 void *__wrap_malloc(size_t size);
 void *__wrap_calloc(size_t count, size_t size);
 void __wrap_free(void *p);
 int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
                           void *(*start)(void *), void *arg);
+int __wrap_pthread_mutex_init(pthread_mutex_t *mutex, const pthread_mutexattr_t *attr);
+int __wrap_pthread_cond_init(pthread_cond_t *cond, const pthread_condattr_t *attr);
 
 static long fail_at = -1;      /* -1: never fail                           */
 static long allocations;       /* allocations seen since the last arm()    */
 static long live;              /* blocks allocated and not yet freed       */
-static int fail_threads;       /* pthread_create fails while set           */
+/* What fails while set: a thread start, or the lock or the condition
+ * variable the workers share (POSIX lets both fail for want of memory). */
+enum { FAIL_NOTHING, FAIL_THREAD_START, FAIL_MUTEX_INIT, FAIL_COND_INIT };
+static int fail_threads;
 
 static void arm(long k)
 {
@@ -84,9 +92,23 @@ void __wrap_free(void *p)
 int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
                           void *(*start)(void *), void *arg)
 {
-    if (fail_threads)
+    if (fail_threads == FAIL_THREAD_START)
         return 11; /* EAGAIN, as when the system is out of threads */
     return __real_pthread_create(thread, attr, start, arg);
+}
+
+int __wrap_pthread_mutex_init(pthread_mutex_t *mutex, const pthread_mutexattr_t *attr)
+{
+    if (fail_threads == FAIL_MUTEX_INIT)
+        return 12; /* ENOMEM */
+    return __real_pthread_mutex_init(mutex, attr);
+}
+
+int __wrap_pthread_cond_init(pthread_cond_t *cond, const pthread_condattr_t *attr)
+{
+    if (fail_threads == FAIL_COND_INIT)
+        return 12; /* ENOMEM */
+    return __real_pthread_cond_init(cond, attr);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -433,28 +455,33 @@ static void test_context_creation_fails_cleanly(void **state)
     assert_int_equal(live, live_before);
 }
 
-/* No thread can start: the call runs on the caller's thread alone, with
- * the bytes of a one-thread call. */
+/* No thread can start, or the workers' lock or condition variable cannot
+ * be made: the call runs on the caller's thread alone, with the bytes of a
+ * one-thread call. */
 static void test_failed_thread_start_changes_nothing(void **state)
 {
     (void)state;
     static unsigned char want[OUT_BYTES], out[OUT_BYTES];
     use_problem(MAX_MN, MAX_D, MAX_T, MAX_V);
+    const char *what[] = {"", "a failed thread start", "a failed mutex init",
+                          "a failed condition variable init"};
     for (int c = 0; c < CASE_COUNT; c++) {
         rpo_ctx *ctx = new_ctx(1);
         memset(want, SENTINEL, sizeof want);
         assert_status(cases[c].call(ctx, want), RPO_OK);
         rpo_ctx_free(ctx);
 
-        ctx = new_ctx(2);
-        memset(out, SENTINEL, sizeof out);
-        fail_threads = 1;
-        const int status = cases[c].call(ctx, out);
-        fail_threads = 0;
-        assert_status(status, RPO_OK);
-        if (memcmp(out, want, sizeof out) != 0)
-            fail_msg("%s: a failed thread start changed the result", cases[c].name);
-        rpo_ctx_free(ctx);
+        for (int fail = FAIL_THREAD_START; fail <= FAIL_COND_INIT; fail++) {
+            ctx = new_ctx(2);
+            memset(out, SENTINEL, sizeof out);
+            fail_threads = fail;
+            const int status = cases[c].call(ctx, out);
+            fail_threads = FAIL_NOTHING;
+            assert_status(status, RPO_OK);
+            if (memcmp(out, want, sizeof out) != 0)
+                fail_msg("%s: %s changed the result", cases[c].name, what[fail]);
+            rpo_ctx_free(ctx);
+        }
     }
 }
 

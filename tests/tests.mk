@@ -23,10 +23,11 @@ $(BUILD)/tests/test_%: tests/test_%.c $(wildcard tests/*.h) $(TEST_COMMON) $(LIB
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(TEST_COMMON) $(PROG_LDFLAGS) -lrpo \
 	    $(CMOCKA_LIBS) $(LDLIBS)
 
-# The allocation-failure suite links librpo.a with the allocator and
-# pthread_create wrapped, so it can fail each allocation of a call in turn.
+# The allocation-failure suite links librpo.a with the allocator and the
+# pthread calls that can fail wrapped, so it can fail each in turn.
 ALLOC_WRAP = -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=free \
-             -Wl,--wrap=pthread_create
+             -Wl,--wrap=pthread_create -Wl,--wrap=pthread_mutex_init \
+             -Wl,--wrap=pthread_cond_init
 $(BUILD)/tests/test_alloc_failure: tests/test_alloc_failure.c $(wildcard tests/*.h) $(BUILD)/librpo.a
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(BUILD)/librpo.a $(LDFLAGS) $(ALLOC_WRAP) \
