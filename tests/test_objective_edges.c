@@ -15,6 +15,7 @@
  *     block with an empty side gives its share in partial_stats and leaves
  *     the loss and the context's metrics alone;
  *   - sizes no memory could hold: refused before any input is read;
+ *   - EXO_PAIR without label smoothing, SFT token counts NaN or below 1;
  *   - descriptors: NULL results, an implausibly long batch.
  */
 #include <float.h>
@@ -510,6 +511,53 @@ static void test_sizes_beyond_memory(void **state)
     }
 }
 
+/* Term lists the settings or the batch make invalid: EXO_PAIR without
+ * label smoothing (its loss divides by it), an SFT token count that is
+ * NaN or below one. */
+static void test_term_list_refusals(void **state)
+{
+    (void)state;
+    problem P;
+    make_problem(&P, 19);
+    const int exo[1] = {RPO_LOSS_EXO_PAIR};
+    const int sft[2] = {RPO_LOSS_SIGMOID, RPO_LOSS_SFT};
+    rpo_ctx *ctx = new_ctx(RPO_REDUCTION_MEAN);
+    rpo_batch_f64 b;
+    memset(&b, 0, sizeof b);
+    b.size = sizeof b;
+    b.m = b.n = N;
+    b.policy_chosen = P.pc;
+    b.ref_chosen = P.rc;
+    b.policy_rejected = P.pr;
+    b.ref_rejected = P.rr;
+    b.d = D;
+    b.chosen_emb = P.emb;
+    b.chosen_lengths = P.lc;
+    b.terms = 1;
+    b.term_losses = exo;
+    outputs o;
+    fill_sentinel(&o);
+    rpo_results_f64 r = results_of(&o);
+    expect_refused(ctx, &b, &r, &o, RPO_ERR_PARAM, "EXO_PAIR without label smoothing");
+    assert_non_null(strstr(rpo_ctx_error_detail(ctx), "label smoothing"));
+    assert_status(rpo_ctx_set(ctx, RPO_PARAM_LABEL_SMOOTHING, 0.1), RPO_OK);
+    assert_status(rpo_objective_f64(ctx, &b, &r), RPO_OK);
+
+    b.terms = 2;
+    b.term_losses = sft;
+    const double nan_tokens = (double)NAN, few_tokens = 0.5, tokens = 6.0;
+    fill_sentinel(&o);
+    b.sft_tokens = &nan_tokens;
+    expect_refused(ctx, &b, &r, &o, RPO_ERR_NONFINITE, "NaN sft_tokens");
+    b.sft_tokens = &few_tokens;
+    expect_refused(ctx, &b, &r, &o, RPO_ERR_PARAM, "sft_tokens below 1");
+    b.sft_tokens = &tokens;   /* a row block's count: all blocks' tokens */
+    b.rejected_emb = P.emb + M * D;
+    r.partial_stats = o.partial;
+    assert_status(rpo_objective_rows_f64(ctx, N, 0, &b, &r), RPO_OK);
+    rpo_ctx_free(ctx);
+}
+
 /* Descriptors: NULL results; a batch whose size claims more than any
  * plausible future layout. */
 static void test_descriptors(void **state)
@@ -545,6 +593,7 @@ int main(void)
         cmocka_unit_test(test_empty_side_f32_range),
         cmocka_unit_test(test_empty_side_row_block),
         cmocka_unit_test(test_sizes_beyond_memory),
+        cmocka_unit_test(test_term_list_refusals),
         cmocka_unit_test(test_descriptors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
