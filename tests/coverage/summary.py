@@ -188,9 +188,11 @@ def main():
     if failed:
         short = {name for name, (lr, lt, bt, bn) in per_file.items()
                  if (lt and 100.0 * lr / lt < gate[0]) or (bn and 100.0 * bt / bn < gate[1])}
-        print(f"\nmake coverage: below the gate ({gate[0]:g}% of lines, {gate[1]:g}% of "
-              f"branch outcomes); what the files short of it leave uncovered (test it, or "
-              f"list it with its reason in {DOC}):")
+        print(f"\nmake coverage: below the gate of {gate[0]:g}% of lines and {gate[1]:g}% of "
+              f"branch outcomes: lines {run} of {total_lines} run ({line_pct:.2f}%), branch "
+              f"outcomes {taken} of {total_branches} taken ({branch_pct:.2f}%). What the files "
+              f"short of the gate leave uncovered (test it, or list it with its reason in "
+              f"{DOC}):")
         if not listing:
             print("\n".join(uncovered(lines, branches, short)))
     print(f"coverage: lines {line_pct:.1f}% branches {branch_pct:.1f}%")
