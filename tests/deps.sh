@@ -36,7 +36,7 @@ need valgrind      command -v valgrind
 # make coverage (docs/coverage.md): clang's source-based coverage, read by
 # llvm-profdata and llvm-cov.
 need llvm          command -v llvm-cov
-# make USE_CBLAS=1 (tested by check-cblas, tests/kernels.mk) links OpenBLAS.
+# make USE_CBLAS=1 (tested by check-cblas, tests/tests.mk) links OpenBLAS.
 need libopenblas-dev pkg-config --exists openblas
 # the MPI example (examples/mpi/mpi.mk): compiler wrapper and launcher
 need libopenmpi-dev command -v mpicc

@@ -8,14 +8,18 @@
 # Every process writes its counts into one file per instrumented binary
 # (%m: merged in place), which llvm-profdata merges into one profile.
 
-COVERAGE_BUILD := $(BUILD)/coverage
+# Its own folder: objects of another build's flags (the gcov build that
+# this target once made) must not be linked in.
+COVERAGE_BUILD := $(BUILD)/coverage-clang
 COVERAGE_FLAGS := -fprofile-instr-generate -fcoverage-mapping
 # The gate: percentages of lines and of branch outcomes, after the
 # exclusions of docs/coverage.md.
 COVERAGE_GATE  := 99 90
-# The binaries that hold lib/'s code: the shared library, and the suite
-# that links the static one.
-COVERAGE_OBJECTS = $(COVERAGE_BUILD)/librpo.so $(COVERAGE_BUILD)/tests/test_alloc_failure
+# The binaries that hold lib/'s code: the shared library, and the suites
+# that link the static one (tests/tests.mk).
+COVERAGE_OBJECTS = $(COVERAGE_BUILD)/librpo.so \
+    $(patsubst $(BUILD)/%,$(COVERAGE_BUILD)/%,$(STATIC_TEST_BINS)) \
+    $(COVERAGE_BUILD)/tests/test_alloc_failure
 
 .PHONY: coverage
 CHECK_TARGETS += coverage
