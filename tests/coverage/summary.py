@@ -5,7 +5,7 @@ usage: summary.py [--list] [--gate LINES BRANCHES] PROFDATA OBJECT...
 
 PROFDATA is the merged profile of a clang source-based coverage build
 (-fprofile-instr-generate -fcoverage-mapping); OBJECT the binaries that hold
-lib/'s code (librpo.so, and the suite that links librpo.a).
+lib/'s code (librpo.so, and the suites that link librpo.a).
 
 Lines are llvm-cov's: a line of a header is run when any translation unit
 that includes it ran it. Branches are the source's conditions (each leaf of
