@@ -139,6 +139,9 @@ static void test_loss_pointers_and_sizes(void **state)
     const size_t huge = SIZE_MAX / 2;
     EXPECT_DETAIL(ctx, loss(ctx, 2, PC, 2, PR, huge + 1, CE, RE, &o), RPO_ERR_SIZE,
                   "m * d overflows size_t (m = 2, d = 9223372036854775808)");
+    /* m * d fits, n * d does not */
+    EXPECT_DETAIL(ctx, loss(ctx, 1, PC, 2, PR, huge + 1, CE, RE, &o), RPO_ERR_SIZE,
+                  "n * d overflows size_t (n = 2, d = 9223372036854775808)");
     /* m * d fits, the bytes of scratch for it do not. */
     EXPECT_DETAIL(ctx, loss(ctx, (size_t)1 << 20, PC, (size_t)1 << 20, PR,
                             (size_t)1 << 42, CE, NULL, &o),
