@@ -1,12 +1,12 @@
 /*
- * The paths of rpo_objective_* that build no contrast matrix (rpo.h,
+ * The paths of rpo_objective_* beside the contrast matrix (rpo.h,
  * docs/objectives.md): KTO and APO_ZERO_UNPAIRED, and term lists with an
  * empty side, against tests/objective_ref.h (TRL's kto_loss, SFT's NLL)
  * and against sentinels:
- *   - KTO and APO with optional inputs and outputs left out (no reference
- *     model, no sample weights, no KL pairs, only some results): the same
- *     numbers as the reference, and an output asked alone equals the same
- *     output of the full call bit for bit;
+ *   - KTO and APO with optional inputs left out (no reference model, no
+ *     sample weights, no KL pairs): the same numbers as the reference;
+ *   - each output asked alone equals the same output of the full call, bit
+ *     for bit (KTO, APO, a term list with both sides or with one);
  *   - hostile KTO inputs (each pointer it needs NULL, a NaN in each array
  *     it reads, embedding gradients asked of it) and results beyond the
  *     output type: a status, a detail, nothing written;
@@ -187,15 +187,28 @@ static void test_unpaired_optional_inputs(void **state)
 }
 
 /* Each output asked alone is the same output of the full call, bit for
- * bit; without the loss the context's loss metric is 0. */
-static void test_unpaired_outputs_alone(void **state)
+ * bit; without the loss, KTO's and an empty side's loss metric is 0. For
+ * KTO, APO, and a term list (SIGMOID and SFT) with both sides or one. */
+static void test_outputs_alone(void **state)
 {
     (void)state;
     problem P;
     make_problem(&P, 12);
-    for (int apo = 0; apo < 2; apo++) {
+    static const int list[2] = {RPO_LOSS_SIGMOID, RPO_LOSS_SFT};
+    for (int c = 0; c < 4; c++) {
         rpo_ctx *ctx = new_ctx(RPO_REDUCTION_MEAN);
-        const rpo_batch_f64 b = unpaired_batch(&P, apo);
+        rpo_batch_f64 b = unpaired_batch(&P, c == 1);
+        if (c >= 2) {   /* the term list: embeddings, lengths */
+            b.term_losses = list;
+            b.terms = 2;
+            b.d = D;
+            b.chosen_emb = P.emb;
+            b.rejected_emb = P.emb + M * D;
+            b.chosen_lengths = P.lc;
+            b.k = 0;
+            if (c == 3)
+                b.n = 0;
+        }
         outputs full;
         rpo_results_f64 r = results_of(&full);
         assert_status(rpo_objective_f64(ctx, &b, &r), RPO_OK);
@@ -220,10 +233,12 @@ static void test_unpaired_outputs_alone(void **state)
             const double *want = which == 0 ? &full.loss : which == 1 ? full.gc
                                : which == 2 ? full.gr : which == 3 ? full.losses
                                : which == 4 ? full.rc : full.rr;
-            const size_t count = which == 0 ? 1 : which == 1 ? M : which == 2 ? N
-                               : which == 3 ? M + N : which == 4 ? M : N;
+            const size_t losses = c >= 2 ? b.m : b.m + b.n;   /* per row, or per sequence */
+            const size_t count = which == 0 ? 1 : which == 1 ? b.m : which == 2 ? b.n
+                               : which == 3 ? losses : which == 4 ? b.m : b.n;
             assert_memory_equal(got, want, count * sizeof(double));
-            if (which != 0)
+            /* (the pair path keeps the loss it computed in the metric) */
+            if (which != 0 && c != 2)
                 assert_true(stat(ctx, RPO_STAT_LOSS) == 0.0);
         }
         rpo_ctx_free(ctx);
@@ -586,7 +601,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unpaired_optional_inputs),
-        cmocka_unit_test(test_unpaired_outputs_alone),
+        cmocka_unit_test(test_outputs_alone),
         cmocka_unit_test(test_unpaired_hostile),
         cmocka_unit_test(test_unpaired_range),
         cmocka_unit_test(test_empty_side),
