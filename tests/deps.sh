@@ -33,6 +33,9 @@ need binutils      command -v readelf
 need clang         command -v clang
 need libclang-rt-dev sh -c 'printf "int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }\n" | clang -fsanitize=fuzzer,address,undefined -x c - -o /dev/null'
 need valgrind      command -v valgrind
+# make coverage (docs/coverage.md): clang's source-based coverage, read by
+# llvm-profdata and llvm-cov.
+need llvm          command -v llvm-cov
 # make USE_CBLAS=1 (tested by check-cblas, tests/tests.mk) links OpenBLAS.
 need libopenblas-dev pkg-config --exists openblas
 # the MPI example (examples/mpi/mpi.mk): compiler wrapper and launcher

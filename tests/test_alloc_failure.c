@@ -1,7 +1,7 @@
 /*
  * Allocation failure, proven for every public function that takes a
  * context (as sqlite fails each allocation in turn): the suite is linked
- * against librpo.a with malloc, calloc, free and pthread_create wrapped
+ * against librpo.a with malloc, calloc, free and the pthread calls wrapped
  * (-Wl,--wrap=..., tests/tests.mk), so it can fail the k-th allocation a
  * call makes, for every k the call reaches. Each such call must:
  *   - return RPO_ERR_NOMEM, with a detail;
@@ -11,8 +11,13 @@
  *     again, succeeds and gives the bytes of a call that never failed;
  *   - leak nothing: once the context is freed, every block allocated
  *     through the wrappers has been freed.
- * A failed pthread_create is not an error: the call runs on fewer workers
- * and gives the same bytes (rpo.h: results do not depend on the threads).
+ * A failed pthread_create, pthread_mutex_init or pthread_cond_init is not
+ * an error: the call runs on fewer workers and gives the same bytes
+ * (rpo.h: results do not depend on the threads).
+ * The entry points of 1.3 are here too: objectives (a term list, KTO),
+ * token log-probs with their log-sum-exps and that backward, fused linear
+ * log-probs and their backward, packed sequences both ways, related
+ * batches.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -28,16 +33,23 @@ void *__real_calloc(size_t count, size_t size);
 void __real_free(void *p);
 int __real_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
                           void *(*start)(void *), void *arg);
+int __real_pthread_mutex_init(pthread_mutex_t *mutex, const pthread_mutexattr_t *attr);
+int __real_pthread_cond_init(pthread_cond_t *cond, const pthread_condattr_t *attr);
 void *__wrap_malloc(size_t size);
 void *__wrap_calloc(size_t count, size_t size);
 void __wrap_free(void *p);
 int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
                           void *(*start)(void *), void *arg);
+int __wrap_pthread_mutex_init(pthread_mutex_t *mutex, const pthread_mutexattr_t *attr);
+int __wrap_pthread_cond_init(pthread_cond_t *cond, const pthread_condattr_t *attr);
 
 static long fail_at = -1;      /* -1: never fail                           */
 static long allocations;       /* allocations seen since the last arm()    */
 static long live;              /* blocks allocated and not yet freed       */
-static int fail_threads;       /* pthread_create fails while set           */
+/* What fails while set: a thread start, or the lock or the condition
+ * variable the workers share (POSIX lets both fail for want of memory). */
+enum { FAIL_NOTHING, FAIL_THREAD_START, FAIL_MUTEX_INIT, FAIL_COND_INIT };
+static int fail_threads;
 
 static void arm(long k)
 {
@@ -80,9 +92,23 @@ void __wrap_free(void *p)
 int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
                           void *(*start)(void *), void *arg)
 {
-    if (fail_threads)
+    if (fail_threads == FAIL_THREAD_START)
         return 11; /* EAGAIN, as when the system is out of threads */
     return __real_pthread_create(thread, attr, start, arg);
+}
+
+int __wrap_pthread_mutex_init(pthread_mutex_t *mutex, const pthread_mutexattr_t *attr)
+{
+    if (fail_threads == FAIL_MUTEX_INIT)
+        return 12; /* ENOMEM */
+    return __real_pthread_mutex_init(mutex, attr);
+}
+
+int __wrap_pthread_cond_init(pthread_cond_t *cond, const pthread_condattr_t *attr)
+{
+    if (fail_threads == FAIL_COND_INIT)
+        return 12; /* ENOMEM */
+    return __real_pthread_cond_init(cond, attr);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -103,6 +129,8 @@ static double logits_d[MAX_T * MAX_V], weights_d[MAX_MN * MAX_MN], dlogps_d[MAX_
 static float pc_f[MAX_MN], rc_f[MAX_MN], pr_f[MAX_MN], rr_f[MAX_MN], emb_f[MAX_MN * MAX_D];
 static float logits_f[MAX_T * MAX_V], weights_f[MAX_MN * MAX_MN], dlogps_f[MAX_T];
 static int32_t targets[MAX_T];
+static double lengths[MAX_MN];   /* SFT's token counts */
+static double lse_d[MAX_T];      /* the rows' log-sum-exps, an input of 1.3's backward */
 
 static void use_problem(size_t mn, size_t d, size_t t, size_t v)
 {
@@ -138,6 +166,13 @@ static void use_problem(size_t mn, size_t d, size_t t, size_t v)
         logits_f[k] = (float)logits_d[k];
     for (size_t k = 0; k < t; k++)
         dlogps_f[k] = (float)dlogps_d[k];
+    for (size_t i = 0; i < mn; i++)
+        lengths[i] = (double)(1 + i % 3);
+    double logps[MAX_T];
+    rpo_ctx *ctx = rpo_ctx_create();
+    assert_non_null(ctx);
+    assert_status(rpo_token_logps_lse_f64(ctx, t, v, v, logits_d, targets, logps, lse_d), RPO_OK);
+    rpo_ctx_free(ctx);
 }
 
 /* Each case calls one entry point, its outputs carved out of `out`. */
@@ -228,6 +263,95 @@ static int tokens_backward_f32(rpo_ctx *ctx, unsigned char *out)
                                         OUT(float, 0));
 }
 
+/* The entry points of 1.3. */
+enum { LINEAR_H = 4 };   /* hidden (T, 4) from emb, the head (V, 4) from logits */
+static const int64_t packed_offsets[3] = {0, 2, 5};   /* two sequences, T >= 5 */
+
+static int objective_list_f64(rpo_ctx *ctx, unsigned char *out)
+{
+    static const int list[2] = {RPO_LOSS_SIGMOID, RPO_LOSS_SFT};
+    rpo_batch_f64 b;
+    memset(&b, 0, sizeof b);
+    b.size = sizeof b;
+    b.m = M;
+    b.n = N;
+    b.d = D;
+    b.policy_chosen = pc;
+    b.ref_chosen = rc;
+    b.policy_rejected = pr;
+    b.ref_rejected = rr;
+    b.chosen_emb = emb;
+    b.chosen_lengths = lengths;
+    b.terms = 2;
+    b.term_losses = list;
+    rpo_results_f64 r;
+    memset(&r, 0, sizeof r);
+    r.size = sizeof r;
+    r.loss = OUT(double, 0);
+    r.grad_chosen = OUT(double, 1);
+    r.grad_rejected = OUT(double, 2);
+    r.losses = OUT(double, 3);
+    return rpo_objective_f64(ctx, &b, &r);
+}
+static int objective_kto_f64(rpo_ctx *ctx, unsigned char *out)
+{
+    static const int kto[1] = {RPO_LOSS_KTO};
+    rpo_batch_f64 b;
+    memset(&b, 0, sizeof b);
+    b.size = sizeof b;
+    b.m = M;
+    b.n = N;
+    b.policy_chosen = pc;
+    b.ref_chosen = rc;
+    b.policy_rejected = pr;
+    b.ref_rejected = rr;
+    b.terms = 1;
+    b.term_losses = kto;
+    rpo_results_f64 r;
+    memset(&r, 0, sizeof r);
+    r.size = sizeof r;
+    r.loss = OUT(double, 0);
+    r.grad_chosen = OUT(double, 1);
+    r.grad_rejected = OUT(double, 2);
+    r.losses = OUT(double, 3);
+    return rpo_objective_f64(ctx, &b, &r);
+}
+static int tokens_lse_f64(rpo_ctx *ctx, unsigned char *out)
+{
+    return rpo_token_logps_lse_f64(ctx, T, V, V, logits_d, targets, OUT(double, 0),
+                                   OUT(double, 1));
+}
+static int tokens_backward_lse_f64(rpo_ctx *ctx, unsigned char *out)
+{
+    return rpo_token_logps_backward_lse_f64(ctx, T, V, V, logits_d, targets, lse_d, dlogps_d,
+                                            OUT(double, 0), RPO_GRAD_OVERWRITE);
+}
+static int linear_f64(rpo_ctx *ctx, unsigned char *out)
+{
+    return rpo_linear_logps_f64(ctx, T, LINEAR_H, V, emb, logits_d, LINEAR_H, NULL, targets,
+                                OUT(double, 0), OUT(double, 1));
+}
+static int linear_backward_f64(rpo_ctx *ctx, unsigned char *out)
+{
+    return rpo_linear_logps_backward_f64(ctx, T, LINEAR_H, V, emb, logits_d, LINEAR_H, NULL,
+                                         targets, NULL, dlogps_d, OUT(double, 0),
+                                         OUT(double, 1), NULL);
+}
+static int packed_f64(rpo_ctx *ctx, unsigned char *out)
+{
+    return rpo_packed_seq_logps_f64(ctx, 2, T, packed_offsets, dlogps_d, NULL, RPO_SEQ_MEAN,
+                                    OUT(double, 0));
+}
+static int packed_backward_f64(rpo_ctx *ctx, unsigned char *out)
+{
+    return rpo_packed_seq_logps_backward_f64(ctx, 2, T, packed_offsets, NULL, RPO_SEQ_MEAN,
+                                             pc, OUT(double, 0));
+}
+static int related_batches_f64(rpo_ctx *ctx, unsigned char *out)
+{
+    return rpo_related_batches_f64(ctx, M, D, emb, 2, 7, OUT(size_t, 0));
+}
+
 typedef struct entry_case {
     const char *name;
     entry_call call;
@@ -241,6 +365,9 @@ static const entry_case cases[] = {
     CASE(rows_f32),       CASE(rows_weighted_f64), CASE(rows_weighted_f32),
     CASE(tokens_f64),     CASE(tokens_f32),       CASE(tokens_backward_f64),
     CASE(tokens_backward_f32),
+    CASE(objective_list_f64), CASE(objective_kto_f64), CASE(tokens_lse_f64),
+    CASE(tokens_backward_lse_f64), CASE(linear_f64), CASE(linear_backward_f64),
+    CASE(packed_f64), CASE(packed_backward_f64), CASE(related_batches_f64),
 };
 enum { CASE_COUNT = sizeof cases / sizeof cases[0] };
 
@@ -328,28 +455,33 @@ static void test_context_creation_fails_cleanly(void **state)
     assert_int_equal(live, live_before);
 }
 
-/* No thread can start: the call runs on the caller's thread alone, with
- * the bytes of a one-thread call. */
+/* No thread can start, or the workers' lock or condition variable cannot
+ * be made: the call runs on the caller's thread alone, with the bytes of a
+ * one-thread call. */
 static void test_failed_thread_start_changes_nothing(void **state)
 {
     (void)state;
     static unsigned char want[OUT_BYTES], out[OUT_BYTES];
     use_problem(MAX_MN, MAX_D, MAX_T, MAX_V);
+    const char *what[] = {"", "a failed thread start", "a failed mutex init",
+                          "a failed condition variable init"};
     for (int c = 0; c < CASE_COUNT; c++) {
         rpo_ctx *ctx = new_ctx(1);
         memset(want, SENTINEL, sizeof want);
         assert_status(cases[c].call(ctx, want), RPO_OK);
         rpo_ctx_free(ctx);
 
-        ctx = new_ctx(2);
-        memset(out, SENTINEL, sizeof out);
-        fail_threads = 1;
-        const int status = cases[c].call(ctx, out);
-        fail_threads = 0;
-        assert_status(status, RPO_OK);
-        if (memcmp(out, want, sizeof out) != 0)
-            fail_msg("%s: a failed thread start changed the result", cases[c].name);
-        rpo_ctx_free(ctx);
+        for (int fail = FAIL_THREAD_START; fail <= FAIL_COND_INIT; fail++) {
+            ctx = new_ctx(2);
+            memset(out, SENTINEL, sizeof out);
+            fail_threads = fail;
+            const int status = cases[c].call(ctx, out);
+            fail_threads = FAIL_NOTHING;
+            assert_status(status, RPO_OK);
+            if (memcmp(out, want, sizeof out) != 0)
+                fail_msg("%s: %s changed the result", cases[c].name, what[fail]);
+            rpo_ctx_free(ctx);
+        }
     }
 }
 

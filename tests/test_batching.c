@@ -318,6 +318,10 @@ static void test_hostile_arguments(void **state)
     expect_refused(ctx, rpo_related_batches_f64(ctx, SIZE_MAX / 2, 3, x, 2, 0,
                                                 order),
                    RPO_ERR_SIZE);
+    /* rows so wide that one row's bytes overflow size_t, with p * d in
+     * range: refused before the row is read */
+    expect_refused(ctx, rpo_related_batches_f64(ctx, 2, SIZE_MAX / 8 + 1, x, 1, 0, order),
+                   RPO_ERR_SIZE);
 
     /* One bad entry anywhere: the detail names its row. */
     const double bad[] = {(double)NAN, HUGE_VAL, -HUGE_VAL};

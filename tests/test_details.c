@@ -2,8 +2,11 @@
  * rpo_ctx_error_detail: for each kind of failure of each entry point family,
  * the status and a detail that names the argument, the rule and the values;
  * "" before any call and after a success, never NULL, kept until the next
- * call, and nothing written to any output on the failure.
+ * call, and nothing written to any output on the failure; a result beyond
+ * its type names its first such element ([k], or [row, column]).
  */
+#include <float.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -136,6 +139,9 @@ static void test_loss_pointers_and_sizes(void **state)
     const size_t huge = SIZE_MAX / 2;
     EXPECT_DETAIL(ctx, loss(ctx, 2, PC, 2, PR, huge + 1, CE, RE, &o), RPO_ERR_SIZE,
                   "m * d overflows size_t (m = 2, d = 9223372036854775808)");
+    /* m * d fits, n * d does not */
+    EXPECT_DETAIL(ctx, loss(ctx, 1, PC, 2, PR, huge + 1, CE, RE, &o), RPO_ERR_SIZE,
+                  "n * d overflows size_t (n = 2, d = 9223372036854775808)");
     /* m * d fits, the bytes of scratch for it do not. */
     EXPECT_DETAIL(ctx, loss(ctx, (size_t)1 << 20, PC, (size_t)1 << 20, PR,
                             (size_t)1 << 42, CE, NULL, &o),
@@ -276,6 +282,53 @@ static void test_range_names_the_output(void **state)
     rpo_ctx_free(ctx);
 }
 
+/* The first element beyond the type is named: a later one of a vector
+ * (grad_chosen[1]: DPO's -beta s(beta) / M = -5e38 with beta = 1e39, where
+ * row 0's -beta s(-beta) / M is 0), and a matrix's [row, column]: the
+ * float32 embedding gradient's first element beyond FLT_MAX in the same
+ * call in float64. */
+static void test_range_names_the_element(void **state)
+{
+    (void)state;
+    rpo_ctx *ctx = context_with(RPO_WEIGHTING_DIAGONAL);
+    assert_int_equal(rpo_ctx_set(ctx, RPO_PARAM_ALPHA, 1.0), RPO_OK);
+    assert_int_equal(rpo_ctx_set(ctx, RPO_PARAM_BETA, 1e39), RPO_OK);
+    const float pc[2] = {-1.0f, -3.0f}, pr[2] = {-2.0f, -2.0f}, zero[2] = {0.0f, 0.0f};
+    float gc[2] = {(float)SENTINEL, (float)SENTINEL};
+    EXPECT_DETAIL(ctx, rpo_loss_f32(ctx, 2, pc, zero, 2, pr, zero, 0, NULL, NULL,
+                                    NULL, gc, NULL),
+                  RPO_ERR_RANGE, "grad_chosen[1] = -5e+38", "beyond float32's range");
+    assert_true(gc[0] == (float)SENTINEL && gc[1] == (float)SENTINEL);
+    rpo_ctx_free(ctx);
+
+    ctx = context_with(RPO_WEIGHTING_EMBEDDING);
+    assert_int_equal(rpo_ctx_set(ctx, RPO_PARAM_BETA, 1e41), RPO_OK);
+    double gce[6];
+    assert_int_equal(rpo_loss_embed_grad_f64(ctx, 3, PC, RC, 4, PR, RR, 2, CE, RE, NULL,
+                                             NULL, NULL, gce, NULL), RPO_OK);
+    size_t first = 0;
+    while (first < 6 && fabs(gce[first]) <= (double)FLT_MAX)
+        first++;
+    assert_true(first > 0 && first < 6);   /* a later element, of a later row */
+    char where[48];
+    (void)snprintf(where, sizeof where, "grad_chosen_emb[%zu, %zu] = ", first / 2, first % 2);
+    float pcf[3], rcf[3], prf[4], rrf[4], cef[6], ref[8], gcef[6];
+    for (size_t k = 0; k < 6; k++)
+        gcef[k] = (float)SENTINEL;
+    to_f32(pcf, PC, 3);
+    to_f32(rcf, RC, 3);
+    to_f32(prf, PR, 4);
+    to_f32(rrf, RR, 4);
+    to_f32(cef, CE, 6);
+    to_f32(ref, RE, 8);
+    EXPECT_DETAIL(ctx, rpo_loss_embed_grad_f32(ctx, 3, pcf, rcf, 4, prf, rrf, 2, cef, ref,
+                                               NULL, NULL, NULL, gcef, NULL),
+                  RPO_ERR_RANGE, where, "beyond float32's range");
+    for (size_t k = 0; k < 6; k++)
+        assert_true(gcef[k] == (float)SENTINEL);
+    rpo_ctx_free(ctx);
+}
+
 static void test_tokens(void **state)
 {
     (void)state;
@@ -378,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_weighted_and_weights),
         cmocka_unit_test(test_row_blocks),
         cmocka_unit_test(test_range_names_the_output),
+        cmocka_unit_test(test_range_names_the_element),
         cmocka_unit_test(test_tokens),
         cmocka_unit_test(test_settings),
         cmocka_unit_test(test_status_strings_say_what_they_cover),

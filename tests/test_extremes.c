@@ -2,7 +2,7 @@
  * Numerical edges through the public API, each judged by an independent
  * long double recomputation (streamref.h) or a closed form:
  *   - beta * z of +-1e4 and +-1e30, reached by a large beta or a large z
- *   - tau from 1e-6 to 1e6
+ *   - tau from 1e-6 to 1e6, and 1e-40 and 1e-310 (1 / tau beyond float, double)
  *   - zero embedding rows on either side, paired and unpaired
  *   - all-equal log-probs (z = 0 everywhere: loss log 2, known gradients)
  *   - float32 log-probs near FLT_MAX whose loss or gradients do not fit a
@@ -113,8 +113,10 @@ static void test_tau_range(void **state)
         pr[j] = f32_exact(rng_uniform(&rng, -40.0, -10.0));
         rr[j] = f32_exact(rng_uniform(&rng, -40.0, -10.0));
     }
-    for (int decade = -6; decade <= 6; decade++) {
-        double tau = pow(10.0, decade);
+    /* and taus whose reciprocal overflows float (1e-40) or double
+     * (1e-310, subnormal): the softmax divides by tau instead */
+    for (int decade = -8; decade <= 6; decade++) {
+        double tau = decade == -8 ? 1e-310 : decade == -7 ? 1e-40 : pow(10.0, decade);
         for (int logit = 0; logit <= 1; logit++) {
             sref_problem p = base_problem(RPO_WEIGHTING_EMBEDDING,
                                          logit ? RPO_PLACEMENT_LOGIT : RPO_PLACEMENT_LOSS,
@@ -479,7 +481,9 @@ static void test_extreme_embedding_scales(void **state)
     (void)state;
     enum { M = 3, N = 3, D = 4 };
     const double pc[M] = {-3.0, -1.0, -2.0}, pr[N] = {-2.5, -4.0, -0.5};
-    const double scales[] = {DBL_MAX, 1e300, 1e-300, 0x1p-1064};
+    /* 0x1p1002: a norm above 2^1000 that a double still holds, so the rows
+     * are divided by it rather than multiplied by its subnormal inverse */
+    const double scales[] = {DBL_MAX, 0x1p1002, 1e300, 1e-300, 0x1p-1064};
     for (size_t s = 0; s < sizeof scales / sizeof *scales; s++) {
         double e[M * D], f[N * D];
         for (size_t k = 0; k < M * D; k++) {
@@ -498,6 +502,38 @@ static void test_extreme_embedding_scales(void **state)
         long double w[M * N];
         assert_int_equal(sref_weights(&p, w), 0);
         refcheck_weights(label, &p, w, 0);
+    }
+    /* Sides above the dots kernels' 160 rows go through packed tiles: all
+     * rows beyond 2^1000 (divided, not multiplied by the inverse), and one
+     * such chosen row among ordinary ones (a tile holding both kinds). */
+    {
+        enum { BIG = 168 };
+        double *e = malloc(BIG * D * sizeof *e), *f = malloc(BIG * D * sizeof *f);
+        long double *w = malloc(BIG * BIG * sizeof *w);
+        double pcb[BIG], prb[BIG];
+        assert_true(e != NULL && f != NULL && w != NULL);
+        for (int c = 0; c < 2; c++) {
+            for (size_t k = 0; k < BIG * D; k++) {
+                const double base = emb3[k % (M * D)] + 0.01 * (double)(k / (M * D));
+                e[k] = base * (c == 0 ? 0x1p1002 : k < D ? 0x1p1010 : 1.0);
+                f[k] = (emb3[(k + D) % (M * D)] - 0.005 * (double)(k / D % 7)) *
+                       (c == 0 ? 0x1p1002 : 1.0);
+            }
+            for (size_t i = 0; i < BIG; i++) {
+                pcb[i] = -1.0 - 0.01 * (double)i;
+                prb[i] = -2.0 + 0.01 * (double)i;
+            }
+            sref_problem p = base_problem(RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_AUTO, 1.0);
+            p.m = p.n = BIG;
+            p.d = D;
+            p.pc = pcb; p.pr = prb; p.e = e; p.f = f;
+            assert_int_equal(sref_weights(&p, w), 0);
+            refcheck_weights(c == 0 ? "168 rows scaled by 2^1002"
+                                    : "168 rows, one scaled by 2^1010", &p, w, 0);
+        }
+        free(e);
+        free(f);
+        free(w);
     }
     /* float32 prompts at FLT_MAX */
     double e[M * D], f[N * D];

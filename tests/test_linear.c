@@ -11,7 +11,9 @@
  *   lse, in the element type, is all the backward needs); skipped tokens
  *   untouched;
  *   hostile inputs (NaN in a weight row, in hidden, targets out of range,
- *   overflowing sizes and logits, stride < H, NULLs) with nothing written.
+ *   overflowing sizes and logits, stride < H, NULLs) with nothing written;
+ *   the backward's own inputs (NaN in dhidden, dweight, dbias, dlogps or
+ *   lse; accumulators that would overflow) with the accumulators unchanged.
  */
 #include <float.h>
 #include <stdint.h>
@@ -670,6 +672,84 @@ static void test_hostile_inputs(void **state)
                                                 (double *)x, 4, NULL, y, NULL, (double *)x,
                                                 (double *)x, (double *)x, NULL),
                   RPO_ERR_SIZE);
+    /* (T, H) in range but one packed chunk of H-wide rows beyond size_t:
+     * RPO_ERR_SIZE from the plan, before hidden (one element) is read */
+    const size_t wide[2] = {SIZE_MAX / 4, ((size_t)1 << 60) + 1};
+    for (int k = 0; k < 2; k++) {
+        out[0] = out[1] = 42.0f;
+        assert_status(rpo_linear_logps_f32(ctx, 1, wide[k], 1, x, x, wide[k], NULL, y, out,
+                                           NULL), RPO_ERR_SIZE);
+        assert_true(out[0] == 42.0f);
+        const float dlogp[1] = {1.0f};   /* a token the backward must score */
+        assert_status(rpo_linear_logps_backward_f32(ctx, 1, wide[k], 1, x, x, wide[k], NULL, y,
+                                                    NULL, dlogp, x, x, NULL), RPO_ERR_SIZE);
+    }
+    rpo_ctx_free(ctx);
+    free_problem(&p);
+}
+
+/* The backward alone reads what the forward does not: the accumulators
+ * dhidden (scored rows), dweight and dbias, dlogps and the caller's lse.
+ * NaN or infinity in any, or an accumulation that would overflow: the
+ * status, a detail, the accumulators as they were. */
+static void expect_backward_failure(rpo_ctx *ctx, const problem *p, int status,
+                                    const char *what)
+{
+    result r = make_result(p);
+    assert_status(forward(ctx, p, 0, &r), RPO_OK);
+    if (backward(ctx, p, 0, 1, &r) != status)
+        fail_msg("%s: status %d, want %d (detail \"%s\")", what, backward(ctx, p, 0, 1, &r),
+                 status, rpo_ctx_error_detail(ctx));
+    assert_true(rpo_ctx_error_detail(ctx)[0] != '\0');
+    assert_memory_equal(r.dhidden, p->dhidden0, p->t * p->h * sizeof(double));
+    assert_memory_equal(r.dweight, p->dweight0, p->v * p->ldw * sizeof(double));
+    assert_memory_equal(r.dbias, p->dbias0, p->v * sizeof(double));
+    free_result(&r);
+}
+
+static void test_backward_hostile_accumulators(void **state)
+{
+    (void)state;
+    rpo_ctx *ctx = rpo_ctx_create();
+    assert_non_null(ctx);
+    set_chunk(ctx, 16);
+    problem p = make_problem(71, 12, 5, 40, 6, 1);
+    double *arrays[4] = {p.dweight0, p.dbias0, p.dhidden0 + 1 * p.h, p.dlogps};
+    const size_t at[4] = {37 * p.ldw + 2, 39, 3, 1};  /* token 1 is scored */
+    const char *names[4] = {"NaN dweight", "NaN dbias", "NaN dhidden", "NaN dlogps"};
+    for (int a = 0; a < 4; a++) {
+        const double keep = arrays[a][at[a]];
+        arrays[a][at[a]] = D_NAN;
+        expect_backward_failure(ctx, &p, RPO_ERR_NONFINITE, names[a]);
+        arrays[a][at[a]] = keep;
+    }
+    {
+        /* the caller's lse: NaN in a scored token's */
+        result r = make_result(&p);
+        assert_status(forward(ctx, &p, 0, &r), RPO_OK);
+        r.lse[1] = D_NAN;
+        assert_status(backward(ctx, &p, 0, 1, &r), RPO_ERR_NONFINITE);
+        assert_memory_equal(r.dweight, p.dweight0, p.v * p.ldw * sizeof(double));
+        free_result(&r);
+    }
+    {
+        /* accumulators so large that adding a gradient may overflow */
+        const double keep_w = p.dweight0[0], keep_b = p.dbias0[0];
+        p.dweight0[0] = DBL_MAX;
+        expect_backward_failure(ctx, &p, RPO_ERR_RANGE, "dweight near DBL_MAX");
+        p.dweight0[0] = keep_w;
+        p.dbias0[0] = DBL_MAX;
+        expect_backward_failure(ctx, &p, RPO_ERR_RANGE, "dbias near DBL_MAX");
+        p.dbias0[0] = keep_b;
+    }
+    /* no context; no tokens: nothing to do, nothing written */
+    double x[2] = {0.5, 0.5}, d[2] = {7.0, 7.0};
+    int32_t y[1] = {0};
+    assert_status(rpo_linear_logps_backward_f64(NULL, 1, 1, 1, x, x, 1, NULL, y, NULL, x, d,
+                                                d, NULL), RPO_ERR_NULL_POINTER);
+    assert_status(rpo_linear_logps_backward_f64(ctx, 0, 1, 1, NULL, NULL, 1, NULL, NULL, NULL,
+                                                NULL, NULL, NULL, NULL), RPO_OK);
+    assert_true(d[0] == 7.0 && d[1] == 7.0);
     rpo_ctx_free(ctx);
     free_problem(&p);
 }
@@ -737,6 +817,7 @@ int main(void)
         cmocka_unit_test(test_returned_lse_is_enough),
         cmocka_unit_test(test_skipped_tokens),
         cmocka_unit_test(test_hostile_inputs),
+        cmocka_unit_test(test_backward_hostile_accumulators),
         cmocka_unit_test(test_nothing_scored_and_bounds),
         cmocka_unit_test(test_softmax_sum_beyond_one),
     };

@@ -7,8 +7,11 @@
  *     sum_b dseq_b seq_b(u) for any u, and every token written;
  *   - the whole chain logits -> token log-probs -> packed sequences and
  *     back (in place, overwriting) against finite differences;
- *   - bad offsets, masks and NaN: an error with a detail, nothing written.
+ *   - the float32 backward against the formula it implements;
+ *   - bad offsets, masks, NaN, NULL arguments, sums beyond the output
+ *     type: an error with a detail, nothing written.
  */
+#include <float.h>
 #include <stdlib.h>
 
 #include "testutil.h"
@@ -233,6 +236,70 @@ static void test_hostile(void **state)
     rpo_ctx_free(ctx);
 }
 
+/* The float32 backward against the formula dtoken_k = dseq_b (SUM) or
+ * dseq_b / count_b (MEAN) for token k counted in sequence b, 0 elsewhere;
+ * the backward's NULL arguments; a float64 sum beyond DBL_MAX. */
+static void test_f32_backward_and_null_arguments(void **state)
+{
+    (void)state;
+    test_rng rng = {65};
+    double x[T], dseq[B];
+    uint8_t mask[T];
+    fill(&rng, x, mask);
+    rng_fill(&rng, dseq, B, -2.0, 2.0);
+    float dseq32[B], dtoken32[T];
+    to_f32(dseq32, dseq, B);
+    rpo_ctx *ctx = rpo_ctx_create();
+    for (int reduce = RPO_SEQ_SUM; reduce <= RPO_SEQ_MEAN; reduce++) {
+        assert_status(rpo_packed_seq_logps_backward_f32(ctx, B, T, offsets, mask, reduce,
+                                                        dseq32, dtoken32), RPO_OK);
+        double want[T] = {0};
+        for (size_t b = 0; b < B; b++) {
+            size_t count = 0;
+            for (int64_t k = offsets[b]; k < offsets[b + 1]; k++)
+                count += mask[k] != 0;
+            for (int64_t k = offsets[b]; k < offsets[b + 1]; k++)
+                if (mask[k] != 0)
+                    want[k] = reduce == RPO_SEQ_SUM ? (double)dseq32[b]
+                                                    : (double)dseq32[b] / (double)count;
+        }
+        for (size_t k = 0; k < T; k++)
+            check_loss("float32 dtoken", (double)dtoken32[k], want[k], TOL_F32);
+    }
+
+    double dtoken[T];
+    for (size_t k = 0; k < T; k++)
+        dtoken[k] = 42.0;
+    assert_status(rpo_packed_seq_logps_backward_f64(NULL, B, T, offsets, mask, RPO_SEQ_SUM, dseq,
+                                                    dtoken), RPO_ERR_NULL_POINTER);
+    expect(ctx, rpo_packed_seq_logps_backward_f64(ctx, B, T, NULL, mask, RPO_SEQ_SUM, dseq,
+                                                  dtoken), RPO_ERR_NULL_POINTER, "must not be NULL",
+           dtoken, T);
+    expect(ctx, rpo_packed_seq_logps_backward_f64(ctx, B, T, offsets, mask, RPO_SEQ_SUM, NULL,
+                                                  dtoken), RPO_ERR_NULL_POINTER, "dseq_logps",
+           dtoken, T);
+    assert_status(rpo_packed_seq_logps_backward_f64(ctx, B, T, offsets, mask, RPO_SEQ_SUM, dseq,
+                                                    NULL), RPO_ERR_NULL_POINTER);
+    /* no sequences, T tokens: each token belongs to none, so 0 */
+    const int64_t none[1] = {0};
+    assert_status(rpo_packed_seq_logps_backward_f64(ctx, 0, T, none, NULL, RPO_SEQ_SUM, NULL,
+                                                    dtoken), RPO_OK);
+    for (size_t k = 0; k < T; k++)
+        assert_true(dtoken[k] == 0.0);
+
+    double seq[B] = {42.0, 42.0, 42.0, 42.0};
+    expect(ctx, rpo_packed_seq_logps_f64(ctx, B, T, offsets, NULL, mask, RPO_SEQ_SUM, seq),
+           RPO_ERR_NULL_POINTER, "must not be NULL", seq, B);
+    expect(ctx, rpo_packed_seq_logps_f64(ctx, B, T, offsets, x, mask, RPO_SEQ_SUM, NULL),
+           RPO_ERR_NULL_POINTER, "must not be NULL", NULL, 0);
+    double huge[T];
+    for (size_t k = 0; k < T; k++)
+        huge[k] = -DBL_MAX;   /* two of them overflow a double */
+    expect(ctx, rpo_packed_seq_logps_f64(ctx, B, T, offsets, huge, NULL, RPO_SEQ_SUM, seq),
+           RPO_ERR_RANGE, "float64", seq, B);
+    rpo_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -240,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_backward_is_the_adjoint),
         cmocka_unit_test(test_chain_finite_differences),
         cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_f32_backward_and_null_arguments),
     };
     return cmocka_run_group_tests_name("packed sequences", tests, NULL, NULL);
 }

@@ -7,8 +7,9 @@
  *   - rpo_token_logps_backward_* leaves rows with a negative target alone
  *     whatever their dlogps, NaN and infinity included, as the header says;
  * and the 1.3 entry points (log-sum-exps, overwrite in place) under every
- * error the header lists, each writing nothing and saying why in the
- * context's detail.
+ * error the header lists (dlogits overlapping logits, dlogps, targets or
+ * lse; NaN in any array read, the accumulated dlogits included), each
+ * writing nothing and saying why in the context's detail.
  */
 #include <fcntl.h>
 #include <float.h>
@@ -249,6 +250,45 @@ static void test_sizes_modes_and_aliasing(void **state)
     rpo_ctx_free(h.ctx);
 }
 
+/* dlogits may not share a byte with targets or lse either (both are read
+ * after rows are written), and accumulating reads dlogits: NaN there is
+ * named like any input's. */
+static void test_aliasing_targets_lse_and_accumulator_nan(void **state)
+{
+    (void)state;
+    hostile h;
+    make_hostile(&h);
+    /* one buffer of doubles holding dlogits (floats), then targets or lse
+     * placed inside its rows */
+    double store[HT * HS];
+    float *dlogits = (float *)(void *)store;
+    for (int k = 0; k < HT * HS; k++)
+        dlogits[k] = 3.0f;
+    int32_t *targets = (int32_t *)(void *)(dlogits + 2 * HS);
+    memcpy(targets, h.targets, sizeof h.targets);
+    unsigned char before[sizeof store];
+    memcpy(before, store, sizeof store);
+    failed_cleanly(&h, rpo_token_logps_backward_lse_f32(h.ctx, HT, HV, HS, h.logits, targets,
+                                                        h.lse, h.dlogps, dlogits,
+                                                        RPO_GRAD_OVERWRITE),
+                   RPO_ERR_SIZE, "overlaps targets");
+    assert_memory_equal(store, before, sizeof store);
+    double *lse = store + HS;   /* float row 2 onwards */
+    memcpy(lse, h.lse, sizeof h.lse);
+    memcpy(before, store, sizeof store);
+    failed_cleanly(&h, rpo_token_logps_backward_lse_f32(h.ctx, HT, HV, HS, h.logits, h.targets,
+                                                        lse, h.dlogps, dlogits,
+                                                        RPO_GRAD_OVERWRITE),
+                   RPO_ERR_SIZE, "overlaps lse");
+    assert_memory_equal(store, before, sizeof store);
+
+    h.d[1 * HS + 2] = (float)NAN;
+    assert_status(into_d(&h, RPO_GRAD_ACCUMULATE), RPO_ERR_NONFINITE);
+    assert_non_null(strstr(rpo_ctx_error_detail(h.ctx), "dlogits[1, 2] is NaN"));
+    assert_true(isnan(h.d[1 * HS + 2]) && h.d[0] == 3.0f && h.d[3 * HS + 4] == 3.0f);
+    rpo_ctx_free(h.ctx);
+}
+
 /* Accumulating onto dlogits near the float range could overflow: found in
  * the check, before any row is written. */
 static void test_accumulate_range(void **state)
@@ -297,6 +337,7 @@ int main(void)
         cmocka_unit_test(test_overwrite_checks_every_row_first),
         cmocka_unit_test(test_lse_must_be_the_rows),
         cmocka_unit_test(test_sizes_modes_and_aliasing),
+        cmocka_unit_test(test_aliasing_targets_lse_and_accumulator_nan),
         cmocka_unit_test(test_accumulate_range),
         cmocka_unit_test(test_forward_lse_checks),
     };

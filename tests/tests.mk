@@ -56,10 +56,11 @@ $(STATIC_TEST_BINS): $(BUILD)/tests/test_%: tests/test_%.c $(TEST_SUPPORT_HDRS) 
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(TEST_COMMON) $(BUILD)/librpo.a \
 	    $(CMOCKA_LIBS) $(LDLIBS)
 
-# The allocation-failure suite links librpo.a with the allocator and
-# pthread_create wrapped, so it can fail each allocation of a call in turn.
+# The allocation-failure suite links librpo.a with the allocator and the
+# pthread calls that can fail wrapped, so it can fail each in turn.
 ALLOC_WRAP = -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=free \
-             -Wl,--wrap=pthread_create
+             -Wl,--wrap=pthread_create -Wl,--wrap=pthread_mutex_init \
+             -Wl,--wrap=pthread_cond_init
 $(BUILD)/tests/test_alloc_failure: tests/test_alloc_failure.c $(TEST_SUPPORT_HDRS) $(BUILD)/librpo.a
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(BUILD)/librpo.a $(LDFLAGS) $(ALLOC_WRAP) \

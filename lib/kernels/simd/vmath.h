@@ -97,12 +97,6 @@ static inline vf32 log1p_finish_f32(const log1p_parts_f32 *q, vf32 s)
     return q->k + 2.0f * s * p;
 }
 
-static inline vf32 log1p_unit_f32(vf32 t)
-{
-    const log1p_parts_f32 q = log1p_split_f32(t);
-    return log1p_finish_f32(&q, q.num / q.den);
-}
-
 /* ---------------------------------------------------------- double */
 
 static inline vf64 exp_nonpos_f64(vf64 x)
@@ -172,12 +166,6 @@ static inline vf64 log1p_finish_f64(const log1p_parts_f64 *q, vf64 s)
     p = p * s2 + 1.0 / 3.0;
     p = p * s2 + 1.0;
     return q->k + 2.0 * s * p;
-}
-
-static inline vf64 log1p_unit_f64(vf64 t)
-{
-    const log1p_parts_f64 q = log1p_split_f64(t);
-    return log1p_finish_f64(&q, q.num / q.den);
 }
 
 #endif /* RPO_VMATH_H */
