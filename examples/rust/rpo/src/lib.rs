@@ -51,6 +51,7 @@ mod batching;
 mod context;
 mod embed_grad;
 mod error;
+mod objective_blocks;
 mod objectives;
 mod real;
 mod rows;
@@ -62,6 +63,7 @@ pub use context::{Context, Embeddings, Inputs, Loss, Metrics, Param, Placement, 
                   Weighting};
 pub use embed_grad::EmbedGrad;
 pub use error::{Error, ErrorKind};
+pub use objective_blocks::{ObjectiveEmbedGrad, ObjectiveRows};
 pub use objectives::{FDivergence, Objective, ObjectiveOut, ObjectiveReal, Term};
 pub use real::Real;
 pub use rows::{partial_len, Partial, RowBlock, Rows, PARTIAL_COUNT};
