@@ -1,7 +1,7 @@
 # The kernel-variant and thread tests (tests/test_kernels.c,
 # tests/test_beyond_engine.c for the paths of 1.2, tests/test_token_kernels.c,
-# tests/test_linear.c and tests/test_objectives.c for those of 1.3) choose kernel
-# sets with
+# tests/test_linear.c, tests/test_objectives.c and tests/test_losses_grad.c
+# for those of 1.3) choose kernel sets with
 # rpo_ctx_use_kernels, which is static-linking-only: these suites link
 # librpo.a instead of the shared library. Included by the top Makefile
 # after tests.mk, whose TEST_BINS already lists them.
@@ -9,6 +9,7 @@
 STATIC_TEST_BINS := $(BUILD)/tests/test_kernels $(BUILD)/tests/test_beyond_engine \
                     $(BUILD)/tests/test_linear \
                     $(BUILD)/tests/test_objectives \
+                    $(BUILD)/tests/test_losses_grad \
                     $(BUILD)/tests/test_token_kernels
 $(STATIC_TEST_BINS): $(BUILD)/tests/test_%: tests/test_%.c $(wildcard tests/*.h) $(TEST_COMMON) $(BUILD)/librpo.a
 	@mkdir -p $(@D)
