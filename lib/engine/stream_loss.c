@@ -66,7 +66,9 @@ static void family_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
         rpo_family_rows(&job->fc, i0, rows, w, sums, job->row_g + i0, col_part, gw);
     if (gw == NULL)
         return;
-    rpo_softmax_rows_backward(w, gw, rows, n, job->grad_scale, s->src->tau);
+    /* the solved temperatures are constants of the backward */
+    rpo_softmax_rows_backward(w, gw, rows, n, job->grad_scale, s->src->tau,
+                              s->src->target > 0.0 ? s->src->row_tau + i0 : NULL);
     rpo_cosine_backward(s->p->k->dots, gw, rows, n, job->e_hat + i0 * d,
                         job->f_hat_t, d, job->de + i0 * d,
                         rpo_worker_at(s->ctx, L, worker, L->per_worker.df_part),
@@ -151,7 +153,7 @@ static void loss_sub_block(void *arg, unsigned worker, size_t item)
     const void *w = panel;
     size_t ldw = n;
     if (s->p->embedding)
-        s->src->softmax(rows, n, panel, n, panel, n, s->src->tau);
+        rpo_embedding_softmax(s->src, i0, rows, panel);
     else
         w = rpo_weight_rows(s->src, i0, rows, panel, NULL, &ldw);
     pair_stage(job, worker, i0, rows, w, ldw);
@@ -388,6 +390,7 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
                                    ((double)m / (double)m_total);
     out->metrics.margin = beta * (job.total.margin / (double)m_total);
     out->metrics.accuracy = job.total.accuracy / (double)m_total;
+    rpo_weight_shape_metrics(s, &out->metrics);
     if (call->objective != NULL) {
         out->metrics.logps_chosen = rpo_in_mean(call->policy_chosen, m);
         out->metrics.logps_rejected = rpo_in_mean(call->policy_rejected, n);
