@@ -13,13 +13,19 @@
  *     (MEAN) or c (SUM) times it;
  *   - row blocks with g add up to the whole call with g;
  *   - float32 follows float64;
+ *   - a lone sigmoid term with g on the SIMD pairs kernel of every kernel
+ *     set, float64 and float32, equals the generic kernel (the GENERIC
+ *     set) in float64;
  *   - a NaN in g is refused with a detail and nothing written; a batch of
  *     the first 1.3 layout (its size ends before losses_grad) never reads
  *     the field.
  */
 #include <stdio.h>
+#include <stdlib.h>
 
+#define RPO_STATIC_LINKING_ONLY
 #include "testutil.h"
+#include "kernel_sets.h"
 
 #define M 5
 #define N 5
@@ -378,6 +384,118 @@ static void test_f32(void **state)
     rpo_ctx_free(ctx);
 }
 
+/* One call on kernel set ks (RPO_KERNELS_*): EMBEDDING weighting, a lone
+ * sigmoid term with sample weights and g, in float64 or float32; the
+ * gradients, widened to double. */
+static void pairs_call(int ks, int f32, size_t m, size_t n, size_t d, const double *v,
+                       double *gc, double *gr)
+{
+    rpo_ctx *ctx = context_on(ks);
+    if (ctx == NULL)
+        return;
+    assert_status(rpo_ctx_set(ctx, RPO_PARAM_BETA, 0.7), RPO_OK);
+    const double *pc = v, *rc = v + m, *wc = v + 2 * m, *g = v + 3 * m;
+    const double *pr = v + 4 * m, *rr = pr + n, *wr = rr + n;
+    const double *ce = wr + n, *re = ce + m * d;
+    const size_t count = 4 * m + 3 * n + (m + n) * d;
+    const int list[1] = {RPO_LOSS_SIGMOID};
+    rpo_batch_f64 b;
+    memset(&b, 0, sizeof b);
+    b.size = sizeof b;
+    b.m = m;
+    b.n = n;
+    b.d = d;
+    b.terms = 1;
+    b.term_losses = list;
+    if (!f32) {
+        b.policy_chosen = pc; b.ref_chosen = rc; b.chosen_weights = wc; b.losses_grad = g;
+        b.policy_rejected = pr; b.ref_rejected = rr; b.rejected_weights = wr;
+        b.chosen_emb = ce; b.rejected_emb = re;
+        rpo_results_f64 r;
+        memset(&r, 0, sizeof r);
+        r.size = sizeof r;
+        r.grad_chosen = gc;
+        r.grad_rejected = gr;
+        assert_status(rpo_objective_f64(ctx, &b, &r), RPO_OK);
+    } else {
+        float *x = malloc(count * sizeof *x), *gcf = malloc(m * sizeof *gcf);
+        float *grf = malloc(n * sizeof *grf);
+        assert_non_null(x);
+        assert_non_null(gcf);
+        assert_non_null(grf);
+        for (size_t k = 0; k < count; k++)
+            x[k] = (float)v[k];
+        rpo_batch_f32 bf;
+        memset(&bf, 0, sizeof bf);
+        bf.size = sizeof bf;
+        bf.m = m; bf.n = n; bf.d = d; bf.terms = 1; bf.term_losses = list;
+        bf.policy_chosen = x; bf.ref_chosen = x + m; bf.chosen_weights = x + 2 * m;
+        bf.losses_grad = x + 3 * m;
+        bf.policy_rejected = x + 4 * m; bf.ref_rejected = x + 4 * m + n;
+        bf.rejected_weights = x + 4 * m + 2 * n;
+        bf.chosen_emb = x + 4 * m + 3 * n; bf.rejected_emb = bf.chosen_emb + m * d;
+        rpo_results_f32 r;
+        memset(&r, 0, sizeof r);
+        r.size = sizeof r;
+        r.grad_chosen = gcf;
+        r.grad_rejected = grf;
+        assert_status(rpo_objective_f32(ctx, &bf, &r), RPO_OK);
+        for (size_t i = 0; i < m; i++)
+            gc[i] = (double)gcf[i];
+        for (size_t j = 0; j < n; j++)
+            gr[j] = (double)grf[j];
+        free(x);
+        free(gcf);
+        free(grf);
+    }
+    rpo_ctx_free(ctx);
+}
+
+static void test_pairs_kernel(void **state)
+{
+    (void)state;
+    enum { BM = 300, BN = 200, BD = 16 };
+    const size_t count = 4 * BM + 3 * BN + (BM + BN) * BD;
+    double *v = malloc(count * sizeof *v);
+    double *want_c = malloc(BM * sizeof *v), *want_r = malloc(BN * sizeof *v);
+    double *gc = malloc(BM * sizeof *v), *gr = malloc(BN * sizeof *v);
+    assert_non_null(v);
+    assert_non_null(want_c);
+    assert_non_null(want_r);
+    assert_non_null(gc);
+    assert_non_null(gr);
+    test_rng r = {123};
+    rng_fill(&r, v, 2 * BM, -8.0, -1.0);                     /* pc, rc */
+    rng_fill(&r, v + 2 * BM, BM, 0.2, 2.0);                  /* wc */
+    rng_fill(&r, v + 3 * BM, BM, -2.0, 2.0);                 /* g */
+    rng_fill(&r, v + 4 * BM, 2 * BN, -8.0, -1.0);            /* pr, rr */
+    rng_fill(&r, v + 4 * BM + 2 * BN, BN, 0.2, 2.0);         /* wr */
+    rng_fill(&r, v + 4 * BM + 3 * BN, (BM + BN) * BD, -1.0, 1.0);
+    pairs_call(RPO_KERNELS_GENERIC, 0, BM, BN, BD, v, want_c, want_r);
+    for (size_t ks = 0; ks < KERNEL_SETS && !(small_run() && ks > 0); ks++) {
+        if (kernel_sets[ks] == RPO_KERNELS_GENERIC)
+            continue;
+        for (int f32 = 0; f32 < 2; f32++) {
+            memset(gc, 0, BM * sizeof *gc);
+            rpo_ctx *probe = context_on(kernel_sets[ks]);
+            if (probe == NULL)
+                continue;
+            char what[64];
+            snprintf(what, sizeof what, "pairs kernel with g, %s, %s",
+                     rpo_ctx_kernels(probe), f32 ? "float32" : "float64");
+            rpo_ctx_free(probe);
+            pairs_call(kernel_sets[ks], f32, BM, BN, BD, v, gc, gr);
+            check_vector_rel(what, gc, want_c, BM, f32 ? 1e-4 : 1e-12);
+            check_vector_rel(what, gr, want_r, BN, f32 ? 1e-4 : 1e-12);
+        }
+    }
+    free(v);
+    free(want_c);
+    free(want_r);
+    free(gc);
+    free(gr);
+}
+
 /* A NaN or infinite g: RPO_ERR_NONFINITE naming it, nothing written. */
 static void expect_nonfinite_g(rpo_ctx *ctx, const rpo_batch_f64 *b, const char *name)
 {
@@ -435,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_unpaired),
         cmocka_unit_test(test_row_blocks),
         cmocka_unit_test(test_f32),
+        cmocka_unit_test(test_pairs_kernel),
         cmocka_unit_test(test_hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,6 +31,12 @@ void rpo_objective_prepare(rpo_ctx *ctx, const rpo_call *call, const rpo_plan *p
                          rpo_scratch_at(ctx, L->db));
     rpo_objective_sample_weights(o->chosen_weights, call->m, rpo_scratch_at(ctx, L->wc));
     rpo_objective_sample_weights(o->rejected_weights, call->n, rpo_scratch_at(ctx, L->wr));
+    if (o->losses_grad.data != NULL) {
+        const double *wc = rpo_scratch_at(ctx, L->wc);
+        double *wg = rpo_scratch_at(ctx, L->wg);
+        for (size_t i = 0; i < call->m; i++)
+            wg[i] = wc[i] * rpo_in_at(o->losses_grad, i);
+    }
     if (p->fast_pairs && p->real == RPO_F32) {
         narrow(rpo_scratch_at(ctx, L->sa), call->m, rpo_scratch_at(ctx, L->sa_real));
         narrow(rpo_scratch_at(ctx, L->sb), call->n, rpo_scratch_at(ctx, L->sb_real));

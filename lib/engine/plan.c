@@ -49,7 +49,9 @@ rpo_input_scan rpo_scan_inputs(const rpo_call *call)
         const rpo_objective *o = call->objective;
         const double wc = o->chosen_weights.data ? rpo_in_max_abs(o->chosen_weights, 0, call->m) : 1.0;
         const double wr = o->rejected_weights.data ? rpo_in_max_abs(o->rejected_weights, 0, call->n) : 1.0;
-        s.sample_bound = wc * wr;
+        /* with losses_grad, g_i also multiplies each pair's derivative */
+        const double g = o->losses_grad.data ? rpo_in_max_abs(o->losses_grad, 0, call->m) : 1.0;
+        s.sample_bound = wc * wr * (g > 1.0 ? g : 1.0);
     }
     s.z_bound = (pc + rc) + (pr + rr);  /* may overflow: then not float */
     return s;
@@ -249,6 +251,7 @@ static rpo_layout layout(const rpo_call *call, const rpo_plan *p,
         L.sb = rpo_scratch_add(plan, n, terms * D);
         L.db = rpo_scratch_add(plan, n, terms * D);
         L.wc = rpo_scratch_add(plan, m, D);
+        L.wg = call->objective->losses_grad.data != NULL ? rpo_scratch_add(plan, m, D) : L.wc;
         L.wr = rpo_scratch_add(plan, n, D);
         L.row_loss = rpo_scratch_add(plan, m, D);
         /* the pairs kernel reads term 0's scores and wr in its type */

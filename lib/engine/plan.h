@@ -104,6 +104,9 @@ typedef struct rpo_layout {
     /* an objective (objective.h), double                                  */
     size_t sa, da, sb, db;     /* (T, M), (T, M), (T, N), (T, N)           */
     size_t wc, wr;             /* (M), (N) sample weights                  */
+    size_t wg;                 /* (M) the pairs kernel's row gradient
+                                  weights: wc_i g_i with losses_grad, else
+                                  wc itself                                */
     size_t row_loss;           /* (M)                                      */
     size_t sa_real, sb_real;   /* term 0's scores in the compute type      */
     size_t wr_real;            /* (N) wr in the compute type               */

@@ -25,6 +25,7 @@ typedef struct loss_job {
     double *row_g, *col_g;
     double *row_loss;          /* (M) an objective's per-row losses      */
     const void *wr_real;       /* (N) its wr for the pairs kernel        */
+    const double *wg;          /* (M) its row gradient weights (plan.h)  */
     double *e_hat, *f_hat_t, *de, *df; /* embedding gradients            */
     rpo_sums total;
     /* shared mode: the block being worked on */
@@ -111,6 +112,7 @@ static void pair_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
         if (s->call->objective != NULL) {  /* the sample weights */
             blk.col_w = job->wr_real;
             blk.row_w = job->oc.wc + i0;
+            blk.row_gw = job->wg + i0;
             blk.row_loss = job->row_loss + i0;
         }
         p->k->pairs(&blk);
@@ -238,6 +240,7 @@ static void describe_objective(loss_job *job)
         job->a_real = rpo_scratch_at(ctx, s->L->sa_real);
         job->b_real = rpo_scratch_at(ctx, s->L->sb_real);
         job->wr_real = rpo_scratch_at(ctx, s->L->wr_real);
+        job->wg = rpo_scratch_at(ctx, s->L->wg);
         job->c.smoothing = oc->o->pair[0].eps;
     }
 }

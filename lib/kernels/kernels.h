@@ -70,9 +70,12 @@ typedef struct rpo_pair_block {
     double *row_g;        /* (rows) = sum_j s_ij                            */
     double *col_g;        /* (n) += sum_i s_ij                              */
     /* An objective's sample weights (objective.h), or col_w NULL: every
-     * pair's term and s_ij times row_w[r] col_w[j]. */
+     * pair's term times row_w[r] col_w[j], and s_ij times row_gw[r]
+     * col_w[j]. */
     const void *col_w;    /* (n) wr in the compute type, or NULL            */
     const double *row_w;  /* (rows) wc; read when col_w is not NULL         */
+    const double *row_gw; /* (rows) the rows' gradient weights: row_w, or
+                             wc_i g_i with the objective's losses_grad     */
     double *row_loss;     /* (rows) out, with col_w: each row's loss sum;
                              NULL: not written                              */
 } rpo_pair_block;

@@ -113,7 +113,7 @@ int rpo_objective_resolve(rpo_ctx *ctx, size_t terms, const int *term_losses,
 int rpo_objective_fast(const rpo_objective *o)
 {
     return o->terms == 1 && o->pair[0].loss == RPO_LOSS_SIGMOID &&
-           o->pair[0].margin == 0.0 && o->losses_grad.data == NULL &&
+           o->pair[0].margin == 0.0 &&
            (o->fdiv == RPO_FDIV_REVERSE_KL || o->score[0] == RPO_SCORE_POLICY_MEAN);
 }
 

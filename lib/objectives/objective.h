@@ -56,8 +56,7 @@ typedef struct rpo_objective {
 /* 1 when the list's pair terms run on the SIMD pairs kernel (kernels.h):
  * one term of the sigmoid loss (SIGMOID, SIGMOID_NORM, SIMPO) with no
  * margin, on scores within the log-probs' magnitudes (reverse KL, or
- * SIMPO's p / L), and no losses_grad (the kernel weights a row's loss and
- * its gradient alike). Every other list runs on objective_rows.c. */
+ * SIMPO's p / L). Every other list runs on objective_rows.c. */
 int rpo_objective_fast(const rpo_objective *o);
 
 /* The list of a batch: resolves terms/term_losses/term_weights (terms == 0:

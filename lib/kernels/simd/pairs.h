@@ -139,6 +139,7 @@ TNAME(pairs_body)(const rpo_pair_block *blk, const int logit,
             /* weighted: the row's own loss, then times wc_i into the total */
             double *loss_sum = weighted ? &row_loss : &loss;
             const REAL wc = weighted ? (REAL)blk->row_w[r] : (REAL)1;
+            const REAL wg = weighted ? (REAL)blk->row_gw[r] : (REAL)1;
             /* SUM_CHUNK vectors at a time, front then back: two short
              * dependency chains instead of one long one, so the processor
              * overlaps many more vectors */
@@ -154,7 +155,7 @@ TNAME(pairs_body)(const rpo_pair_block *blk, const int logit,
                                                      weighted,
                                                      weighted ? TNAME(load)(cw + j) : (VREAL){0});
                     if (want_grad)
-                        TNAME(store)(col + j, TNAME(load)(col + j) + (weighted ? wc * s : s));
+                        TNAME(store)(col + j, TNAME(load)(col + j) + (weighted ? wg * s : s));
                 }
                 TNAME(pair_flush)(&acc, loss_sum, &margin, &accuracy, &row_grad);
             }
@@ -167,7 +168,7 @@ TNAME(pairs_body)(const rpo_pair_block *blk, const int logit,
                     weighted ? TNAME(load_part)(cw + full, rest) : (VREAL){0});
                 if (want_grad)
                     TNAME(store_part)(col + full,
-                                      TNAME(load_part)(col + full, rest) + (weighted ? wc * s : s),
+                                      TNAME(load_part)(col + full, rest) + (weighted ? wg * s : s),
                                       rest);
             }
             TNAME(pair_flush)(&acc, loss_sum, &margin, &accuracy, &row_grad);
@@ -175,7 +176,7 @@ TNAME(pairs_body)(const rpo_pair_block *blk, const int logit,
                 loss += (double)wc * row_loss;
                 if (blk->row_loss != NULL)
                     blk->row_loss[r] = (double)wc * row_loss;
-                row_grad *= (double)wc;
+                row_grad *= (double)wg;
             }
             if (want_grad)
                 blk->row_g[r] = row_grad;

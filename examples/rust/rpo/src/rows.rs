@@ -33,7 +33,7 @@ impl RowBlock {
     }
 
     /// `Err(ErrorKind::Size)` unless M rows from the offset fit in m_total.
-    fn check(&self, m: usize) -> Result<(), Error> {
+    pub(crate) fn check(&self, m: usize) -> Result<(), Error> {
         match self.row_offset.checked_add(m) {
             Some(end) if end <= self.m_total => Ok(()),
             _ => Err(size_error(format!("row_offset + m exceeds m_total (row_offset = {}, \
