@@ -44,11 +44,12 @@ $(BUILD)/tests/test_%: tests/test_%.c $(TEST_SUPPORT_HDRS) $(TEST_COMMON) $(LIB_
 
 # The suites that choose kernel sets with rpo_ctx_use_kernels, which is
 # static-linking-only (test_kernels; test_beyond_engine for the paths of
-# 1.2; test_token_kernels, test_linear and test_objectives for those of
-# 1.3), link librpo.a instead of the shared library.
+# 1.2; test_token_kernels, test_linear, test_objectives and test_contrasts
+# for those of 1.3), link librpo.a instead of the shared library.
 STATIC_TEST_BINS := $(BUILD)/tests/test_kernels $(BUILD)/tests/test_beyond_engine \
                     $(BUILD)/tests/test_linear \
                     $(BUILD)/tests/test_objectives \
+                    $(BUILD)/tests/test_contrasts \
                     $(BUILD)/tests/test_token_kernels
 $(STATIC_TEST_BINS): $(BUILD)/tests/test_%: tests/test_%.c $(TEST_SUPPORT_HDRS) $(TEST_COMMON) $(BUILD)/librpo.a
 	@mkdir -p $(@D)
