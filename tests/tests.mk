@@ -58,6 +58,14 @@ $(STATIC_TEST_BINS): $(BUILD)/tests/test_%: tests/test_%.c $(TEST_SUPPORT_HDRS) 
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(TEST_COMMON) $(BUILD)/librpo.a \
 	    $(CMOCKA_LIBS) $(LDLIBS)
 
+# The scratch arena's suite checks the arena itself (lib/context/scratch.c):
+# it sees the library's headers and links librpo.a, whose internal
+# functions the shared library does not export.
+$(BUILD)/tests/test_scratch: tests/test_scratch.c $(TEST_SUPPORT_HDRS) $(LIB_HDR) $(BUILD)/librpo.a
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) $(addprefix -I,$(LIB_DIRS)) -o $@ $< $(BUILD)/librpo.a \
+	    $(CMOCKA_LIBS) $(LDLIBS)
+
 # The allocation-failure suite links librpo.a with the allocator and the
 # pthread calls that can fail wrapped, so it can fail each in turn.
 ALLOC_WRAP = -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=free \

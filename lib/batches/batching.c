@@ -293,7 +293,7 @@ int rpo_related_batches(rpo_ctx *ctx, size_t p, size_t d, rpo_in emb,
 
     unsigned workers = rpo_threads(ctx);
     const size_t most_nodes = p / batch + 1;
-    rpo_scratch_plan plan = {0, 0};
+    rpo_scratch_plan plan = {0};
     const size_t at_scale = rpo_scratch_add(&plan, p, sizeof(double));
     const size_t at_order = rpo_scratch_add(&plan, p, sizeof(size_t));
     const size_t at_keys = rpo_scratch_add(&plan, p, sizeof(scored));

@@ -1,9 +1,9 @@
-/* Context lifetime, settings with their bounds, metrics and scratch. */
+/* Context lifetime, settings with their bounds, metrics (the scratch
+ * arena is scratch.c). */
 #include <float.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <math.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -262,45 +262,4 @@ double rpo_sigmoid_smoothing(const rpo_ctx *ctx)
 {
     const double e = ctx->param[RPO_PARAM_LABEL_SMOOTHING];
     return rpo_loss_kind(ctx) == RPO_LOSS_ROBUST ? -e / (1.0 - 2.0 * e) : e;
-}
-
-size_t rpo_scratch_add(rpo_scratch_plan *plan, size_t count, size_t elem_size)
-{
-    size_t offset = plan->bytes;
-    if (elem_size != 0 && count > (SIZE_MAX - RPO_ALIGN) / elem_size) {
-        plan->overflow = 1;
-        return 0;
-    }
-    size_t bytes = (count * elem_size + RPO_ALIGN - 1) / RPO_ALIGN * RPO_ALIGN;
-    if (bytes > SIZE_MAX - RPO_ALIGN - plan->bytes) {
-        plan->overflow = 1;
-        return 0;
-    }
-    plan->bytes += bytes;
-    return offset;
-}
-
-int rpo_scratch_reserve(rpo_ctx *ctx, const rpo_scratch_plan *plan)
-{
-    if (plan->overflow)
-        return rpo_fail(ctx, RPO_ERR_SIZE, "the scratch memory these sizes "
-                        "need overflows size_t");
-    if (plan->bytes <= ctx->scratch_bytes)
-        return RPO_OK;
-    /* Grow geometrically so sizes that creep up step by step settle after a
-     * few calls; the contents need not survive, so no realloc. */
-    size_t want = plan->bytes;
-    if (ctx->scratch_bytes <= (SIZE_MAX - RPO_ALIGN) / 2 &&
-        ctx->scratch_bytes + ctx->scratch_bytes / 2 > want)
-        want = ctx->scratch_bytes + ctx->scratch_bytes / 2;
-    void *block = malloc(want + RPO_ALIGN);
-    if (block == NULL)
-        return rpo_fail(ctx, RPO_ERR_NOMEM, "could not allocate %zu bytes of "
-                        "scratch memory", want + RPO_ALIGN);
-    free(ctx->scratch_block);
-    ctx->scratch_block = block;
-    uintptr_t p = (uintptr_t)block;
-    ctx->scratch = (unsigned char *)block + ((RPO_ALIGN - p % RPO_ALIGN) % RPO_ALIGN);
-    ctx->scratch_bytes = want;
-    return RPO_OK;
 }

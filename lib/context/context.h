@@ -1,5 +1,6 @@
 /*
- * The context: settings, last metrics and scratch memory.
+ * The context: settings, last metrics and scratch memory (the arena's
+ * plans are scratch.h).
  *
  * Settings live in a table indexed by their public key (RPO_PARAM_*), so a
  * new setting is one row in context.c's table and one header macro; no
@@ -12,6 +13,7 @@
 
 #include "kernels.h"
 #include "rpo.h"
+#include "scratch.h"
 
 /* Room for one rpo_ctx_error_detail text, its NUL included; a longer
  * detail is cut, never overrun. */
@@ -64,9 +66,6 @@ __attribute__((format(printf, 3, 4)))
 #endif
 int rpo_fail(rpo_ctx *ctx, int status, const char *fmt, ...);
 
-/* Alignment of every scratch region: one cache line, enough for AVX-512. */
-#define RPO_ALIGN 64
-
 /* Typed readers of the settings, so the engine never sees raw keys. */
 static inline int rpo_weighting(const rpo_ctx *ctx)
 {
@@ -113,25 +112,6 @@ double rpo_pair_beta(const rpo_ctx *ctx, size_t n);
  * softplus(u)) / (1 - 2 e) is softplus(-u) - e u / (1 - 2 e): eps =
  * -e / (1 - 2 e). */
 double rpo_sigmoid_smoothing(const rpo_ctx *ctx);
-
-/*
- * Scratch. A call first sums the sizes of the regions it needs with
- * rpo_scratch_add (which reports size_t overflow), then reserves them all
- * at once with rpo_scratch_reserve, so a failing call never leaves the
- * context half-grown: on RPO_ERR_NOMEM the old scratch stays as it was.
- */
-typedef struct rpo_scratch_plan {
-    size_t bytes;   /* running total, each region rounded up to RPO_ALIGN */
-    int overflow;   /* set once any size computation overflowed size_t    */
-} rpo_scratch_plan;
-
-/* Adds a region of count elements of elem_size bytes to the plan and
- * returns its offset. */
-size_t rpo_scratch_add(rpo_scratch_plan *plan, size_t count, size_t elem_size);
-
-/* Makes ctx's scratch at least plan->bytes long. RPO_OK, RPO_ERR_SIZE when
- * the plan overflowed, or RPO_ERR_NOMEM. */
-int rpo_scratch_reserve(rpo_ctx *ctx, const rpo_scratch_plan *plan);
 
 /* The region at offset (from rpo_scratch_add) after a successful reserve. */
 static inline void *rpo_scratch_at(const rpo_ctx *ctx, size_t offset)

@@ -101,7 +101,7 @@ int rpo_objective_finish_empty(rpo_ctx *ctx, const rpo_call *call)
     const size_t m = call->m, n = call->n;
     /* a, b, the SFT gradient and row losses: (M), (N), (M), (M) doubles;
      * sizes and memory before any input is read */
-    rpo_scratch_plan plan = {0, 0};
+    rpo_scratch_plan plan = {0};
     (void)rpo_scratch_add(&plan, 1, 1);  /* M == N == 0: still real regions */
     const size_t at_a = rpo_scratch_add(&plan, m, sizeof(double));
     const size_t at_b = rpo_scratch_add(&plan, n, sizeof(double));

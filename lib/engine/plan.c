@@ -262,7 +262,7 @@ static rpo_layout layout(const rpo_call *call, const rpo_plan *p,
     }
 
     /* One worker's regions, then as many copies as workers. */
-    rpo_scratch_plan w = {0, 0};
+    rpo_scratch_plan w = {0};
     const size_t work_rows = p->shared ? RPO_SUB_BLOCK_ROWS : p->block_rows;
     const size_t product_rows = p->shared ? p->slice_rows : p->block_rows;
     if (!p->shared && !direct)
@@ -282,15 +282,14 @@ static rpo_layout layout(const rpo_call *call, const rpo_plan *p,
         }
     }
     L.worker_bytes = w.bytes;
-    plan->overflow |= w.overflow;
-    L.worker0 = rpo_scratch_add(plan, p->workers, w.bytes);
+    L.worker0 = rpo_scratch_add_copies(plan, p->workers, &w);
     return L;
 }
 
 int rpo_plan_reserve(rpo_ctx *ctx, const rpo_call *call, const rpo_plan *p,
                      rpo_layout *L)
 {
-    rpo_scratch_plan plan = {0, 0};
+    rpo_scratch_plan plan = {0};
     *L = layout(call, p, &plan);
     if (plan.overflow)
         return rpo_fail(ctx, RPO_ERR_SIZE, "the scratch memory for m = %zu, "

@@ -134,7 +134,7 @@ int rpo_unpaired_run(rpo_ctx *ctx, const rpo_objective *o, const rpo_unpaired_ca
     if (status != RPO_OK)
         return status;
     /* per sequence: losses, gradients, rewards, chosen first: 3 (M + N) */
-    rpo_scratch_plan plan = {0, 0};
+    rpo_scratch_plan plan = {0};
     (void)rpo_scratch_add(&plan, 1, 1);  /* M + N == 0: still real regions */
     const size_t at_loss = rpo_scratch_add(&plan, seqs, sizeof(double));
     const size_t at_grad = rpo_scratch_add(&plan, seqs, sizeof(double));

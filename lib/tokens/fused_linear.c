@@ -162,7 +162,7 @@ static int prepare(rpo_ctx *ctx, const linear_args *a, const void *dlogps,
     c->live = live_rows(a, dlogps, NULL);
     c->chunk = rpo_linear_chunk(ctx);
     c->threads = rpo_threads(ctx);
-    rpo_scratch_plan plan = {0, 0};
+    rpo_scratch_plan plan = {0};
     const size_t rows_at = rpo_scratch_add(&plan, c->live, sizeof(size_t));
     rpo_linear_plan(c, backward, &plan, lay);
     const int status = rpo_scratch_reserve(ctx, &plan);

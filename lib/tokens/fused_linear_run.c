@@ -54,33 +54,32 @@ typedef struct worker_regions {
     size_t col;         /* (C) each row's target column in the chunk        */
     size_t bias_sum;    /* (C) doubles: the chunk's column sums of g        */
     size_t row_max, row_sum; /* (live) doubles: the item's per-token lse parts */
-    size_t bytes;
+    rpo_scratch_plan plan;   /* all of them: one worker's share of scratch */
 } worker_regions;
 
 static worker_regions worker_plan(const rpo_linear_call *c, int backward,
                                   int *overflow)
 {
     const size_t e = elem_size(c), C = c->chunk, mr = c->k->mr, nr = c->k->nr;
-    rpo_scratch_plan p = {0, 0};
     worker_regions w;
     memset(&w, 0, sizeof w);
-    w.w_rows = rpo_scratch_add(&p, packed(C, c->h, nr), e);
-    w.s = rpo_scratch_add(&p, C * C, e);
-    w.col = rpo_scratch_add(&p, C, sizeof(ptrdiff_t));
-    w.row_max = rpo_scratch_add(&p, c->live, sizeof(double));
-    w.row_sum = rpo_scratch_add(&p, c->live, sizeof(double));
+    rpo_scratch_plan *p = &w.plan;
+    w.w_rows = rpo_scratch_add(p, packed(C, c->h, nr), e);
+    w.s = rpo_scratch_add(p, C * C, e);
+    w.col = rpo_scratch_add(p, C, sizeof(ptrdiff_t));
+    w.row_max = rpo_scratch_add(p, c->live, sizeof(double));
+    w.row_sum = rpo_scratch_add(p, c->live, sizeof(double));
     if (backward) {
-        w.w_cols = rpo_scratch_add(&p, packed(c->h, C, nr), e);
-        w.g_t = rpo_scratch_add(&p, packed(C, C, mr), e);
-        w.g_a = rpo_scratch_add(&p, packed(C, C, mr), e);
-        w.bias_sum = rpo_scratch_add(&p, C, sizeof(double));
+        w.w_cols = rpo_scratch_add(p, packed(c->h, C, nr), e);
+        w.g_t = rpo_scratch_add(p, packed(C, C, mr), e);
+        w.g_a = rpo_scratch_add(p, packed(C, C, mr), e);
+        w.bias_sum = rpo_scratch_add(p, C, sizeof(double));
         if (rpo_mul_overflows(c->live, c->h))
-            p.overflow = 1;
+            p->overflow = 1;
         else
-            w.partial = rpo_scratch_add(&p, c->live * c->h, e);
+            w.partial = rpo_scratch_add(p, c->live * c->h, e);
     }
-    *overflow |= p.overflow;
-    w.bytes = p.bytes;
+    *overflow |= p->overflow;
     return w;
 }
 
@@ -110,8 +109,8 @@ void rpo_linear_plan(const rpo_linear_call *c, int backward,
     lay->run_max = rpo_scratch_add(plan, c->live, sizeof(double));
     lay->run_sum = rpo_scratch_add(plan, c->live, sizeof(double));
     lay->dlogp = rpo_scratch_add(plan, c->live, sizeof(double));
-    lay->worker_bytes = w.bytes;
-    lay->per_worker = rpo_scratch_add(plan, lay->workers, w.bytes);
+    lay->worker_bytes = w.plan.bytes;
+    lay->per_worker = rpo_scratch_add_copies(plan, lay->workers, &w.plan);
 }
 
 /* What every item of a run shares. */

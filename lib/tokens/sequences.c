@@ -213,7 +213,7 @@ static int reduce_packed(rpo_ctx *ctx, const packed_call *c, rpo_in token_logps,
     int status = validate_packed(ctx, c);
     if (status != RPO_OK)
         return status;
-    rpo_scratch_plan plan = {0, 0};
+    rpo_scratch_plan plan = {0};
     const size_t at = rpo_scratch_add(&plan, c->b, sizeof(double));
     status = rpo_scratch_reserve(ctx, &plan);
     if (status != RPO_OK)
@@ -260,7 +260,7 @@ static int spread_packed(rpo_ctx *ctx, const packed_call *c, rpo_in dseq, rpo_ou
         return status;
     /* The B scales first, in scratch: dtoken_logps may then overlap
      * dseq_logps, which is read in full before anything is written. */
-    rpo_scratch_plan plan = {0, 0};
+    rpo_scratch_plan plan = {0};
     /* one more than B, so that B = 0 still has a region to point at */
     const size_t at = rpo_scratch_add(&plan, c->b + 1, sizeof(double));
     status = rpo_scratch_reserve(ctx, &plan);

@@ -123,7 +123,7 @@ static int token_forward(rpo_ctx *ctx, token_rows *r, rpo_out logps, double *lse
     if (want_lse && overlaps(lse, r->t * sizeof(double), logps.data, r->t * r->elem))
         return rpo_fail(ctx, RPO_ERR_SIZE, "lse overlaps logps");
 
-    rpo_scratch_plan plan = {0, 0};
+    rpo_scratch_plan plan = {0};
     const size_t at_logp = rpo_scratch_add(&plan, r->t, sizeof(double));
     const size_t at_lse = rpo_scratch_add(&plan, r->t, sizeof(double));
     const size_t at_wide = rpo_scratch_add(&plan, token_rows_in_double(r) ? r->v : 0,
@@ -191,7 +191,7 @@ static int token_backward(rpo_ctx *ctx, token_rows *r, int write)
         return rpo_fail(ctx, RPO_ERR_PARAM,
                         "write = %d is neither RPO_GRAD_ACCUMULATE nor RPO_GRAD_OVERWRITE", write);
 
-    rpo_scratch_plan plan = {0, 0};
+    rpo_scratch_plan plan = {0};
     const size_t at_status = rpo_scratch_add(&plan, r->t, sizeof(int));
     const size_t at_top = rpo_scratch_add(&plan, r->t, sizeof(double));
     const size_t wide = token_rows_in_double(r) ? r->v : 0;
