@@ -415,6 +415,28 @@ static void test_stats_of_the_callers_weights(void **state)
     free(P);
 }
 
+/* The caller's diagonal may be as large as the type allows: its mean is
+ * finite although the sum of its entries is not (a fuzzer's find). */
+static void test_huge_callers_diagonal(void **state)
+{
+    (void)state;
+    const double zero[2] = {0.0, 0.0}, w[2 * 2] = {1e308, 0.0, 0.0, 1.5e308};
+    double loss, part[RPO_PARTIAL_COUNT], gc[2], gr[2];
+    rpo_ctx *ctx = rpo_ctx_create();
+    assert_status(rpo_ctx_set(ctx, RPO_PARAM_PLACEMENT, RPO_PLACEMENT_LOSS), RPO_OK);
+    /* log-ratios 0: each pair's loss is log 2, the weighted mean finite */
+    assert_status(rpo_loss_weighted_f64(ctx, 2, zero, zero, 2, zero, zero, w, &loss,
+                                        NULL, NULL), RPO_OK);
+    check_loss("huge caller diagonal", stat_of(ctx, RPO_STAT_DIAGONAL_WEIGHT), 1.25e308,
+               1e-15);
+    /* a row block of both rows: the share is the whole mean */
+    assert_status(rpo_loss_rows_weighted_f64(ctx, 2, 0, 2, zero, zero, 2, zero, zero, w,
+                                             gc, part, gr), RPO_OK);
+    check_loss("huge caller diagonal, rows", stat_of(ctx, RPO_STAT_DIAGONAL_WEIGHT),
+               1.25e308, 1e-15);
+    rpo_ctx_free(ctx);
+}
+
 /* Row blocks leave their shares in the context; they add up to the
  * whole call's statistics. */
 static void test_row_block_shares_add_up(void **state)
@@ -625,6 +647,7 @@ int main(void)
         cmocka_unit_test(test_unreachable_targets),
         cmocka_unit_test(test_stats_of_every_weighting),
         cmocka_unit_test(test_stats_of_the_callers_weights),
+        cmocka_unit_test(test_huge_callers_diagonal),
         cmocka_unit_test(test_row_block_shares_add_up),
         cmocka_unit_test(test_embedding_gradients_hold_the_temperatures),
         cmocka_unit_test(test_same_bits_for_every_thread_count),

@@ -6,10 +6,8 @@ void rpo_weight_shape_metrics(const rpo_stream *s, rpo_metrics *metrics)
 {
     const rpo_call *call = s->call;
     const size_t m_total = call->rows ? call->m_total : call->m;
-    double contrasts, diagonal;
-    rpo_weight_shape_sums(s->src, call->m, &contrasts, &diagonal);
-    metrics->effective_contrasts = contrasts / (double)m_total;
-    metrics->diagonal_weight = diagonal / (double)m_total;
+    rpo_weight_shape_shares(s->src, call->m, m_total, &metrics->effective_contrasts,
+                            &metrics->diagonal_weight);
 }
 
 size_t rpo_block_rows(const rpo_plan *p, size_t m, size_t block)

@@ -147,25 +147,38 @@ const void *rpo_weight_rows(const rpo_weight_source *src, size_t i0,
     }
 }
 
-void rpo_weight_shape_sums(const rpo_weight_source *src, size_t m,
-                           double *contrasts, double *diagonal)
+void rpo_weight_shape_shares(const rpo_weight_source *src, size_t m,
+                             size_t m_total, double *contrasts, double *diagonal)
 {
     const size_t n = src->n;
-    *contrasts = 0.0;
-    *diagonal = 0.0;
+    double c = 0.0, d = 0.0;
     if (src->weighting == RPO_WEIGHTING_UNIFORM) {
-        *contrasts = (double)m * (double)n;
-        *diagonal = src->square ? (double)m / (double)n : 0.0;
-        return;
-    }
-    if (src->weighting == RPO_WEIGHTING_DIAGONAL) {  /* always square */
-        *contrasts = (double)m * exp(rpo_diagonal_row_entropy(src->alpha, n));
-        *diagonal = (double)m * (n == 1 ? 1.0 : src->alpha);
-        return;
-    }
-    for (size_t i = 0; i < m; i++)
-        *contrasts += exp(src->row_entropy[i]);
-    if (src->row_diag != NULL)
+        c = (double)m * (double)n;
+        d = src->square ? (double)m / (double)n : 0.0;
+    } else if (src->weighting == RPO_WEIGHTING_DIAGONAL) {  /* always square */
+        c = (double)m * exp(rpo_diagonal_row_entropy(src->alpha, n));
+        d = (double)m * (n == 1 ? 1.0 : src->alpha);
+    } else {
         for (size_t i = 0; i < m; i++)
-            *diagonal += src->row_diag[i];
+            c += exp(src->row_entropy[i]);
+        if (src->row_diag != NULL && src->weighting == RPO_WEIGHTING_CALLER) {
+            /* The caller's weights may be as large as the type allows, so
+             * their sum may overflow where their share cannot: divide each
+             * first, and keep the rounded share within the largest entry's
+             * magnitude, which bounds the exact one (m <= m_total). */
+            double big = 0.0;
+            for (size_t i = 0; i < m; i++) {
+                d += src->row_diag[i] / (double)m_total;
+                big = fmax(big, fabs(src->row_diag[i]));
+            }
+            *contrasts = c / (double)m_total;
+            *diagonal = fmin(fmax(d, -big), big);
+            return;
+        }
+        if (src->row_diag != NULL)  /* softmax and Sinkhorn rows: W_ii <= 1 */
+            for (size_t i = 0; i < m; i++)
+                d += src->row_diag[i];
+    }
+    *contrasts = c / (double)m_total;
+    *diagonal = d / (double)m_total;
 }

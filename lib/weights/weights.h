@@ -72,10 +72,11 @@ const void *rpo_weight_rows(const rpo_weight_source *src, size_t i0,
 void rpo_embedding_softmax(const rpo_weight_source *src, size_t i0,
                            size_t rows, void *panel);
 
-/* The sums over rows 0 .. m - 1 of exp(H_i) and of W_ii (0 when W is not
- * square), from the recorded rows or the closed forms. */
-void rpo_weight_shape_sums(const rpo_weight_source *src, size_t m,
-                           double *contrasts, double *diagonal);
+/* The shares of rows 0 .. m - 1 in the means over m_total rows of exp(H_i)
+ * and of W_ii (0 when W is not square), from the recorded rows or the
+ * closed forms; finite for any finite W. */
+void rpo_weight_shape_shares(const rpo_weight_source *src, size_t m,
+                             size_t m_total, double *contrasts, double *diagonal);
 
 /* row (n) = 1/N in type: the row UNIFORM hands out. */
 void rpo_uniform_row(rpo_dtype type, size_t n, void *row);
