@@ -73,8 +73,9 @@ typedef struct block_view {
     size_t m_total, row_offset;
 } block_view;
 
-static int run_list(rpo_ctx *ctx, const batch_view *b, const results_view *r,
-                    const rpo_objective *o, const block_view *block)
+static int run_list(rpo_ctx *ctx, const rpo_config *cfg, const batch_view *b,
+                    const results_view *r, const rpo_objective *o,
+                    const block_view *block)
 {
     if (o->has_sft && b->m > 0 && b->chosen_lengths.data == NULL)
         return rpo_fail(ctx, RPO_ERR_NULL_POINTER,
@@ -102,7 +103,7 @@ static int run_list(rpo_ctx *ctx, const batch_view *b, const results_view *r,
     call.losses = r->losses;
     call.chosen_rewards = r->chosen_rewards;
     call.rejected_rewards = r->rejected_rewards;
-    const int status = rpo_run(ctx, &call);
+    const int status = rpo_run_configured(ctx, cfg, &call);
     /* the engine's checks of 1.2 may not name their rule yet: then the
      * status's own text is the detail, so a failed call never has none */
     if (status != RPO_OK && rpo_ctx_error_detail(ctx)[0] == '\0')
@@ -110,8 +111,8 @@ static int run_list(rpo_ctx *ctx, const batch_view *b, const results_view *r,
     return status;
 }
 
-static int run_unpaired(rpo_ctx *ctx, const batch_view *b, const results_view *r,
-                        const rpo_objective *o)
+static int run_unpaired(rpo_ctx *ctx, const rpo_config *cfg, const batch_view *b,
+                        const results_view *r, const rpo_objective *o)
 {
     if (r->grad_chosen_emb.data != NULL || r->grad_rejected_emb.data != NULL)
         return rpo_fail(ctx, RPO_ERR_PARAM,
@@ -129,14 +130,16 @@ static int run_unpaired(rpo_ctx *ctx, const batch_view *b, const results_view *r
     call.losses = r->losses;
     call.chosen_rewards = r->chosen_rewards;
     call.rejected_rewards = r->rejected_rewards;
-    return rpo_unpaired_run(ctx, o, &call);
+    return rpo_unpaired_run(ctx, cfg, o, &call);
 }
 
 static int run_objective(rpo_ctx *ctx, const batch_view *b, const results_view *r,
                          rpo_dtype type, const block_view *block)
 {
+    /* the call's settings, resolved once for every step below */
+    const rpo_config cfg = rpo_config_of(ctx);
     rpo_objective o;
-    int status = rpo_objective_resolve(ctx, b->terms, b->term_losses,
+    int status = rpo_objective_resolve(ctx, &cfg, b->terms, b->term_losses,
                                        b->term_weights, type, &o);
     if (status != RPO_OK)
         return status;
@@ -153,7 +156,8 @@ static int run_objective(rpo_ctx *ctx, const batch_view *b, const results_view *
         return rpo_fail(ctx, RPO_ERR_UNSUPPORTED,
                         "KTO and APO_ZERO_UNPAIRED have no row blocks: call "
                         "rpo_objective_* on each rank with the gathered kl");
-    return o.unpaired ? run_unpaired(ctx, b, r, &o) : run_list(ctx, b, r, &o, block);
+    return o.unpaired ? run_unpaired(ctx, &cfg, b, r, &o)
+                      : run_list(ctx, &cfg, b, r, &o, block);
 }
 
 /* The arrays of one descriptor type, tagged; the same lines for both. */

@@ -99,11 +99,11 @@ static void commit_chunk(void *arg, unsigned worker, size_t item)
 }
 
 /* Returns 0 when src held NaN or infinity. */
-static int prepare_side(rpo_ctx *ctx, const rpo_plan *p, rpo_in src, size_t rows,
-                        size_t d, size_t tile, double *norm, void *packed)
+static int prepare_side(const rpo_plan *p, rpo_in src, size_t rows, size_t d,
+                        size_t tile, double *norm, void *packed)
 {
     side_job job;
-    job.k = ctx->kernels;
+    job.k = p->kernels;
     job.type = p->real;
     job.src = src;
     job.rows = rows;
@@ -147,11 +147,11 @@ static int prepare_similarity(rpo_ctx *ctx, const rpo_call *call,
     void *f_packed = rpo_scratch_at(ctx, tiles ? L->f_tiles : L->f_rows);
     const size_t f_tile = tiles ? p->k->nr : 0;
     if (!(p->paired && tiles) &&
-        !prepare_side(ctx, p, sim->e, call->m, call->d, 0, e_norm, e_packed))
+        !prepare_side(p, sim->e, call->m, call->d, 0, e_norm, e_packed))
         return rpo_check_finite_rows(ctx, "chosen_emb", sim->e, 0, call->m,
                                      call->d, call->d);
     if (!(p->paired && !tiles) &&
-        !prepare_side(ctx, p, sim->f, call->n, call->d, f_tile, f_norm, f_packed))
+        !prepare_side(p, sim->f, call->n, call->d, f_tile, f_norm, f_packed))
         return rpo_check_finite_rows(ctx, p->paired ? "chosen_emb" : "rejected_emb",
                                      sim->f, 0, call->n, call->d, call->d);
     if (tiles) {
@@ -169,10 +169,10 @@ static void prepare_emb_grad(rpo_ctx *ctx, const rpo_call *call,
                              const rpo_plan *p, const rpo_layout *L,
                              const rpo_similarity *sim)
 {
-    rpo_pack_rows(ctx->kernels, RPO_F64, sim->e, sim->e_norm, 0, call->m,
+    rpo_pack_rows(p->kernels, RPO_F64, sim->e, sim->e_norm, 0, call->m,
                   call->d, rpo_scratch_at(ctx, L->e_hat));
     if (!p->paired)
-        rpo_pack_rows(ctx->kernels, RPO_F64, sim->f, sim->f_norm, 0, call->n,
+        rpo_pack_rows(p->kernels, RPO_F64, sim->f, sim->f_norm, 0, call->n,
                       call->d, rpo_scratch_at(ctx, L->f_hat));
     rpo_transpose(rpo_scratch_at(ctx, L->f_hat), call->n, call->d,
                   rpo_scratch_at(ctx, L->f_hat_t));
@@ -193,27 +193,27 @@ static rpo_sinkhorn_run prepare_sinkhorn(const rpo_stream *s)
         rpo_shared_similarity(s, i0, rpo_block_rows(s->p, m, block),
                               cos + i0 * n, n, 0);
     }
-    return rpo_sinkhorn(cos, m, n, ctx->param[RPO_PARAM_TAU],
-                        (size_t)ctx->param[RPO_PARAM_SINKHORN_ITERS],
-                        ctx->param[RPO_PARAM_SINKHORN_TOL],
+    return rpo_sinkhorn(cos, m, n, s->cfg->tau, s->cfg->sinkhorn_iters,
+                        s->cfg->sinkhorn_tol,
                         rpo_scratch_at(ctx, L->pot_g),
                         rpo_scratch_at(ctx, L->pot_f),
                         rpo_scratch_at(ctx, L->pot_g_next),
                         rpo_scratch_at(ctx, L->col_max),
-                        rpo_scratch_at(ctx, L->col_sum), ctx->kernels,
+                        rpo_scratch_at(ctx, L->col_sum), s->p->kernels,
                         s->p->workers);
 }
 
-static void describe_weights(rpo_ctx *ctx, const rpo_call *call,
-                             const rpo_plan *p, const rpo_layout *L,
-                             const rpo_similarity *sim, rpo_weight_source *src)
+static void describe_weights(rpo_ctx *ctx, const rpo_config *cfg,
+                             const rpo_call *call, const rpo_plan *p,
+                             const rpo_layout *L, const rpo_similarity *sim,
+                             rpo_weight_source *src)
 {
     memset(src, 0, sizeof *src);
     src->weighting = p->weighting;
     src->type = p->real;
     src->n = call->n;
-    src->alpha = ctx->param[RPO_PARAM_ALPHA];
-    src->tau = ctx->param[RPO_PARAM_TAU];
+    src->alpha = cfg->alpha;
+    src->tau = cfg->tau;
     src->sim = sim;
     src->softmax = call->similarity_only ? NULL : p->k->softmax;
     src->caller = call->weights_in;
@@ -353,23 +353,27 @@ int rpo_run(rpo_ctx *ctx, const rpo_call *call)
 {
     if (ctx == NULL)
         return RPO_ERR_NULL_POINTER;
+    const rpo_config cfg = rpo_config_of(ctx);
+    return rpo_run_configured(ctx, &cfg, call);
+}
+
+int rpo_run_configured(rpo_ctx *ctx, const rpo_config *cfg, const rpo_call *call)
+{
     rpo_detail_clear(ctx);
-    int status = rpo_validate_call(ctx, call, rpo_call_weighting(ctx, call));
+    int status = rpo_validate_call(ctx, call, rpo_call_weighting(cfg, call));
     if (status == RPO_OK)
-        status = rpo_validate_settings(ctx, call, rpo_weighting(ctx),
-                                       rpo_loss_kind(ctx),
-                                       ctx->param[RPO_PARAM_LABEL_SMOOTHING]);
+        status = rpo_validate_settings(ctx, cfg, call);
     if (status != RPO_OK)
         return status;
     if (call->m == 0 || call->n == 0)
-        return call->objective != NULL ? rpo_objective_finish_empty(ctx, call)
+        return call->objective != NULL ? rpo_objective_finish_empty(ctx, cfg, call)
                                        : finish_empty(ctx, call);
 
     /* Sizes and memory are checked before any input is read: first for
      * the compute type the settings allow, then, if the inputs turn out
      * too large for float, again for double. */
     rpo_input_scan scan = {1, 0.0, 1.0, 1.0};
-    rpo_plan p = rpo_plan_call(ctx, call, &scan);
+    rpo_plan p = rpo_plan_call(cfg, call, &scan);
     rpo_layout L;
     status = rpo_plan_reserve(ctx, call, &p, &L);
     if (status != RPO_OK)
@@ -382,8 +386,8 @@ int rpo_run(rpo_ctx *ctx, const rpo_call *call)
         if (status != RPO_OK)
             return status;
     }
-    if (p.real == RPO_F32 && rpo_compute_type(ctx, call, &scan, p.embedding) != RPO_F32) {
-        p = rpo_plan_call(ctx, call, &scan);
+    if (p.real == RPO_F32 && rpo_compute_type(cfg, call, &scan, p.embedding) != RPO_F32) {
+        p = rpo_plan_call(cfg, call, &scan);
         status = rpo_plan_reserve(ctx, call, &p, &L);
         if (status != RPO_OK)
             return status;
@@ -406,8 +410,8 @@ int rpo_run(rpo_ctx *ctx, const rpo_call *call)
             prepare_emb_grad(ctx, call, &p, &L, &sim);
     }
     rpo_weight_source src;
-    describe_weights(ctx, call, &p, &L, &sim, &src);
-    const rpo_stream stream = {ctx, call, &p, &L, &src};
+    describe_weights(ctx, cfg, call, &p, &L, &sim, &src);
+    const rpo_stream stream = {ctx, cfg, call, &p, &L, &src};
     rpo_sinkhorn_run run = {0, 0.0};
     if (p.weighting == RPO_WEIGHTING_SINKHORN)
         run = prepare_sinkhorn(&stream);
@@ -423,11 +427,11 @@ int rpo_run(rpo_ctx *ctx, const rpo_call *call)
     status = check_range(ctx, call, &result);
     const double *a = rpo_scratch_at(ctx, L.a), *b = rpo_scratch_at(ctx, L.b);
     if (status == RPO_OK && call->objective != NULL)
-        status = rpo_objective_check_range(ctx, call, &result, a, b);
+        status = rpo_objective_check_range(ctx, cfg, call, &result, a, b);
     if (status != RPO_OK)
         return status;
     write_loss(ctx, call, &result, &run);
     if (call->objective != NULL)
-        rpo_objective_write(ctx, call, &result, a, b);
+        rpo_objective_write(cfg, call, &result, a, b);
     return RPO_OK;
 }

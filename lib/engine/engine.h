@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "arrays.h"
+#include "config.h"
 #include "context.h"
 
 typedef enum rpo_call_kind {
@@ -73,8 +74,12 @@ static inline rpo_call rpo_loss_call(rpo_call_kind kind,
     return call;
 }
 
-/* Runs the call. Returns RPO_OK or the first error, in the order the header
- * documents: NULL pointer, size, memory, non-finite input, range. */
+/* Runs the call with the context's settings, resolved here once
+ * (rpo_config_of). Returns RPO_OK or the first error, in the order the
+ * header documents: NULL pointer, size, memory, non-finite input, range. */
 int rpo_run(rpo_ctx *ctx, const rpo_call *call);
+
+/* The same with settings an entry point already resolved (ctx not NULL). */
+int rpo_run_configured(rpo_ctx *ctx, const rpo_config *cfg, const rpo_call *call);
 
 #endif /* RPO_ENGINE_H */

@@ -17,6 +17,7 @@
 /* Everything a streamed call reads. */
 typedef struct rpo_stream {
     rpo_ctx *ctx;
+    const rpo_config *cfg;
     const rpo_call *call;
     const rpo_plan *p;
     const rpo_layout *L;

@@ -84,7 +84,7 @@ static void pair_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
     memset(sums, 0, sizeof *sums);
     if (job->c.want_grad)
         memset(col_part, 0, n * sizeof *col_part);
-    if (p->fast_pairs) {
+    if (p->pairs == RPO_PAIRS_SIMD) {
         rpo_pair_block blk;
         blk.rows = rows;
         blk.n = n;
@@ -111,10 +111,10 @@ static void pair_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
     } else {
         double *wide = rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.wide);
         const double *wd = widen_rows(job, w, ldw, rows, wide);
-        if (p->family)
-            family_stage(job, worker, i0, rows, wd, sums, col_part);
-        else
+        if (p->pairs == RPO_PAIRS_SCALAR)
             rpo_contrast_rows(&job->c, i0, rows, wd, sums, job->row_g + i0, col_part);
+        else
+            family_stage(job, worker, i0, rows, wd, sums, col_part);
     }
 }
 
@@ -227,7 +227,7 @@ static void describe_objective(loss_job *job)
     oc->logit_scale = job->fc.logit_scale;
     oc->want_grad = job->fc.want_grad;
     job->row_loss = rpo_scratch_at(ctx, s->L->row_loss);
-    if (s->p->fast_pairs) {
+    if (s->p->pairs == RPO_PAIRS_SIMD) {
         /* the pairs kernel reads term 0's scores in place of a, b */
         job->a_real = rpo_scratch_at(ctx, s->L->sa_real);
         job->b_real = rpo_scratch_at(ctx, s->L->sb_real);
@@ -265,7 +265,7 @@ static void finish_objective(const loss_job *job, rpo_loss_result *out)
         job->row_loss[i] *= row_unit;
     rpo_objective_add_sft(call->objective, call->policy_chosen, m,
                           call->rows ? call->m_total : m,
-                          rpo_reduction(s->ctx) == RPO_REDUCTION_SUM, &out->loss,
+                          s->cfg->reduction == RPO_REDUCTION_SUM, &out->loss,
                           out->grad_a, job->row_loss);
     out->row_loss = job->row_loss;
 }
@@ -294,6 +294,7 @@ static void finish_emb_grad(const loss_job *job, rpo_loss_result *out)
 void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
 {
     const rpo_ctx *ctx = s->ctx;
+    const rpo_config *cfg = s->cfg;
     const rpo_call *call = s->call;
     const size_t m = call->m, n = call->n, d = call->d;
     /* the global M of a row block (rpo_loss_rows_*), or the call's own */
@@ -304,9 +305,9 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
     job.c.n = n;
     job.c.a = rpo_scratch_at(ctx, s->L->a);
     job.c.b = rpo_scratch_at(ctx, s->L->b);
-    job.c.beta = rpo_pair_beta(ctx, n);
-    job.c.smoothing = rpo_sigmoid_smoothing(ctx);
-    job.c.logit = rpo_resolved_placement(ctx) == RPO_PLACEMENT_LOGIT;
+    job.c.beta = rpo_pair_beta(cfg, n);
+    job.c.smoothing = cfg->sigmoid_eps;
+    job.c.logit = cfg->logit;
     job.c.want_loss = call->loss.data != NULL || call->partial_stats.data != NULL ||
                       call->losses.data != NULL;
     job.c.want_grad = call->grad_chosen.data != NULL ||
@@ -318,16 +319,15 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
     if (job.c.want_grad)
         memset(job.col_g, 0, n * sizeof *job.col_g);
 
-    const double beta = ctx->param[RPO_PARAM_BETA];
-    job.pair = rpo_pairloss_make(rpo_loss_kind(ctx), beta,
-                                 ctx->param[RPO_PARAM_LABEL_SMOOTHING],
-                                 ctx->param[RPO_PARAM_DISCOPOP_TAU]);
+    const double beta = cfg->beta;
+    job.pair = rpo_pairloss_make(cfg->loss, beta, cfg->label_smoothing,
+                                 cfg->discopop_tau);
     job.fc.n = n;
     job.fc.a = job.c.a;
     job.fc.b = job.c.b;
     job.fc.f = &job.pair;
     job.fc.logit = job.c.logit;
-    job.fc.logit_scale = rpo_logit_factor(ctx, n);
+    job.fc.logit_scale = rpo_logit_factor(cfg, n);
     job.fc.want_grad = job.c.want_grad;
     if (call->objective != NULL)
         describe_objective(&job);
@@ -335,7 +335,7 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
     /* mean over the rows of the whole problem (or their sum), and the 1/N
      * of logit placement */
     const double rows_scale =
-        rpo_reduction(ctx) == RPO_REDUCTION_MEAN ? 1.0 / (double)m_total : 1.0;
+        cfg->reduction == RPO_REDUCTION_MEAN ? 1.0 / (double)m_total : 1.0;
     job.pair_scale = job.c.logit ? rows_scale / (double)n : rows_scale;
     if (s->p->emb_grad) {
         job.e_hat = rpo_scratch_at(ctx, s->L->e_hat);
@@ -348,11 +348,12 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
     run_blocks(&job);
 
     /* the pairs kernels and contrast.c leave out -beta (rows) and +beta
-     * (columns), the pair's beta; the family kernel's sums are the
-     * derivatives themselves. The metrics take the caller's beta. */
-    const int family = s->p->family;
-    const double row_unit = family ? job.pair_scale : -job.c.beta * job.pair_scale;
-    const double col_unit = family ? job.pair_scale : job.c.beta * job.pair_scale;
+     * (columns), the pair's beta; the family's and the objective's sums
+     * are the derivatives themselves. The metrics take the caller's beta. */
+    const int slopes = s->p->pairs == RPO_PAIRS_FAMILY ||
+                       s->p->pairs == RPO_PAIRS_OBJECTIVE;
+    const double row_unit = slopes ? job.pair_scale : -job.c.beta * job.pair_scale;
+    const double col_unit = slopes ? job.pair_scale : job.c.beta * job.pair_scale;
     out->loss = job.total.loss * job.pair_scale;
     out->grad_a = out->grad_b = out->grad_e = out->grad_f = out->row_loss = NULL;
     if (job.c.want_grad) {
@@ -365,7 +366,7 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
     }
     if (s->p->emb_grad)
         finish_emb_grad(&job, out);
-    if (call->objective != NULL && s->p->fast_pairs)
+    if (call->objective != NULL && s->p->pairs == RPO_PAIRS_SIMD)
         finish_fast_term(&job, out);
     if (call->objective != NULL)
         finish_objective(&job, out);

@@ -142,19 +142,20 @@ int rpo_validate_call(rpo_ctx *ctx, const rpo_call *call, int weighting)
     return status;
 }
 
-int rpo_validate_settings(rpo_ctx *ctx, const rpo_call *call, int weighting,
-                          int loss, double label_smoothing)
+int rpo_validate_settings(rpo_ctx *ctx, const rpo_config *cfg,
+                          const rpo_call *call)
 {
     if (call->kind == RPO_CALL_WEIGHTS)
         return RPO_OK;
     /* EXO's KL against (1 - eps, eps) is infinite for eps = 0; TRL refuses
      * it too rather than guess a value. An objective checked its own
      * terms (objective.c). */
-    if (call->objective == NULL && loss == RPO_LOSS_EXO_PAIR && label_smoothing == 0.0)
+    if (call->objective == NULL && cfg->loss == RPO_LOSS_EXO_PAIR &&
+        cfg->label_smoothing == 0.0)
         return rpo_fail(ctx, RPO_ERR_PARAM,
                         "EXO_PAIR loss needs RPO_PARAM_LABEL_SMOOTHING > 0 (it "
                         "is 0, where EXO's KL divergence is infinite)");
-    if (call->kind == RPO_CALL_LOSS && weighting == RPO_WEIGHTING_SINKHORN) {
+    if (call->kind == RPO_CALL_LOSS && cfg->weighting == RPO_WEIGHTING_SINKHORN) {
         if (call->rows)
             return rpo_fail(ctx, RPO_ERR_UNSUPPORTED,
                             "SINKHORN weighting has no row blocks: its plan "

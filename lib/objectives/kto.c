@@ -104,7 +104,8 @@ static int fits(rpo_out out, const double *x, size_t count)
     return out.data == NULL || rpo_out_fits(out.type, x, count);
 }
 
-int rpo_unpaired_run(rpo_ctx *ctx, const rpo_objective *o, const rpo_unpaired_call *c)
+int rpo_unpaired_run(rpo_ctx *ctx, const rpo_config *cfg, const rpo_objective *o,
+                     const rpo_unpaired_call *c)
 {
     const int kto = o->unpaired == RPO_LOSS_KTO;
     int status = check_pointers(ctx, o, c, kto);
@@ -130,11 +131,11 @@ int rpo_unpaired_run(rpo_ctx *ctx, const rpo_objective *o, const rpo_unpaired_ca
     double *grad = rpo_scratch_at(ctx, at_grad);
     double *reward = rpo_scratch_at(ctx, at_reward);
 
-    const double beta = ctx->param[RPO_PARAM_BETA];
+    const double beta = cfg->beta;
     const double kl = kto ? kl_estimate(o) : 0.0;
-    const double wd = ctx->param[RPO_PARAM_DESIRABLE_WEIGHT] * o->unpaired_weight;
-    const double wu = ctx->param[RPO_PARAM_UNDESIRABLE_WEIGHT] * o->unpaired_weight;
-    const double scale = rpo_reduction(ctx) == RPO_REDUCTION_MEAN && seqs > 0
+    const double wd = cfg->desirable_weight * o->unpaired_weight;
+    const double wu = cfg->undesirable_weight * o->unpaired_weight;
+    const double scale = cfg->reduction == RPO_REDUCTION_MEAN && seqs > 0
                              ? 1.0 / (double)seqs : 1.0;
     double total = 0.0, reward_chosen = 0.0, reward_rejected = 0.0;
     for (size_t i = 0; i < m; i++) {

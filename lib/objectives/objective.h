@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "arrays.h"
+#include "config.h"
 #include "context.h"
 #include "pairloss.h"
 
@@ -59,9 +60,9 @@ int rpo_objective_fast(const rpo_objective *o);
  * the context's RPO_PARAM_LOSS) and the settings into *o, whose arrays the
  * caller fills in. RPO_OK, or RPO_ERR_SIZE / RPO_ERR_NULL_POINTER /
  * RPO_ERR_PARAM with a detail in ctx. */
-int rpo_objective_resolve(rpo_ctx *ctx, size_t terms, const int *term_losses,
-                          const double *term_weights, rpo_dtype type,
-                          rpo_objective *o);
+int rpo_objective_resolve(rpo_ctx *ctx, const rpo_config *cfg, size_t terms,
+                          const int *term_losses, const double *term_weights,
+                          rpo_dtype type, rpo_objective *o);
 
 /* Checks the values of the lengths and sample weights of a list call with
  * m chosen and n rejected rows (finite and >= 0), and ORPO's domain once
@@ -97,7 +98,7 @@ typedef struct rpo_unpaired_call {
     rpo_out chosen_rewards, rejected_rewards;
 } rpo_unpaired_call;
 
-int rpo_unpaired_run(rpo_ctx *ctx, const rpo_objective *o,
+int rpo_unpaired_run(rpo_ctx *ctx, const rpo_config *cfg, const rpo_objective *o,
                      const rpo_unpaired_call *call);
 
 #endif /* RPO_OBJECTIVE_H */
