@@ -74,7 +74,7 @@ $(BUILD)/lib/kernels/simd/isa_avx2.o: KERNEL_CFLAGS += -mavx2 -mfma
 $(BUILD)/lib/kernels/simd/isa_avx512.o: KERNEL_CFLAGS += -mavx512f -mfma
 endif
 
-.PHONY: all lib demo check test install uninstall clean help
+.PHONY: all lib check test install uninstall clean help
 .DEFAULT_GOAL := all
 
 ## all: build the static and shared library (the default)
@@ -107,24 +107,16 @@ $(BUILD)/librpo.so: $(BUILD)/$(SONAME)
 PROG_CFLAGS = $(ALL_CFLAGS) -Iinclude
 PROG_LDFLAGS = -L$(BUILD) -Wl,-rpath,'$$ORIGIN/..' $(LDFLAGS)
 
-# ---------------------------------------------------------------- demo
-$(BUILD)/examples/%: examples/%.c include/rpo.h $(LIB_FILES)
-	@mkdir -p $(@D)
-	$(CC) $(PROG_CFLAGS) -o $@ $< $(PROG_LDFLAGS) -lrpo $(LDLIBS)
-
-# The built-in batch, then a small policy trained end to end (train_toy).
-## demo: run librpo on a built-in batch, then train a toy policy
-demo: $(BUILD)/examples/demo $(BUILD)/examples/train_toy
-	$(BUILD)/examples/demo
-	$(BUILD)/examples/train_toy
-
-# Programs the -Werror builds of `make check` compile besides the library.
-WERROR_TARGETS = $(BUILD)/examples/demo $(BUILD)/examples/train_toy $(TEST_BINS)
-
 # ---------------------------------------------------------------- tests
-# Each concern adds its own targets to CHECK_TARGETS in its own .mk file;
-# `make check` installs what they need (tests/deps.sh), then runs them all.
+# One make file per folder, each for what lives there. Each adds its own
+# targets to CHECK_TARGETS (`make check` installs what they need,
+# tests/deps.sh, then runs them all) and its programs to WERROR_TARGETS
+# (what the -Werror builds of check-warnings compile besides the library).
+# A make file uses only the variables defined above, or its own; the
+# others' only inside recipes, so the order below is only the order in
+# which `make check` runs the suites.
 CHECK_TARGETS :=
+WERROR_TARGETS :=
 # The independent builds inside a suite (the four -Werror builds, the four
 # sanitizer runs) go side by side, one per core, each one's output printed
 # whole when it ends. `make check CHECK_JOBS=1` runs them one by one.
@@ -132,25 +124,14 @@ CHECK_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 SIDE_BY_SIDE = $(MAKE) --no-print-directory --output-sync=recurse \
     $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(CHECK_JOBS))
 include tests/tests.mk
-include tests/data/vectors.mk
-include tests/install.mk
+include examples/examples.mk
 include examples/python/python.mk
-include examples/demo.mk
 include examples/rust/rust.mk
-include tests/docs.mk
-include bench/tokens.mk
-include bench/linear.mk
-include tests/hardening.mk
-include tests/sanitize.mk
+include examples/mpi/mpi.mk
 include tests/fuzz/fuzz.mk
 include tests/abi/abi.mk
 include tests/coverage/coverage.mk
-include tests/kernels.mk
 include bench/bench.mk
-include bench/beyond.mk
-include bench/objectives.mk
-include examples/python/ddp.mk
-include examples/mpi/mpi.mk
 
 .PHONY: check-deps
 ## check-deps: install the test dependencies (as root) or say which are missing
@@ -182,7 +163,7 @@ CMAKE_SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@MAJOR@|$(MAJOR)|g' \
     -e 's|@POINTER_BYTES@|$(shell echo __SIZEOF_POINTER__ | $(CC) -E -P - | tail -n 1)|g'
 
 ## install: install header, libraries, pkg-config and CMake files (PREFIX, DESTDIR)
-install: lib
+install: $(LIB_FILES)
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 644 include/rpo.h $(DESTDIR)$(INCLUDEDIR)/rpo.h
 	install -m 644 $(BUILD)/librpo.a $(DESTDIR)$(LIBDIR)/librpo.a

@@ -33,7 +33,7 @@ need binutils      command -v readelf
 need clang         command -v clang
 need libclang-rt-dev sh -c 'printf "int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }\n" | clang -fsanitize=fuzzer,address,undefined -x c - -o /dev/null'
 need valgrind      command -v valgrind
-# make USE_CBLAS=1 (tested by check-cblas, tests/kernels.mk) links OpenBLAS.
+# make USE_CBLAS=1 (tested by check-cblas, tests/tests.mk) links OpenBLAS.
 need libopenblas-dev pkg-config --exists openblas
 # the MPI example (examples/mpi/mpi.mk): compiler wrapper and launcher
 need libopenmpi-dev command -v mpicc

@@ -1,5 +1,5 @@
 /*
- * The loss family (RPO_PARAM_LOSS and its settings) against tests/family_ref.h:
+ * The loss family (RPO_PARAM_LOSS and its settings) against tests/support/family_ref.h:
  *   - DIAGONAL, alpha = 1: every member equals TRL's paired loss and its
  *     gradients, also with label smoothing and without a reference;
  *   - any weighting, both placements, both logit scales, both reductions:

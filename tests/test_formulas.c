@@ -1,5 +1,5 @@
 /*
- * The library against a second formulation (tests/reference.c: SPEC
+ * The library against a second formulation (tests/support/reference.c: SPEC
  * section 1 written literally in long double) on random problems of many
  * shapes, including ones whose contrast matrix spans several of the
  * engine's row blocks: loss, both gradients, weights and every metric, for

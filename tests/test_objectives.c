@@ -1,5 +1,5 @@
 /*
- * rpo_objective_* (rpo.h, docs/objectives.md) against tests/objective_ref.h:
+ * rpo_objective_* (rpo.h, docs/objectives.md) against tests/support/objective_ref.h:
  *   - every term (the eleven pair losses, SIGMOID_NORM, SIMPO, ORPO, SFT)
  *     and two-term lists, under every weighting (and the caller's W), both
  *     placements, both reductions, each f-divergence, with and without

@@ -24,7 +24,7 @@ CHECK_TARGETS += check-mpi
 
 # Each world size must agree with one process to 1e-12 (the program fails
 # otherwise).
-## check-mpi: the MPI example on 2 ranks
+## check-mpi: the MPI example on 1 and 3 ranks (MPI_RANKS) against one process
 check-mpi: $(BUILD)/examples/mpi/mpi_rpo
 	@for np in $(MPI_RANKS); do \
 	    echo "== mpirun -np $$np $<"; \

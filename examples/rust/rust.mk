@@ -23,7 +23,7 @@ RUST_ENV = $(RUST_HOME) \
 CHECK_TARGETS += check-rust check-rust-dependent
 
 ## check-rust: the Rust crate's tests (offline)
-check-rust: lib
+check-rust: $(LIB_FILES)
 	cd examples/rust/rpo && $(RUST_ENV) $(CARGO) test --offline --locked --quiet \
 	    --no-default-features
 

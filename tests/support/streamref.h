@@ -1,11 +1,11 @@
 /*
  * A second independent recomputation of SPEC section 1, for the hardening
- * suites (numerical edges, large shapes), beside tests/reference.c (which
+ * suites (numerical edges, large shapes), beside reference.c (which
  * materialises W and z whole). This one is built for range and scale: it
  * streams W a row at a time (O(N) memory, so the 4096 x 4096 cases fit)
  * and normalises prompt rows after dividing by their largest entry (rows
  * near DBL_MAX). Its elementary functions are the suites' oracle
- * (tests/oracle.h, which says why they are libm's double ones); products,
+ * (oracle.h, which says why they are libm's double ones); products,
  * differences and every sum run in long double. It shares no code and no
  * formulation tricks with lib/: the weights come from a log-sum-exp over
  * -dist/tau.

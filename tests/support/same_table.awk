@@ -1,7 +1,7 @@
 # Compares two printouts of a program, word by word: the words must be the
 # same, except numbers, which may differ by at most `tol` (so a last-digit
 # change from another CPU's kernels or libm does not fail the check).
-# Usage: awk -v tol=0.002 -f tests/same_table.awk EXPECTED ACTUAL
+# Usage: awk -v tol=0.002 -f tests/support/same_table.awk EXPECTED ACTUAL
 function is_number(w) { return w ~ /^[-+]?[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$/ }
 FNR == NR { want[FNR] = $0; nwant = FNR; next }
 {

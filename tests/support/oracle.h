@@ -2,7 +2,8 @@
  * The long-double oracle of the loss's elementary functions, shared by
  * every suite that recomputes the loss independently (reference.c,
  * streamref.h, test_kernels.c): softplus(-u) and sigmoid(-u), written from
- * their definitions with no formulation in common with lib/numerics.h.
+ * their definitions with no formulation in common with
+ * lib/common/numerics.h.
  *
  * The exponentials and logarithms are libm's double functions, correct to
  * about an ulp: the suites compare float64 results at 1e-12 or coarser, and
@@ -13,8 +14,8 @@
  * softplus and sigmoid come from series and direct formulas picked by
  * range, so neither overflows nor loses a small term.
  *
- * (tests/family_ref.h is deliberately not built on this: it transcribes
- * TRL's own formulas, logsigmoid and all, as TRL writes them.)
+ * (family_ref.h is deliberately not built on this: it transcribes TRL's
+ * own formulas, logsigmoid and all, as TRL writes them.)
  */
 #ifndef RPO_TEST_ORACLE_H
 #define RPO_TEST_ORACLE_H
