@@ -69,7 +69,7 @@ typedef struct results_view {
 
 /* A row block of a larger problem (rpo_objective_rows_*), or none. */
 typedef struct block_view {
-    int rows;
+    int is_row_block;
     size_t m_total, row_offset;
 } block_view;
 
@@ -91,10 +91,10 @@ static int run_list(rpo_ctx *ctx, const rpo_config *cfg, const batch_view *b,
                         "embedding gradients need the context's weighting, "
                         "not the caller's weights");
     call.objective = o;
-    call.rows = block->rows;
+    call.is_row_block = block->is_row_block;
     call.m_total = block->m_total;
     call.row_offset = block->row_offset;
-    call.partial_stats = block->rows ? r->partial_stats : rpo_out_f64(NULL);
+    call.partial_stats = block->is_row_block ? r->partial_stats : rpo_out_f64(NULL);
     call.loss = r->loss;
     call.grad_chosen = r->grad_chosen;
     call.grad_rejected = r->grad_rejected;
@@ -152,7 +152,7 @@ static int run_objective(rpo_ctx *ctx, const batch_view *b, const results_view *
     o.ref_kl = b->ref_kl;
     o.kl = b->kl;
     o.sft_tokens = b->sft_tokens;
-    if (o.unpaired && block->rows)
+    if (o.unpaired && block->is_row_block)
         return rpo_fail(ctx, RPO_ERR_UNSUPPORTED,
                         "KTO and APO_ZERO_UNPAIRED have no row blocks: call "
                         "rpo_objective_* on each rank with the gathered kl");

@@ -19,7 +19,7 @@ static int run_rows(rpo_ctx *ctx, rpo_call_kind kind, size_t m_total,
     rpo_call call = rpo_loss_call(kind, m, policy_chosen, ref_chosen,
                                   n, policy_rejected, ref_rejected,
                                   d, chosen_emb, rejected_emb, weights);
-    call.rows = 1;
+    call.is_row_block = 1;
     call.m_total = m_total;
     call.row_offset = row_offset;
     call.grad_chosen = grad_chosen;

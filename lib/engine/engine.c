@@ -44,9 +44,9 @@ static int prepare_log_ratios(rpo_ctx *ctx, const rpo_call *call,
     int finite_inputs =
         rpo_log_ratios(call->policy_chosen, call->ref_chosen, call->m, a) &&
         rpo_log_ratios(call->policy_rejected, call->ref_rejected, call->n, b);
-    if (p->real == RPO_F32) {
+    if (p->compute_type == RPO_F32) {
         /* formed in double, rounded once */
-        float *af = rpo_scratch_at(ctx, L->a_real), *bf = rpo_scratch_at(ctx, L->b_real);
+        float *af = rpo_scratch_at(ctx, L->a_compute), *bf = rpo_scratch_at(ctx, L->b_compute);
         for (size_t i = 0; i < call->m; i++)
             af[i] = (float)a[i];
         for (size_t j = 0; j < call->n; j++)
@@ -104,7 +104,7 @@ static int prepare_side(const rpo_plan *p, rpo_in src, size_t rows, size_t d,
 {
     side_job job;
     job.k = p->kernels;
-    job.type = p->real;
+    job.type = p->compute_type;
     job.src = src;
     job.rows = rows;
     job.d = d;
@@ -128,7 +128,7 @@ static int prepare_similarity(rpo_ctx *ctx, const rpo_call *call,
                               rpo_similarity *sim)
 {
     memset(sim, 0, sizeof *sim);
-    sim->type = p->real;
+    sim->type = p->compute_type;
     sim->m = call->m;
     sim->n = call->n;
     sim->d = call->d;
@@ -210,7 +210,7 @@ static void describe_weights(rpo_ctx *ctx, const rpo_config *cfg,
 {
     memset(src, 0, sizeof *src);
     src->weighting = p->weighting;
-    src->type = p->real;
+    src->type = p->compute_type;
     src->n = call->n;
     src->alpha = cfg->alpha;
     src->tau = cfg->tau;
@@ -224,7 +224,7 @@ static void describe_weights(rpo_ctx *ctx, const rpo_config *cfg,
     }
     if (p->weighting == RPO_WEIGHTING_UNIFORM) {
         void *row = rpo_scratch_at(ctx, L->uniform);
-        rpo_uniform_row(p->real, call->n, row);
+        rpo_uniform_row(p->compute_type, call->n, row);
         src->uniform_row = row;
     }
 }
@@ -267,7 +267,7 @@ static int check_range(rpo_ctx *ctx, const rpo_call *call,
         status = output_fits(ctx, "grad_chosen", call->grad_chosen, r->grad_a,
                              call->m, 0);
     if (status == RPO_OK)
-        status = output_fits(ctx, call->rows ? "partial_grad_rejected"
+        status = output_fits(ctx, call->is_row_block ? "partial_grad_rejected"
                                              : "grad_rejected",
                              call->grad_rejected, r->grad_b, call->n, 0);
     /* both embedding gradients are computed when either is wanted; only
@@ -276,7 +276,7 @@ static int check_range(rpo_ctx *ctx, const rpo_call *call,
         status = output_fits(ctx, "grad_chosen_emb", call->grad_chosen_emb,
                              r->grad_e, call->m * call->d, call->d);
     if (status == RPO_OK && r->grad_f != NULL)
-        status = output_fits(ctx, call->rows ? "partial_grad_rejected_emb"
+        status = output_fits(ctx, call->is_row_block ? "partial_grad_rejected_emb"
                                              : "grad_rejected_emb",
                              call->grad_rejected_emb, r->grad_f,
                              call->n * call->d, call->d);
@@ -311,7 +311,7 @@ static void store_sinkhorn_run(rpo_metrics *metrics, const rpo_sinkhorn_run *run
 static void write_loss(rpo_ctx *ctx, const rpo_call *call,
                        const rpo_loss_result *r, const rpo_sinkhorn_run *run)
 {
-    if (call->loss.data != NULL && !call->rows)
+    if (call->loss.data != NULL && !call->is_row_block)
         rpo_out_store(call->loss, 0, &r->loss, 1);
     if (call->partial_stats.data != NULL)
         rpo_out_store(call->partial_stats, 0, r->partial, RPO_PARTIAL_COUNT);
@@ -322,7 +322,7 @@ static void write_loss(rpo_ctx *ctx, const rpo_call *call,
     write_emb_grad(call, r);
     /* a row block's metrics are shares, not the problem's: they go to
      * partial_stats only */
-    if (!call->rows) {
+    if (!call->is_row_block) {
         ctx->last = r->metrics;
         store_sinkhorn_run(&ctx->last, run);
     }
@@ -335,7 +335,7 @@ static int finish_empty(rpo_ctx *ctx, const rpo_call *call)
     if (call->kind == RPO_CALL_WEIGHTS)
         return RPO_OK;
     const double zero = 0.0;
-    if (call->loss.data != NULL && !call->rows)
+    if (call->loss.data != NULL && !call->is_row_block)
         rpo_out_store(call->loss, 0, &zero, 1);
     if (call->partial_stats.data != NULL)
         rpo_out_zero(call->partial_stats, 0, RPO_PARTIAL_COUNT);
@@ -344,7 +344,7 @@ static int finish_empty(rpo_ctx *ctx, const rpo_call *call)
     if (call->grad_rejected.data != NULL)
         rpo_out_zero(call->grad_rejected, 0, call->n);
     write_emb_grad(call, NULL);
-    if (!call->rows)
+    if (!call->is_row_block)
         memset(&ctx->last, 0, sizeof ctx->last);
     return RPO_OK;
 }
@@ -386,7 +386,7 @@ int rpo_run_configured(rpo_ctx *ctx, const rpo_config *cfg, const rpo_call *call
         if (status != RPO_OK)
             return status;
     }
-    if (p.real == RPO_F32 && rpo_compute_type(cfg, call, &scan, p.embedding) != RPO_F32) {
+    if (p.compute_type == RPO_F32 && rpo_compute_type(cfg, call, &scan, p.embedding) != RPO_F32) {
         p = rpo_plan_call(cfg, call, &scan);
         status = rpo_plan_reserve(ctx, call, &p, &L);
         if (status != RPO_OK)

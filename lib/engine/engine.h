@@ -41,7 +41,7 @@ typedef struct rpo_call {
     /* A row block of a larger problem (rpo_loss_rows_*): rows row_offset ..
      * row_offset + m - 1 of m_total. grad_rejected, grad_rejected_emb and
      * partial_stats then receive this block's shares, loss is unused. */
-    int rows;
+    int is_row_block;
     size_t m_total, row_offset;
     rpo_out partial_stats;                   /* (RPO_PARTIAL_COUNT)       */
     /* An objective's term list (rpo_objective_*, objective.h), or NULL:

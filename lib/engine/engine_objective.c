@@ -31,10 +31,10 @@ void rpo_objective_prepare(rpo_ctx *ctx, const rpo_call *call, const rpo_plan *p
                          rpo_scratch_at(ctx, L->db));
     rpo_objective_sample_weights(o->chosen_weights, call->m, rpo_scratch_at(ctx, L->wc));
     rpo_objective_sample_weights(o->rejected_weights, call->n, rpo_scratch_at(ctx, L->wr));
-    if (p->pairs == RPO_PAIRS_SIMD && p->real == RPO_F32) {
-        narrow(rpo_scratch_at(ctx, L->sa), call->m, rpo_scratch_at(ctx, L->sa_real));
-        narrow(rpo_scratch_at(ctx, L->sb), call->n, rpo_scratch_at(ctx, L->sb_real));
-        narrow(rpo_scratch_at(ctx, L->wr), call->n, rpo_scratch_at(ctx, L->wr_real));
+    if (p->pairs == RPO_PAIRS_SIMD && p->compute_type == RPO_F32) {
+        narrow(rpo_scratch_at(ctx, L->sa), call->m, rpo_scratch_at(ctx, L->sa_compute));
+        narrow(rpo_scratch_at(ctx, L->sb), call->n, rpo_scratch_at(ctx, L->sb_compute));
+        narrow(rpo_scratch_at(ctx, L->wr), call->n, rpo_scratch_at(ctx, L->wr_compute));
     }
 }
 
@@ -124,7 +124,7 @@ int rpo_objective_finish_empty(rpo_ctx *ctx, const rpo_config *cfg,
     rpo_loss_result r;
     memset(&r, 0, sizeof r);
     rpo_objective_add_sft(call->objective, call->policy_chosen, m,
-                          call->rows ? call->m_total : m,
+                          call->is_row_block ? call->m_total : m,
                           cfg->reduction == RPO_REDUCTION_SUM, &r.loss, grad, rows);
     r.row_loss = rows;
     if (!(r.loss - r.loss == 0.0) ||
@@ -137,7 +137,7 @@ int rpo_objective_finish_empty(rpo_ctx *ctx, const rpo_config *cfg,
     /* a row block's loss is its share, in partial_stats (zeros besides) */
     double partial[RPO_PARTIAL_COUNT] = {0};
     partial[RPO_PARTIAL_LOSS] = r.loss;
-    if (call->loss.data != NULL && !call->rows)
+    if (call->loss.data != NULL && !call->is_row_block)
         rpo_out_store(call->loss, 0, &r.loss, 1);
     if (call->partial_stats.data != NULL)
         rpo_out_store(call->partial_stats, 0, partial, RPO_PARTIAL_COUNT);
@@ -150,7 +150,7 @@ int rpo_objective_finish_empty(rpo_ctx *ctx, const rpo_config *cfg,
     if (call->grad_rejected_emb.data != NULL && !rpo_call_is_paired(call))
         rpo_out_zero(call->grad_rejected_emb, 0, n * call->d);
     rpo_objective_write(cfg, call, &r, a, b);
-    if (call->rows)
+    if (call->is_row_block)
         return RPO_OK;   /* a row block leaves the metrics alone */
     memset(&ctx->last, 0, sizeof ctx->last);
     ctx->last.loss = call->loss.data != NULL ? r.loss : 0.0;

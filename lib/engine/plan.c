@@ -87,7 +87,7 @@ static rpo_pairs_kernel pairs_kernel(const rpo_config *cfg, const rpo_call *call
 {
     if (call->kind == RPO_CALL_WEIGHTS)
         return RPO_PAIRS_NONE;
-    /* contrast.c, the GENERIC set's path, knows no sample weights */
+    /* pairs_scalar.c, the GENERIC set's path, knows no sample weights */
     if (call->objective != NULL)
         return emb_grad || cfg->scalar_pairs || !rpo_objective_fast(call->objective)
                    ? RPO_PAIRS_OBJECTIVE
@@ -160,10 +160,10 @@ rpo_plan rpo_plan_call(const rpo_config *cfg, const rpo_call *call,
     p.paired = p.uses_sim && rpo_call_is_paired(call);
     p.emb_grad = computes_emb_grad(call, p.weighting);
     p.pairs = pairs_kernel(cfg, call, p.emb_grad);
-    p.real = rpo_compute_type(cfg, call, scan, p.embedding);
-    p.elem = p.real == RPO_F32 ? sizeof(float) : sizeof(double);
+    p.compute_type = rpo_compute_type(cfg, call, scan, p.embedding);
+    p.elem = p.compute_type == RPO_F32 ? sizeof(float) : sizeof(double);
     p.kernels = cfg->kernels;
-    p.k = p.real == RPO_F32 ? &cfg->kernels->f32 : &cfg->kernels->f64;
+    p.k = p.compute_type == RPO_F32 ? &cfg->kernels->f32 : &cfg->kernels->f64;
     p.backend = rpo_similarity_backend(call->m, call->n, call->d);
     const int blas = p.uses_sim && p.backend == RPO_SIM_BLAS;
     p.block_rows = block_rows_for(call->m, call->n, p.elem, p.k->mr, blas);
@@ -194,14 +194,14 @@ static rpo_layout layout(const rpo_call *call, const rpo_plan *p,
     const size_t D = sizeof(double);
     const int loss = call->kind != RPO_CALL_WEIGHTS;
     /* rpo_weights_* writes in place when the output has the compute type */
-    const int direct = !loss && call->weights_out.type == p->real;
+    const int direct = !loss && call->weights_out.type == p->compute_type;
     rpo_layout L;
     memset(&L, 0, sizeof L);
     if (loss) {
         L.a = rpo_scratch_add(plan, m, D);
         L.b = rpo_scratch_add(plan, n, D);
-        L.a_real = p->real == RPO_F64 ? L.a : rpo_scratch_add(plan, m, E);
-        L.b_real = p->real == RPO_F64 ? L.b : rpo_scratch_add(plan, n, E);
+        L.a_compute = p->compute_type == RPO_F64 ? L.a : rpo_scratch_add(plan, m, E);
+        L.b_compute = p->compute_type == RPO_F64 ? L.b : rpo_scratch_add(plan, n, E);
         L.row_g = rpo_scratch_add(plan, m, D);
         L.col_g = rpo_scratch_add(plan, n, D);
     }
@@ -244,10 +244,10 @@ static rpo_layout layout(const rpo_call *call, const rpo_plan *p,
         L.wr = rpo_scratch_add(plan, n, D);
         L.row_loss = rpo_scratch_add(plan, m, D);
         /* the pairs kernel reads term 0's scores and wr in its type */
-        const int narrow = p->pairs == RPO_PAIRS_SIMD && p->real == RPO_F32;
-        L.sa_real = narrow ? rpo_scratch_add(plan, m, E) : L.sa;
-        L.sb_real = narrow ? rpo_scratch_add(plan, n, E) : L.sb;
-        L.wr_real = narrow ? rpo_scratch_add(plan, n, E) : L.wr;
+        const int narrow = p->pairs == RPO_PAIRS_SIMD && p->compute_type == RPO_F32;
+        L.sa_compute = narrow ? rpo_scratch_add(plan, m, E) : L.sa;
+        L.sb_compute = narrow ? rpo_scratch_add(plan, n, E) : L.sb;
+        L.wr_compute = narrow ? rpo_scratch_add(plan, n, E) : L.wr;
     }
 
     /* One worker's regions, then as many copies as workers. */

@@ -46,15 +46,15 @@ typedef enum rpo_pairs_kernel {
                             SIGMOID and ROBUST (any label smoothing, either
                             logit scale) without dL/dW, and an objective
                             whose single term is one of them             */
-    RPO_PAIRS_SCALAR,    /* contrast.c: the same in scalar double, in its
+    RPO_PAIRS_SCALAR,    /* pairs_scalar.c: the same in scalar double, in its
                             place under RPO_KERNELS_GENERIC               */
-    RPO_PAIRS_FAMILY,    /* contrast_family.c: every member of the loss
+    RPO_PAIRS_FAMILY,    /* pairs_family.c: every member of the loss
                             family, and dL/dW for embedding gradients     */
-    RPO_PAIRS_OBJECTIVE  /* objective_rows.c: an objective's term list    */
+    RPO_PAIRS_OBJECTIVE  /* objective_pairs.c: an objective's term list    */
 } rpo_pairs_kernel;
 
 typedef struct rpo_plan {
-    rpo_dtype real;                 /* compute type                       */
+    rpo_dtype compute_type;         /* float or double (rpo_compute_type) */
     size_t elem;                    /* its size                           */
     const rpo_kernels *kernels;     /* the context's kernel set           */
     const rpo_kernels_of_type *k;   /* its kernels of the compute type    */
@@ -84,7 +84,7 @@ typedef struct rpo_worker_regions {
     size_t sim;        /* the tile product's packed rows                   */
     size_t col_part;   /* (n) double: a block's column sums                */
     size_t col_tmp;    /* (n) compute type: the pairs kernel's scratch     */
-    size_t wide;       /* (rows, n) double: weights for contrast.c         */
+    size_t wide;       /* (rows, n) double: weights for pairs_scalar.c         */
     /* embedding gradients (embed_grad.h), double                          */
     size_t gw;         /* (rows, n) dL/dW, then dL/dcos                    */
     size_t df_part;    /* (n, d) the work unit's dL/df^                    */
@@ -94,7 +94,7 @@ typedef struct rpo_worker_regions {
 /* Byte offsets in the context's scratch. */
 typedef struct rpo_layout {
     size_t a, b;               /* (M), (N) double log-ratios               */
-    size_t a_real, b_real;     /* the same in the compute type             */
+    size_t a_compute, b_compute; /* the same in the compute type           */
     size_t row_g, col_g;       /* (M), (N) double gradient sums            */
     size_t e_norm, f_norm;     /* (M), (N) embedding row norms             */
     size_t f_tiles;            /* TILES: f packed in B tiles               */
@@ -111,8 +111,8 @@ typedef struct rpo_layout {
     size_t sa, da, sb, db;     /* (T, M), (T, M), (T, N), (T, N)           */
     size_t wc, wr;             /* (M), (N) sample weights                  */
     size_t row_loss;           /* (M)                                      */
-    size_t sa_real, sb_real;   /* term 0's scores in the compute type      */
-    size_t wr_real;            /* (N) wr in the compute type               */
+    size_t sa_compute, sb_compute; /* term 0's scores, compute type     */
+    size_t wr_compute;         /* (N) wr in the compute type               */
     rpo_worker_regions per_worker;
     size_t worker0, worker_bytes;
 } rpo_layout;

@@ -41,7 +41,7 @@ static void mirror_strip(void *arg, unsigned worker, size_t item)
 
 void rpo_parallel_mirror(const rpo_stream *s, void *out, size_t lds, size_t count)
 {
-    rpo_mirror mirror = rpo_mirror_plan(s->src->sim->k, s->p->real, out, lds, count);
+    rpo_mirror mirror = rpo_mirror_plan(s->src->sim->k, s->p->compute_type, out, lds, count);
     rpo_ordered_work work = {mirror_strip, nothing_to_commit, &mirror};
     rpo_run_ordered(&work, rpo_mirror_strips(&mirror), s->p->workers);
 }

@@ -1,26 +1,26 @@
 /* The loss, its gradients and metrics, streamed by row blocks (plan.h). */
 #include <string.h>
 
-#include "contrast.h"
-#include "contrast_family.h"
 #include "embed_grad.h"
-#include "objective_rows.h"
-#include "pairloss.h"
+#include "objective_pairs.h"
+#include "pair_loss.h"
+#include "pairs_family.h"
+#include "pairs_scalar.h"
 #include "rpo.h"
 #include "stream.h"
 #include "threads.h"
 
 typedef struct loss_job {
     const rpo_stream *s;
-    rpo_contrast c;            /* for contrast.c, and the settings       */
-    rpo_family_contrast fc;    /* for contrast_family.c                  */
-    rpo_pairloss pair;         /* fc's per-pair function                 */
-    rpo_objective_contrast oc; /* an objective's, for objective_rows.c   */
+    rpo_pairs_scalar c;        /* for pairs_scalar.c, and the settings   */
+    rpo_pairs_family fc;       /* for pairs_family.c                     */
+    rpo_pair_loss pair;        /* fc's per-pair function                 */
+    rpo_objective_pairs oc;    /* an objective's, for objective_pairs.c  */
     double pair_scale;         /* dL/d(pair term): the reduction's scale */
-    const void *a_real, *b_real;
+    const void *a_compute, *b_compute;
     double *row_g, *col_g;
     double *row_loss;          /* (M) an objective's per-row losses      */
-    const void *wr_real;       /* (N) its wr for the pairs kernel        */
+    const void *wr_compute;    /* (N) its wr for the pairs kernel        */
     double *e_hat, *f_hat_t, *de, *df; /* embedding gradients            */
     rpo_sums total;
     /* shared mode: the block being worked on */
@@ -29,16 +29,16 @@ typedef struct loss_job {
     rpo_sums item_sums[256];   /* per worker, up to RPO_PARAM_THREADS    */
 } loss_job;
 
-/* Weights for contrast.c: double rows of stride n. */
+/* Weights for pairs_scalar.c: double rows of stride n. */
 static const double *widen_rows(const loss_job *job, const void *w, size_t ldw,
                                 size_t rows, double *wide)
 {
     const size_t n = job->s->call->n;
-    if (job->s->p->real == RPO_F64 && ldw == n)
+    if (job->s->p->compute_type == RPO_F64 && ldw == n)
         return w;
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < n; j++)
-            wide[r * n + j] = job->s->p->real == RPO_F64
+            wide[r * n + j] = job->s->p->compute_type == RPO_F64
                                   ? ((const double *)w)[r * ldw + j]
                                   : (double)((const float *)w)[r * ldw + j];
     return wide;
@@ -55,10 +55,10 @@ static void family_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
     const size_t n = s->call->n, d = s->call->d;
     double *gw = s->p->emb_grad ? rpo_worker_at(s->ctx, L, worker, L->per_worker.gw) : NULL;
     if (s->call->objective != NULL)
-        rpo_objective_rows(&job->oc, i0, rows, w, sums, job->row_loss + i0,
+        rpo_objective_pairs_rows(&job->oc, i0, rows, w, sums, job->row_loss + i0,
                            job->row_g + i0, col_part, gw);
     else
-        rpo_family_rows(&job->fc, i0, rows, w, sums, job->row_g + i0, col_part, gw);
+        rpo_pairs_family_rows(&job->fc, i0, rows, w, sums, job->row_g + i0, col_part, gw);
     if (gw == NULL)
         return;
     rpo_softmax_rows_backward(w, gw, rows, n, job->pair_scale, s->src->tau);
@@ -71,8 +71,8 @@ static void family_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
 
 /* The per-pair stage of rows i0 .. i0 + rows - 1 with weights w (row
  * stride ldw), into the worker's sums and column partial: the SIMD pairs
- * kernel for the default loss, or the generic paths of contrast.c and
- * contrast_family.c. */
+ * kernel for the default loss, or the generic paths of pairs_scalar.c and
+ * pairs_family.c. */
 static void pair_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
                        const void *w, size_t ldw)
 {
@@ -88,8 +88,8 @@ static void pair_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
         rpo_pair_block blk;
         blk.rows = rows;
         blk.n = n;
-        blk.a = (const char *)job->a_real + i0 * p->elem;
-        blk.b = job->b_real;
+        blk.a = (const char *)job->a_compute + i0 * p->elem;
+        blk.b = job->b_compute;
         blk.w = w;
         blk.ldw = ldw;
         blk.beta = job->c.beta;
@@ -103,7 +103,7 @@ static void pair_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
         blk.col_g = col_part;
         blk.col_w = NULL;
         if (s->call->objective != NULL) {  /* the sample weights */
-            blk.col_w = job->wr_real;
+            blk.col_w = job->wr_compute;
             blk.row_w = job->oc.wc + i0;
             blk.row_loss = job->row_loss + i0;
         }
@@ -112,7 +112,7 @@ static void pair_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
         double *wide = rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.wide);
         const double *wd = widen_rows(job, w, ldw, rows, wide);
         if (p->pairs == RPO_PAIRS_SCALAR)
-            rpo_contrast_rows(&job->c, i0, rows, wd, sums, job->row_g + i0, col_part);
+            rpo_pairs_scalar_rows(&job->c, i0, rows, wd, sums, job->row_g + i0, col_part);
         else
             family_stage(job, worker, i0, rows, wd, sums, col_part);
     }
@@ -209,7 +209,7 @@ static void describe_objective(loss_job *job)
 {
     const rpo_stream *s = job->s;
     const rpo_ctx *ctx = s->ctx;
-    rpo_objective_contrast *oc = &job->oc;
+    rpo_objective_pairs *oc = &job->oc;
     oc->m = s->call->m;
     oc->n = s->call->n;
     oc->o = s->call->objective;
@@ -229,9 +229,9 @@ static void describe_objective(loss_job *job)
     job->row_loss = rpo_scratch_at(ctx, s->L->row_loss);
     if (s->p->pairs == RPO_PAIRS_SIMD) {
         /* the pairs kernel reads term 0's scores in place of a, b */
-        job->a_real = rpo_scratch_at(ctx, s->L->sa_real);
-        job->b_real = rpo_scratch_at(ctx, s->L->sb_real);
-        job->wr_real = rpo_scratch_at(ctx, s->L->wr_real);
+        job->a_compute = rpo_scratch_at(ctx, s->L->sa_compute);
+        job->b_compute = rpo_scratch_at(ctx, s->L->sb_compute);
+        job->wr_compute = rpo_scratch_at(ctx, s->L->wr_compute);
         job->c.smoothing = oc->o->pair[0].eps;
     }
 }
@@ -264,7 +264,7 @@ static void finish_objective(const loss_job *job, rpo_loss_result *out)
     for (size_t i = 0; i < m; i++)
         job->row_loss[i] *= row_unit;
     rpo_objective_add_sft(call->objective, call->policy_chosen, m,
-                          call->rows ? call->m_total : m,
+                          call->is_row_block ? call->m_total : m,
                           s->cfg->reduction == RPO_REDUCTION_SUM, &out->loss,
                           out->grad_a, job->row_loss);
     out->row_loss = job->row_loss;
@@ -298,7 +298,7 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
     const rpo_call *call = s->call;
     const size_t m = call->m, n = call->n, d = call->d;
     /* the global M of a row block (rpo_loss_rows_*), or the call's own */
-    const size_t m_total = call->rows ? call->m_total : m;
+    const size_t m_total = call->is_row_block ? call->m_total : m;
     loss_job job;
     memset(&job, 0, sizeof job);
     job.s = s;
@@ -312,15 +312,15 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
                       call->losses.data != NULL;
     job.c.want_grad = call->grad_chosen.data != NULL ||
                       call->grad_rejected.data != NULL;
-    job.a_real = rpo_scratch_at(ctx, s->L->a_real);
-    job.b_real = rpo_scratch_at(ctx, s->L->b_real);
+    job.a_compute = rpo_scratch_at(ctx, s->L->a_compute);
+    job.b_compute = rpo_scratch_at(ctx, s->L->b_compute);
     job.row_g = rpo_scratch_at(ctx, s->L->row_g);
     job.col_g = rpo_scratch_at(ctx, s->L->col_g);
     if (job.c.want_grad)
         memset(job.col_g, 0, n * sizeof *job.col_g);
 
     const double beta = cfg->beta;
-    job.pair = rpo_pairloss_make(cfg->loss, beta, cfg->label_smoothing,
+    job.pair = rpo_pair_loss_make(cfg->loss, beta, cfg->label_smoothing,
                                  cfg->discopop_tau);
     job.fc.n = n;
     job.fc.a = job.c.a;
@@ -347,7 +347,7 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
 
     run_blocks(&job);
 
-    /* the pairs kernels and contrast.c leave out -beta (rows) and +beta
+    /* the pairs kernels and pairs_scalar.c leave out -beta (rows) and +beta
      * (columns), the pair's beta; the family's and the objective's sums
      * are the derivatives themselves. The metrics take the caller's beta. */
     const int slopes = s->p->pairs == RPO_PAIRS_FAMILY ||

@@ -30,7 +30,7 @@ static void store_rows(const weights_job *job, size_t i0, size_t rows,
         return;
     for (size_t r = 0; r < rows; r++) {
         const char *row = (const char *)w + r * ldw * s->p->elem;
-        if (s->p->real == RPO_F64)  /* to float32 or float64 */
+        if (s->p->compute_type == RPO_F64)  /* to float32 or float64 */
             rpo_out_store(s->call->weights_out, (i0 + r) * n, (const double *)row, n);
         else                        /* float rows to a float output */
             memcpy((float *)s->call->weights_out.data + (i0 + r) * n, row, n * sizeof(float));
@@ -127,7 +127,7 @@ void rpo_stream_weights(const rpo_stream *s)
     weights_job job;
     memset(&job, 0, sizeof job);
     job.s = s;
-    job.direct = s->call->weights_out.type == p->real;
+    job.direct = s->call->weights_out.type == p->compute_type;
     if (p->embedding && p->paired && job.direct) {
         symmetric_in_place(&job);
         return;

@@ -29,11 +29,11 @@ static rpo_score_kind score_of(int loss)
 
 /* SIGMOID_NORM and SIMPO are the sigmoid loss on other scores; the margin
  * gamma belongs to the three sigmoid terms only. */
-static rpo_pairloss pair_function(const rpo_config *cfg, int loss)
+static rpo_pair_loss pair_function(const rpo_config *cfg, int loss)
 {
     const int sigmoid = loss == RPO_LOSS_SIGMOID || loss == RPO_LOSS_SIGMOID_NORM ||
                         loss == RPO_LOSS_SIMPO;
-    rpo_pairloss f = rpo_pairloss_make(sigmoid ? RPO_LOSS_SIGMOID : loss,
+    rpo_pair_loss f = rpo_pair_loss_make(sigmoid ? RPO_LOSS_SIGMOID : loss,
                                        cfg->beta, cfg->label_smoothing,
                                        cfg->discopop_tau);
     if (sigmoid)

@@ -5,7 +5,7 @@
  *
  * A list runs through the engine like any loss call (engine.c): this file
  * turns the log-probs into each pair term's scores sa, sb and their slopes
- * d sa / d policy (so the per-pair kernel, objective_rows.c, only chains
+ * d sa / d policy (so the per-pair kernel, objective_pairs.c, only chains
  * them), adds the SFT term, and checks the values the engine does not know.
  * KTO reads no weight matrix and runs on its own (kto.c).
  */
@@ -17,7 +17,7 @@
 #include "arrays.h"
 #include "config.h"
 #include "context.h"
-#include "pairloss.h"
+#include "pair_loss.h"
 
 /* What a pair term reads of a sequence, besides its log-ratio. */
 typedef enum rpo_score_kind {
@@ -30,7 +30,7 @@ typedef enum rpo_score_kind {
 /* One call's objective, resolved from the batch and the settings. */
 typedef struct rpo_objective {
     size_t terms;                          /* pair terms                   */
-    rpo_pairloss pair[RPO_MAX_TERMS];      /* their per-pair functions     */
+    rpo_pair_loss pair[RPO_MAX_TERMS];      /* their per-pair functions     */
     rpo_score_kind score[RPO_MAX_TERMS];
     double weight[RPO_MAX_TERMS];
     int has_sft;
@@ -53,7 +53,7 @@ typedef struct rpo_objective {
 /* 1 when the list's pair terms run on the SIMD pairs kernel (kernels.h):
  * one term of the sigmoid loss (SIGMOID, SIGMOID_NORM, SIMPO) with no
  * margin, on scores within the log-probs' magnitudes (reverse KL, or
- * SIMPO's p / L). Every other list runs on objective_rows.c. */
+ * SIMPO's p / L). Every other list runs on objective_pairs.c. */
 int rpo_objective_fast(const rpo_objective *o);
 
 /* The list of a batch: resolves terms/term_losses/term_weights (terms == 0:
