@@ -51,29 +51,6 @@ typedef struct rpo_call {
     rpo_out chosen_rewards, rejected_rewards;/* (M), (N) beta a, beta b   */
 } rpo_call;
 
-/* A loss call (LOSS or LOSS_WEIGHTED) with its inputs filled in and no
- * output yet: what every loss entry point shares (api.c, api_rows.c). */
-static inline rpo_call rpo_loss_call(rpo_call_kind kind,
-                                     size_t m, rpo_in policy_chosen, rpo_in ref_chosen,
-                                     size_t n, rpo_in policy_rejected, rpo_in ref_rejected,
-                                     size_t d, rpo_in chosen_emb, rpo_in rejected_emb,
-                                     rpo_in weights)
-{
-    rpo_call call = {0};
-    call.kind = kind;
-    call.m = m;
-    call.n = n;
-    call.d = d;
-    call.policy_chosen = policy_chosen;
-    call.ref_chosen = ref_chosen;
-    call.policy_rejected = policy_rejected;
-    call.ref_rejected = ref_rejected;
-    call.chosen_emb = chosen_emb;
-    call.rejected_emb = rejected_emb;
-    call.weights_in = weights;
-    return call;
-}
-
 /* Runs the call with the context's settings, resolved here once
  * (rpo_config_of). Returns RPO_OK or the first error, in the order the
  * header documents: NULL pointer, size, memory, non-finite input, range. */
