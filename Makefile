@@ -147,7 +147,8 @@ check: check-deps
 # bindings, the docs' code and the demo (no -Werror builds, sanitizers,
 # fuzzing, ABI gate or install test: `make check` runs those too, and CI
 # runs `make check`).
-TEST_TIER = check-layout check-help check-c check-python check-rust check-docs check-demo
+TEST_TIER = check-layout check-help check-c check-python check-rust check-docs check-demo \
+    check-experiment
 ## test: the fast tier for the edit loop: C suites, bindings, docs, demo
 test: check-deps
 	@$(MAKE) --no-print-directory $(TEST_TIER)

@@ -3,6 +3,7 @@
  * weights, and how much memory it takes doing so.
  *
  *   rpo_bench [--quick] [--threads T] [--min-time S] [--tsv] [--blas]
+ *             [--target-contrasts K]
  *   rpo_bench --one OP PAIRING TYPE WEIGHTING M D [--dump DIR] [...]
  *
  * Each configuration (OP: loss = loss and both gradients, weights = the
@@ -73,6 +74,8 @@ typedef struct options {
     unsigned threads;
     double min_time;
     const char *dump;
+    double target_contrasts;  /* RPO_PARAM_TARGET_CONTRASTS: what solving
+                                 each embedding row's temperature costs */
 } options;
 
 /* ------------------------------------------------------------ inputs */
@@ -339,7 +342,8 @@ static long resident_kib(void)
 static void configure(rpo_ctx *ctx, const config *c, const options *opt)
 {
     if (rpo_ctx_set(ctx, RPO_PARAM_WEIGHTING, c->weighting) != RPO_OK ||
-        rpo_ctx_set(ctx, RPO_PARAM_THREADS, opt->threads) != RPO_OK) {
+        rpo_ctx_set(ctx, RPO_PARAM_THREADS, opt->threads) != RPO_OK ||
+        rpo_ctx_set(ctx, RPO_PARAM_TARGET_CONTRASTS, opt->target_contrasts) != RPO_OK) {
         fprintf(stderr, "rpo_bench: bad setting\n");
         exit(1);
     }
@@ -446,6 +450,9 @@ static void header(const options *opt)
     rpo_ctx *ctx = rpo_ctx_create();
     printf("# librpo %s, kernels %s, %u thread(s), %ld CPU(s): %s\n", rpo_version_string(),
            rpo_ctx_kernels(ctx), opt->threads, sysconf(_SC_NPROCESSORS_ONLN), model);
+    if (opt->target_contrasts > 0.0)
+        printf("# target contrasts k = %g (embedding rows solve their temperature)\n",
+               opt->target_contrasts);
     rpo_ctx_free(ctx);
 #ifdef __VERSION__
     printf("# compiler %s%s\n", __VERSION__,
@@ -499,9 +506,11 @@ static int usage(void)
 {
     fprintf(stderr,
             "usage: rpo_bench [--quick] [--threads T] [--min-time S] [--tsv] [--blas]\n"
+            "                 [--target-contrasts K]\n"
             "       rpo_bench --one loss|weights paired|unpaired f32|f64 "
             "uniform|diagonal|embedding M D\n"
-            "                 [--dump DIR] [--threads T] [--min-time S] [--tsv]\n");
+            "                 [--dump DIR] [--threads T] [--min-time S] [--tsv]\n"
+            "                 [--target-contrasts K]\n");
     return 2;
 }
 
@@ -515,7 +524,7 @@ static int index_of(const char *s, const char *const *names, int count)
 
 int main(int argc, char **argv)
 {
-    options opt = {0, 0, 0, 1, 0.3, NULL};
+    options opt = {0, 0, 0, 1, 0.3, NULL, 0.0};
     config one;
     int single = 0;
     for (int a = 1; a < argc; a++) {
@@ -529,6 +538,8 @@ int main(int argc, char **argv)
             opt.threads = (unsigned)strtoul(argv[++a], NULL, 10);
         } else if (strcmp(argv[a], "--min-time") == 0 && a + 1 < argc) {
             opt.min_time = strtod(argv[++a], NULL);
+        } else if (strcmp(argv[a], "--target-contrasts") == 0 && a + 1 < argc) {
+            opt.target_contrasts = strtod(argv[++a], NULL);
         } else if (strcmp(argv[a], "--dump") == 0 && a + 1 < argc) {
             opt.dump = argv[++a];
         } else if (strcmp(argv[a], "--one") == 0 && a + 6 < argc) {

@@ -78,13 +78,21 @@ bench-tokens: $(BUILD)/bench/bench_tokens
 
 # ---------------------------------------------------------------- fused linear
 # The fused linear log-probs against PyTorch eager (bench/bench_linear.c,
-# bench/compare_linear.py).
+# bench/compare_linear.py). bench_linear also times the library's chunk
+# products by calling them itself (its `products` mode), so it links
+# librpo.a and sees lib/'s headers; with OpenBLAS it times cblas_sgemm on
+# the same chunks beside them.
 .PHONY: bench-linear
 WERROR_TARGETS += $(BUILD)/bench/bench_linear
 
-## bench-linear: fused linear log-probs against PyTorch eager at a GPT-2 small head
+$(BUILD)/bench/bench_linear: bench/bench_linear.c $(LIB_HDR) $(BUILD)/librpo.a
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) -DRPO_STATIC_LINKING_ONLY $(addprefix -I,$(LIB_DIRS)) \
+	    $(BENCH_CBLAS_CFLAGS) -o $@ $< $(BUILD)/librpo.a $(LDLIBS) $(BENCH_CBLAS_LIBS)
+
+## bench-linear: fused linear log-probs against PyTorch eager at a GPT-2 small head, and its three products alone (with OpenBLAS beside them)
 bench-linear: $(BUILD)/bench/bench_linear $(LIB_FILES)
-	LD_LIBRARY_PATH=$(BUILD) /usr/bin/python3 bench/compare_linear.py $(BUILD)/bench/bench_linear
+	/usr/bin/python3 bench/compare_linear.py $(BUILD)/bench/bench_linear
 
 # ---------------------------------------------------------------- the 1.2 paths
 # The loss family, Sinkhorn and embedding gradients (bench/bench_beyond.c,

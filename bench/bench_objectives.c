@@ -67,7 +67,7 @@ int main(int argc, char **argv)
     const int list[2] = {RPO_LOSS_SIGMOID, RPO_LOSS_SFT};
     const double weights[2] = {1.0, 0.5};
     rpo_batch_f32 batch = {sizeof batch, m, n, d, pc, rc, pr, rr, e, f, NULL,
-                           lc, lr, wc, wr, 2, list, weights, 0, NULL, NULL, NULL, NULL};
+                           lc, lr, wc, wr, 2, list, weights, 0, NULL, NULL, NULL, NULL, NULL};
     rpo_results_f32 results = {sizeof results, &loss, gc, gr, NULL, NULL, rows,
                                NULL, NULL, NULL};
 

@@ -15,6 +15,15 @@ outputs ("extra MiB": librpo's scratch, PyTorch's logits and their
 gradients), the ratios PyTorch / librpo, and librpo's GFLOP/s against the
 single-core FMA peak that bench_linear measures.
 
+Then, on one thread, the three products of the fused path timed alone as
+the library runs them (bench_linear products: the same kernels on the same
+C x C chunks, C = 256, the default RPO_PARAM_LINEAR_CHUNK), each with its
+GFLOP/s and share of the peak, and what is left of the 1-thread forward
+and backward outside them: packing, and the rest (the softmax's
+log-sum-exp or gradient kernel, merging, checks). When bench_linear was
+built with OpenBLAS, cblas_sgemm on the same chunks stands beside each
+product, with the ratio that says whether a CBLAS path would help.
+
 usage: compare_linear.py BENCH_LINEAR [ROUNDS]
 """
 import resource
@@ -26,6 +35,8 @@ import time
 T, H, V = 1024, 768, 50257
 REPS = 2          # timed calls per process, after none for warm-up: the
                   # first call's page faults are part of what a user pays
+C = 256           # RPO_PARAM_LINEAR_CHUNK's default
+PRODUCT_REPS = 1  # passes over every chunk per round, after one to warm up
 
 
 def torch_run(threads, reps):
@@ -67,6 +78,46 @@ def measure(cmd):
     return [float(x) for x in out.split()[:5]]
 
 
+def measure_products(bench):
+    out = subprocess.run([bench, "products", str(T), str(H), str(V), str(C),
+                          str(PRODUCT_REPS)], check=True, capture_output=True,
+                         text=True).stdout
+    return {name: float(sec) for name, sec in (line.split() for line in out.splitlines())}
+
+
+def print_products(stages, peak):
+    """The products' table, and the whole calls' shares outside them."""
+    flops = 2.0 * T * H * V
+    have_blas = "blas_logits" in stages
+    print(f"\nthe three products alone, 1 thread, C = {C} (medians; {2 * T * H * V / 1e9:.0f} GFLOP each)")
+    print("product                         librpo s  GF/s  % peak" +
+          ("   OpenBLAS s  GF/s  its time / librpo's" if have_blas else ""))
+    for name, what in (("logits", "logits  = hidden W^T"),
+                       ("dhidden", "dhidden = dlogits W"),
+                       ("dweight", "dweight = dlogits^T hidden")):
+        sec = stages[name]
+        line = (f"{what:30s}  {sec:8.3f}  {flops / sec * 1e-9:4.1f}"
+                f"  {100 * flops / sec * 1e-9 / peak:5.0f}%")
+        if have_blas:
+            b = stages["blas_" + name]
+            line += f"   {b:10.3f}  {flops / b * 1e-9:4.1f}  {b / sec:14.2f}x"
+        print(line)
+    fwd, bwd = stages["call_fwd"], stages["call_bwd"]
+    fwd_prod = stages["logits"]
+    bwd_prod = stages["logits"] + stages["dhidden"] + stages["dweight"]
+    for who, total, prod, pack in (("forward", fwd, fwd_prod, stages["pack_fwd"]),
+                                   ("backward", bwd, bwd_prod, stages["pack_bwd"])):
+        rest = max(total - prod - pack, 0.0)
+        print(f"{who:8s} {total:6.3f} s: products {100 * prod / total:3.0f}%, packing "
+              f"{100 * pack / total:3.0f}%, softmax/lse, merges and checks "
+              f"{100 * rest / total:3.0f}%")
+    if have_blas:
+        faster = [n for n in ("logits", "dhidden", "dweight")
+                  if stages["blas_" + n] < stages[n]]
+        print("OpenBLAS is faster on: " + (", ".join(faster) if faster else
+              "none of the three (a CBLAS route would not help here)"))
+
+
 def main():
     if len(sys.argv) >= 2 and sys.argv[1] == "--torch":
         torch_run(int(sys.argv[2]), int(sys.argv[3]))
@@ -77,12 +128,13 @@ def main():
                           text=True).stdout.split()
     print(f"T = {T}, H = {H}, V = {V}, float32; single-core FMA peak "
           f"{peak[0]} GFLOP/s ({peak[1]}); medians of {rounds} rounds")
-    results = {}
+    results, product_runs = {}, []
     for _ in range(rounds):
         for threads in (1, 2):
             rpo = measure([bench, "run", str(T), str(H), str(V), str(threads), str(REPS)])
             torch = measure([sys.executable, __file__, "--torch", str(threads), str(REPS)])
             results.setdefault(threads, []).append((rpo, torch))
+        product_runs.append(measure_products(bench))
     print("threads  who      fwd s   bwd s   total s  extra MiB  fwd GF/s  bwd GF/s")
     for threads, runs in results.items():
         rpo = [statistics.median(r[0][k] for r in runs) for k in range(5)]
@@ -96,6 +148,9 @@ def main():
               f"{torch[2] / max(rpo[2], 0.1):.0f}x; librpo at "
               f"{100 * rpo[3] / float(peak[0]) / threads:.0f}% (fwd) and "
               f"{100 * rpo[4] / float(peak[0]) / threads:.0f}% (bwd) of {threads} x peak")
+    stages = {name: statistics.median(run[name] for run in product_runs)
+              for name in product_runs[0]}
+    print_products(stages, float(peak[0]))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@
  * alpha = 1 is exactly DPO. librpo returns L, dL/d policy_chosen,
  * dL/d policy_rejected, the weight matrix and metrics; the caller
  * back-propagates the gradients through its own model. docs/math.md derives
- * everything; docs/api.md is the reference for every function.
+ * everything; this header is the reference for every function, and
+ * docs/api.md a guide to it.
  *
  * Conventions for every function below:
  *   - Arrays are row-major and contiguous; an (M, D) matrix is M rows of D.
@@ -102,7 +103,7 @@ extern "C" {
 /* Settings: rpo_ctx_set / rpo_ctx_get keys. Values are doubles; an
  * enumeration passes its integer value. rpo_param_bounds gives each range.
  * Keys 1 to 6 exist since 1.0, RPO_PARAM_THREADS since 1.1, keys 8 to 13
- * since 1.2, key 14 since 1.3; a library older than the key answers
+ * since 1.2, keys 14 to 20 since 1.3; a library older than the key answers
  * RPO_ERR_PARAM for it
  * (compare rpo_version_number() with RPO_VERSION_NUMBER).                  */
 
@@ -145,6 +146,15 @@ extern "C" {
                                         vocabulary words per chunk of
                                         logits, integer in [16, 4096];
                                         default 256 (see there)            */
+/* Effective contrasts (docs/beyond.md), since 1.3.                       */
+#define RPO_PARAM_TARGET_CONTRASTS 20 /* k: 0 (off, the default) or a finite
+                                        k >= 1 (values in (0, 1) are
+                                        refused); EMBEDDING weighting then
+                                        solves each row's temperature so
+                                        that exp(entropy of W's row) = k,
+                                        instead of using RPO_PARAM_TAU (see
+                                        "Effective contrasts" below);
+                                        rpo_param_bounds gives [0, DBL_MAX] */
 
 /* Weightings: how the M x N contrast matrix is weighted (rows sum to 1). */
 #define RPO_WEIGHTING_UNIFORM    0 /* W_ij = 1/N                              */
@@ -224,7 +234,9 @@ extern "C" {
 
 /* Metrics of the last successful rpo_loss_* / rpo_loss_weighted_* call,
  * read with rpo_ctx_stat. They are weighted by W, so they describe what the
- * loss optimises; for DIAGONAL with alpha = 1 they are DPO's usual ones. */
+ * loss optimises; for DIAGONAL with alpha = 1 they are DPO's usual ones.
+ * All are 0 before the first such call and after one with an empty side
+ * (M or N = 0).                                                            */
 #define RPO_STAT_LOSS             1 /* the loss returned (after reduction)    */
 #define RPO_STAT_REWARD_CHOSEN    2 /* mean_i beta * a_i                      */
 #define RPO_STAT_REWARD_REJECTED  3 /* mean_j beta * b_j                      */
@@ -240,6 +252,62 @@ extern "C" {
 #define RPO_STAT_LOGPS_CHOSEN   8 /* mean_i policy_chosen[i] (logps/chosen) */
 #define RPO_STAT_LOGPS_REJECTED 9 /* mean_j policy_rejected[j]             */
 #define RPO_STAT_KL            10 /* KTO's kl; 0 for the other objectives  */
+/* Since 1.3: the shape of the weight matrix W of the last call that
+ * formed it (see "Effective contrasts" below for which calls do).       */
+#define RPO_STAT_EFFECTIVE_CONTRASTS 11 /* (1/M) sum_i exp(H_i), H_i the
+                                           entropy of row i: how many
+                                           rejected responses a chosen one
+                                           is contrasted with; 1 = DPO,
+                                           N = UNIFORM                     */
+#define RPO_STAT_DIAGONAL_WEIGHT     12 /* (1/M) sum_i W_ii when M == N:
+                                           the true pairs' share of paired
+                                           data; 0 when M != N. Unpaired
+                                           data with M == N has no true
+                                           pairs: its value means nothing */
+
+/* Effective contrasts (since 1.3). Row i of W contrasts chosen response i
+ * with every rejected one; exp(H_i), H_i = -sum_j W_ij log W_ij (0 log 0 =
+ * 0), counts them effectively: 1 for a one-hot row (DPO), N for a uniform
+ * one. RPO_STAT_EFFECTIVE_CONTRASTS and RPO_STAT_DIAGONAL_WEIGHT are set by
+ * every call that forms W: rpo_loss_*, rpo_loss_weighted_*, rpo_weights_*,
+ * rpo_loss_embed_grad_*, rpo_objective_* (0 after KTO and
+ * APO_ZERO_UNPAIRED, which form none), and 0 after a call with M == 0 or
+ * N == 0. rpo_loss_rows_* and rpo_objective_rows_* leave the other
+ * metrics unchanged but set these two to the block's shares, divided by
+ * m_total (and the diagonal taken at column row_offset + i, when m_total
+ * == N), so that their sum over all blocks is the whole problem's:
+ * all-reduce them beside partial_stats. UNIFORM (N, 1/N) and DIAGONAL
+ * (alpha, and exp of -alpha log alpha - (1 - alpha) log((1 - alpha) /
+ * (N - 1))) have closed forms; EMBEDDING and SINKHORN rows have their
+ * entropy from the softmax that forms them (log Z - sum_j W_ij x_ij for
+ * W_ij = exp(x_ij) / Z), at no measurable cost; the caller's weights
+ * (rpo_loss_weighted_*) are normalised by the sum of their magnitudes,
+ * |W_ij| / sum_j |W_ij|, with one log per weight, and a row of zeros
+ * counts 0 contrasts (their diagonal is W_ii as given).
+ *
+ * RPO_PARAM_TARGET_CONTRASTS = k > 0 makes EMBEDDING weighting choose
+ * each row's temperature tau_i, instead of RPO_PARAM_TAU, so that exp(H_i)
+ * = k: W_ij = softmax_j((cos_ij - 1) / tau_i), as t-SNE sets a bandwidth
+ * from a perplexity. H_i falls as tau_i falls; the solve is a safeguarded
+ * Newton on log tau_i (bisection whenever a step leaves the bracket or
+ * fails to halve), within tau_i in [2^-20, 2^20], started from
+ * RPO_PARAM_TAU, in double on the row's cosines, until |H_i - log k| <=
+ * 1e-10 or 64 evaluations (bisection alone reaches the bracket's width
+ * limit within 48). The row then formed has |exp(H_i) / k - 1| <= 1e-9
+ * in a float64 computation and <= 1e-5 in a float32 one (rpo.h,
+ * "Precision"). Where k is out of reach: N == 1 (k must be 1) has the
+ * row 1; k == N gives the uniform row, tau_i = infinity; a row whose
+ * maximum is shared by more than k columns (duplicate prompts) has
+ * exp(H_i) >= their number at every temperature and takes tau_i = 2^-20,
+ * about uniform over them.
+ * Each row is solved alone: the same bits for every RPO_PARAM_THREADS.
+ * The backward treats every tau_i as a constant: the embedding gradients
+ * (rpo_loss_embed_grad_*, rpo_loss_rows_*) are those of the softmax at
+ * the solved temperatures, dW_ij/dcos_il = W_ij ([j == l] - W_il) / tau_i,
+ * not the derivative through the solve. UNIFORM, DIAGONAL, SINKHORN (whose
+ * tau is the transport's epsilon) and the caller's weights ignore k.
+ * Errors: k > N with EMBEDDING weighting and M, N > 0 is RPO_ERR_PARAM
+ * (with a detail), before anything is written.                           */
 
 /* ------------------------------------------------------------------------ */
 /* Context: settings, scratch memory that grows on demand and is reused
@@ -571,7 +639,9 @@ RPO_API int rpo_token_logps_backward_lse_f64(rpo_ctx *ctx, size_t t, size_t v,
  *                          negative: no token (logps[t] = 0, lse[t] = 0,
  *                          hidden row not read)
  *   logps    (T)           out
- *   lse      (T) or NULL   out: each row's log-sum-exp, for the backward
+ *   lse      (T) or NULL   out: each row's log-sum-exp, for the backward,
+ *                          in the ELEMENT type: the double lse rounded once
+ *                          to nearest (see below)
  *
  * The logits are formed one chunk of C tokens by C words at a time
  * (C = RPO_PARAM_LINEAR_CHUNK): each chunk's row maxima and sums of
@@ -583,7 +653,22 @@ RPO_API int rpo_token_logps_backward_lse_f64(rpo_ctx *ctx, size_t t, size_t v,
  * threads (RPO_PARAM_THREADS), merged in order: results are bitwise
  * identical for any thread count; they change with C by rounding only.
  * The float32 variant forms the logits in float, as a float matrix product
- * would, and the rest in double.
+ * would, and each row's log-sum-exp and log-prob in double (rounded to
+ * float when written).
+ *
+ * Why this lse is in the element type while rpo_token_logps_lse_*'s is
+ * double: that backward evaluates the target's 1 - p_y in double from the
+ * double lse (expm1), to keep its gradient within a few ulps when the
+ * model is confident, and a float lse would shift log p_y by up to half
+ * an ulp of lse. This backward evaluates every softmax entry
+ * exp(logit - lse) in the element type, from element-type logits, and
+ * rounds the lse it is given (or computes, with lse NULL) to the element
+ * type first: the rounded lse loses nothing the backward uses, and the
+ * backward given this lse returns the same bits as with lse NULL (tested
+ * on every kernel set, with logits near 1000 where a float's ulp is 2^-14).
+ * Against exact arithmetic, that rounding moves each float32 softmax entry
+ * by a relative 2^-24 |lse| at most, as much as one rounding of a logit of
+ * that size already does.
  *
  * No second pass over the weights: every weight row is read by the product
  * (when at least one target is not negative), and a NaN or infinity in it
@@ -839,7 +924,8 @@ RPO_API int rpo_loss_embed_grad_f64(rpo_ctx *ctx,
  * finds each row's diagonal through row_offset. Paired data, whose one
  * embedding per pair is gathered as rejected_emb: the gradient of pair i's
  * embedding is grad_chosen_emb row i plus row row_offset + i of the summed
- * partial_grad_rejected_emb. The context's metrics are left unchanged.
+ * partial_grad_rejected_emb. The context's metrics are left unchanged,
+ * but for the shares of W's shape (since 1.3, "Effective contrasts").
  * Errors as for rpo_loss_*, plus RPO_ERR_SIZE when row_offset + M >
  * m_total, and RPO_ERR_UNSUPPORTED for SINKHORN weighting, whose plan
  * couples all rows: compute it with rpo_weights_* on the gathered
@@ -965,9 +1051,10 @@ RPO_API int rpo_related_batches_f64(rpo_ctx *ctx, size_t p, size_t d,
  * with wd, wu = RPO_PARAM_DESIRABLE_WEIGHT, RPO_PARAM_UNDESIRABLE_WEIGHT;
  * M and N need not match and either may be 0. Lengths are not read.
  *
- * Lengths are token counts: finite and >= 0, and clamped to at least 1
- * where they divide (TRL's clamp(min=1)). Sample weights are finite and
- * >= 0. Both are constants of the backward.                              */
+ * Lengths are token counts: finite and > 0 (an empty completion carries
+ * no learning signal; TRL drops such examples before training), and
+ * clamped to at least 1 where they divide (TRL's clamp(min=1)). Sample
+ * weights are finite and >= 0. Both are constants of the backward.      */
 
 /* The longest term list. */
 #define RPO_MAX_TERMS 8
@@ -1003,6 +1090,15 @@ typedef struct rpo_batch_f32 {
     const float *sft_tokens;       /* (1) SFT's chosen token count over
                                       all row blocks (>= 1), or NULL: the
                                       batch's own (rpo_objective_rows_*)  */
+    /* Appended in 1.3 after sft_tokens: a caller whose size ends before
+     * it leaves it NULL. */
+    const float *losses_grad;      /* (M) for a list, (M + N) for KTO: the
+                                      incoming gradient g_i of each
+                                      results.losses[i] (finite); every
+                                      gradient returned is then that of
+                                      sum_i g_i losses_i, the loss is
+                                      still the reduced one. NULL: the
+                                      reduced loss's gradients            */
 } rpo_batch_f32;
 
 typedef struct rpo_batch_f64 {
@@ -1021,6 +1117,7 @@ typedef struct rpo_batch_f64 {
     const double *policy_kl, *ref_kl;
     const double *kl;
     const double *sft_tokens;
+    const double *losses_grad;
 } rpo_batch_f64;
 
 /* The results; every pointer may be NULL (not computed). */
@@ -1072,7 +1169,8 @@ typedef struct rpo_results_f64 {
  *                         rpo_loss_*
  *   RPO_ERR_PARAM         an unknown or repeated term, KTO or
  *                         APO_ZERO_UNPAIRED in a list, a non-finite term
- *                         weight, a negative length or sample weight,
+ *                         weight, a zero or negative length, a
+ *                         negative sample weight,
  *                         sft_tokens below 1, EXO_PAIR without label
  *                         smoothing, embedding gradients with the
  *                         caller's weights or with KTO
@@ -1097,11 +1195,21 @@ RPO_API int rpo_objective_f64(rpo_ctx *ctx, const rpo_batch_f64 *batch,
  * partial_stats are this block's shares, which summed over all blocks give
  * the whole call's gradients, loss and metrics; loss is not used. SFT
  * divides by batch->sft_tokens, the chosen tokens of all blocks (gather
- * them first; NULL: this block's own, right only for one block). KTO and
- * APO_ZERO_UNPAIRED are RPO_ERR_UNSUPPORTED here: each rank calls
- * rpo_objective_* with the gathered kl and RPO_REDUCTION_SUM and divides
- * by the global count. The context's metrics are unchanged. Errors as for
- * rpo_objective_* and rpo_loss_rows_*. */
+ * them first; NULL: this block's own, right only for one block).
+ * KTO and APO_ZERO_UNPAIRED: a block holds its own M desirable and N
+ * undesirable sequences, sequences row_offset .. row_offset + M + N - 1 of
+ * the m_total of all blocks (the mean's denominator under MEAN).
+ * grad_chosen, grad_rejected, losses (M + N) and the rewards are complete
+ * (the sequences do not interact); partial_stats holds the block's loss
+ * share and the sums of its chosen and rejected rewards (divide their
+ * all-reduced sums by the global M and N for the whole call's means;
+ * margin and accuracy are 0). kl: batch->kl, the unclamped mean of every
+ * block's KL pairs (gather sum_k (policy_kl - ref_kl) and K, divide), which
+ * the library clamps once, as the whole call does (a mean of clamped block
+ * estimates would not be max(0, mean)); NULL: max(0, this block's own K
+ * pairs' mean), right only for one block. The context's metrics are
+ * unchanged. Errors as for rpo_objective_* and rpo_loss_rows_*; for KTO
+ * RPO_ERR_SIZE also when row_offset + M + N exceeds m_total. */
 RPO_API int rpo_objective_rows_f32(rpo_ctx *ctx, size_t m_total, size_t row_offset,
                                    const rpo_batch_f32 *batch,
                                    rpo_results_f32 *results);

@@ -7,7 +7,9 @@
  *   backward, then the two products of the chain rule);
  *   the backward against finite differences of the forward;
  *   1, 2 and 3 threads bitwise equal; lse passed or recomputed bitwise
- *   equal; skipped tokens untouched;
+ *   equal, on every kernel set and with logits near 1000 (the returned
+ *   lse, in the element type, is all the backward needs); skipped tokens
+ *   untouched;
  *   hostile inputs (NaN in a weight row, in hidden, targets out of range,
  *   overflowing sizes and logits, stride < H, NULLs) with nothing written.
  */
@@ -462,6 +464,41 @@ static void test_threads_and_lse_bitwise(void **state)
     free_problem(&p);
 }
 
+/* The forward's lse is the double lse rounded to the element type
+ * (rpo.h), and the backward rounds whatever lse it uses to that type:
+ * given the returned lse, it gives the bits of lse NULL (recomputed in
+ * double) on every kernel set. The bias lifts the logits near 1000, where
+ * a float's ulp is 2^-14 and a float lse rounded any other way, or used
+ * unrounded, would move the softmax entries. */
+static void test_returned_lse_is_enough(void **state)
+{
+    (void)state;
+    problem p = make_problem(47, 37, 19, 90, 19, 1);
+    for (size_t j = 0; j < p.v; j++)
+        p.bias[j] += 1000.0;
+    for (size_t ks = 0; ks < KERNEL_SETS; ks++) {
+        for (int f32 = 0; f32 < 2; f32++) {
+            rpo_ctx *ctx = context_on(kernel_sets[ks]);
+            if (ctx == NULL)
+                continue;
+            set_chunk(ctx, 16);
+            result given = make_result(&p), recomputed = make_result(&p);
+            assert_status(forward(ctx, &p, f32, &given), RPO_OK);
+            assert_true(given.lse[0] > 999.0);
+            assert_status(backward(ctx, &p, f32, 1, &given), RPO_OK);
+            memcpy(recomputed.logps, given.logps, p.t * sizeof(double));
+            memcpy(recomputed.lse, given.lse, p.t * sizeof(double));
+            assert_status(backward(ctx, &p, f32, 0, &recomputed), RPO_OK);
+            assert_same_results(f32 ? "f32 lse near 1000" : "f64 lse near 1000", &p,
+                                &given, &recomputed);
+            free_result(&given);
+            free_result(&recomputed);
+            rpo_ctx_free(ctx);
+        }
+    }
+    free_problem(&p);
+}
+
 /* Tokens without a target or with dlogps 0 are neither read nor written:
  * NaN in their hidden rows changes nothing, their dhidden rows keep their
  * bits, their logps and lse are 0. */
@@ -697,6 +734,7 @@ int main(void)
         cmocka_unit_test(test_against_unfused_path),
         cmocka_unit_test(test_finite_differences),
         cmocka_unit_test(test_threads_and_lse_bitwise),
+        cmocka_unit_test(test_returned_lse_is_enough),
         cmocka_unit_test(test_skipped_tokens),
         cmocka_unit_test(test_hostile_inputs),
         cmocka_unit_test(test_nothing_scored_and_bounds),

@@ -17,7 +17,7 @@
  *     float32 follows float64, float64 the reference; threads change no bit;
  *   - the entry points of 1.2 ignore the new settings, bit for bit;
  *   - hostile descriptors and values: a status, a detail, nothing written;
- *   - row blocks add up to the whole call.
+ *   - row blocks add up to the whole call, KTO's included.
  */
 #include <float.h>
 #include <stdio.h>
@@ -38,8 +38,9 @@ static void set(rpo_ctx *ctx, int param, double value)
     assert_status(rpo_ctx_set(ctx, param, value), RPO_OK);
 }
 
-/* A problem: log-probs < 0 (ORPO reads log(1 - p)), lengths with a 0 (TRL
- * clamps it to 1), positive sample weights, embeddings. */
+/* A problem: log-probs < 0 (ORPO reads log(1 - p)), lengths with a
+ * fractional count below 1 (TRL's clamp makes it 1), positive sample
+ * weights, embeddings. */
 typedef struct problem {
     size_t m, n;
     double pc[M], rc[M], pr[M], rr[M];
@@ -61,7 +62,7 @@ static void make_problem(problem *P, size_t m, size_t n, uint64_t seed)
         P->lc[i] = (double)(1 + rng_next(&r) % 9);
     for (size_t j = 0; j < n; j++)
         P->lr[j] = (double)(1 + rng_next(&r) % 9);
-    P->lc[1] = 0.0;
+    P->lc[1] = 0.5;
     rng_fill(&r, P->wc, m, 0.2, 2.0);
     rng_fill(&r, P->wr, n, 0.2, 2.0);
     rng_fill(&r, P->ce, m * D, -1.0, 1.0);
@@ -544,11 +545,11 @@ static void test_f32_and_threads(void **state)
     const int list[2] = {RPO_LOSS_SIGMOID_NORM, RPO_LOSS_SFT};
     const double weights[2] = {1.0, 0.5};
     rpo_batch_f64 b = {sizeof b, BM, BN, BD, pc, rc, pr, rr, ce, re, NULL,
-                       lc, lr, wc, wr, 2, list, weights, 0, NULL, NULL, NULL, NULL};
+                       lc, lr, wc, wr, 2, list, weights, 0, NULL, NULL, NULL, NULL, NULL};
     rpo_batch_f32 bf = {sizeof bf, BM, BN, BD, f, f + BM, f + 4 * BM, f + 4 * BM + BN,
                         f + 4 * BM + 4 * BN, f + 4 * BM + 4 * BN + BM * BD, NULL,
                         f + 2 * BM, f + 4 * BM + 2 * BN, f + 3 * BM, f + 4 * BM + 3 * BN,
-                        2, list, weights, 0, NULL, NULL, NULL, NULL};
+                        2, list, weights, 0, NULL, NULL, NULL, NULL, NULL};
     /* the reference: EMBEDDING (LOGIT placement), MEAN, no margin */
     static double w[BM * BN], want_gc[BM], want_gr[BN], want_rows[BM];
     ref_embedding(BM, BN, BD, ce, re, 0.4, w);
@@ -674,6 +675,12 @@ static void expect_refused(rpo_ctx *ctx, const rpo_batch_f64 *b,
             fail_msg("%s: output %zu written", what, k);
 }
 
+static void expect_detail_names(rpo_ctx *ctx, const char *text)
+{
+    if (strstr(rpo_ctx_error_detail(ctx), text) == NULL)
+        fail_msg("detail \"%s\" does not name %s", rpo_ctx_error_detail(ctx), text);
+}
+
 static void test_hostile(void **state)
 {
     (void)state;
@@ -715,6 +722,18 @@ static void test_hostile(void **state)
     bad[2] = -1.0;
     b.chosen_lengths = bad;
     expect_refused(ctx, &b, NULL, RPO_ERR_PARAM, "negative length");
+    bad[2] = 0.0;
+    expect_refused(ctx, &b, NULL, RPO_ERR_PARAM, "zero length");
+    expect_detail_names(ctx, "chosen_lengths[2] = 0");
+    b.chosen_lengths = P.lc;
+    double bad_rejected[M];
+    memcpy(bad_rejected, P.lr, sizeof bad_rejected);
+    bad_rejected[3] = -0.0;
+    b.rejected_lengths = bad_rejected;
+    expect_refused(ctx, &b, NULL, RPO_ERR_PARAM, "negative zero length");
+    expect_detail_names(ctx, "rejected_lengths[3]");
+    b.rejected_lengths = P.lr;
+    b.chosen_lengths = bad;
     bad[2] = (double)NAN;
     expect_refused(ctx, &b, NULL, RPO_ERR_NONFINITE, "NaN length");
     b = batch_of(&P, 1, 1);
@@ -877,13 +896,137 @@ static void check_row_blocks(void)
                 check_vector_rel(what, gr, whole.gr, 5, 1e-13);
                 check_vector_rel(what, rows, whole.losses, 5, 1e-13);
                 check_vector_rel(what, rewards, whole.rc, 5, 1e-15);
-                /* KTO has no row blocks */
-                const int kto[1] = {RPO_LOSS_KTO};
-                b.terms = 1;
-                b.term_losses = kto;
-                assert_status(rpo_objective_rows_f64(ctx, 5, 0, &b, &r), RPO_ERR_UNSUPPORTED);
                 rpo_ctx_free(ctx);
             }
+}
+
+/* KTO's row blocks: each block its own desirable and undesirable
+ * sequences, the gathered kl; gradients, per-sequence losses and rewards
+ * complete, the loss shares and reward sums adding up to the whole call's
+ * loss and metrics; a lone block with its own KL pairs is the whole call;
+ * the metrics stay; a block beyond m_total is refused. */
+static void kto_blocks(rpo_ctx *ctx, const problem *P, const int *list,
+                       const double *pk, const double *rk, const double *g,
+                       const char *what)
+{
+    const size_t m = P->m, n = P->n;   /* 5 and 3 */
+    ld mean = 0.0L;
+    for (size_t k = 0; k < 4; k++)
+        mean += ((ld)pk[k] - (ld)rk[k]) / 4.0L;
+    const double gathered = (double)mean;
+    rpo_batch_f64 b = batch_of(P, 0, 1);
+    b.terms = 1;
+    b.term_losses = list;
+    b.k = 4;
+    b.policy_kl = pk;
+    b.ref_kl = rk;
+    b.losses_grad = g;
+    outputs whole;
+    rpo_results_f64 r = results_of(&whole);
+    assert_status(rpo_objective_f64(ctx, &b, &r), RPO_OK);
+    double whole_stats[3];
+    assert_status(rpo_ctx_stat(ctx, RPO_STAT_LOSS, &whole_stats[0]), RPO_OK);
+    assert_status(rpo_ctx_stat(ctx, RPO_STAT_REWARD_CHOSEN, &whole_stats[1]), RPO_OK);
+    assert_status(rpo_ctx_stat(ctx, RPO_STAT_REWARD_REJECTED, &whole_stats[2]), RPO_OK);
+
+    /* block 0: chosen 0..1, rejected 0..1; block 1: chosen 2..4, rejected 2 */
+    const size_t c0[2] = {0, 2}, cm[2] = {2, 3}, r0[2] = {0, 2}, rn[2] = {2, 1};
+    double gc[M], gr[M], losses[2 * M], rc[M], rr[M], stats[RPO_PARTIAL_COUNT] = {0};
+    size_t offset = 0;
+    for (int blk = 0; blk < 2; blk++) {
+        rpo_batch_f64 part = b;
+        double g_part[2 * M];
+        part.m = cm[blk];
+        part.n = rn[blk];
+        part.policy_chosen = P->pc + c0[blk];
+        part.ref_chosen = P->rc + c0[blk];
+        part.chosen_weights = P->wc + c0[blk];
+        part.policy_rejected = P->pr + r0[blk];
+        part.ref_rejected = P->rr + r0[blk];
+        part.rejected_weights = P->wr + r0[blk];
+        part.kl = &gathered;      /* the KL pairs are then not read */
+        part.policy_kl = NULL;
+        part.ref_kl = NULL;
+        part.k = 0;
+        if (g != NULL) {          /* g follows the sequences: chosen first */
+            memcpy(g_part, g + c0[blk], cm[blk] * sizeof *g);
+            memcpy(g_part + cm[blk], g + m + r0[blk], rn[blk] * sizeof *g);
+            part.losses_grad = g_part;
+        }
+        double block_losses[2 * M], block_stats[RPO_PARTIAL_COUNT];
+        rpo_results_f64 pr = {0};
+        pr.size = sizeof pr;
+        pr.grad_chosen = gc + c0[blk];
+        pr.grad_rejected = gr + r0[blk];
+        pr.losses = block_losses;
+        pr.chosen_rewards = rc + c0[blk];
+        pr.rejected_rewards = rr + r0[blk];
+        pr.partial_stats = block_stats;
+        assert_status(rpo_objective_rows_f64(ctx, m + n, offset, &part, &pr), RPO_OK);
+        offset += cm[blk] + rn[blk];
+        memcpy(losses + c0[blk], block_losses, cm[blk] * sizeof *losses);
+        memcpy(losses + m + r0[blk], block_losses + cm[blk], rn[blk] * sizeof *losses);
+        for (int k = 0; k < RPO_PARTIAL_COUNT; k++)
+            stats[k] += block_stats[k];
+    }
+    check_loss(what, stats[RPO_PARTIAL_LOSS], whole.loss, 1e-14);
+    check_loss(what, stats[RPO_PARTIAL_REWARD_CHOSEN] / (double)m, whole_stats[1], 1e-14);
+    check_loss(what, stats[RPO_PARTIAL_REWARD_REJECTED] / (double)n, whole_stats[2], 1e-14);
+    assert_true(stats[RPO_PARTIAL_MARGIN] == 0.0 && stats[RPO_PARTIAL_ACCURACY] == 0.0);
+    check_vector_rel(what, gc, whole.gc, m, 1e-14);
+    check_vector_rel(what, gr, whole.gr, n, 1e-14);
+    check_vector_rel(what, losses, whole.losses, m + n, 1e-14);
+    check_vector_rel(what, rc, whole.rc, m, 1e-15);
+    check_vector_rel(what, rr, whole.rr, n, 1e-15);
+    double after;
+    assert_status(rpo_ctx_stat(ctx, RPO_STAT_LOSS, &after), RPO_OK);
+    assert_true(after == whole_stats[0]);   /* blocks leave the metrics */
+
+    /* one block holding every sequence, its own KL pairs: the whole call */
+    outputs one;
+    double one_stats[RPO_PARTIAL_COUNT];
+    rpo_results_f64 pr = results_of(&one);
+    pr.partial_stats = one_stats;
+    assert_status(rpo_objective_rows_f64(ctx, m + n, 0, &b, &pr), RPO_OK);
+    check_loss(what, one_stats[RPO_PARTIAL_LOSS], whole.loss, 1e-15);
+    check_vector_rel(what, one.gc, whole.gc, m, 1e-15);
+    check_vector_rel(what, one.gr, whole.gr, n, 1e-15);
+
+    /* a block beyond m_total */
+    for (size_t k = 0; k < sizeof one / sizeof(double); k++)
+        ((double *)&one)[k] = SENTINEL;
+    pr = results_of(&one);
+    assert_status(rpo_objective_rows_f64(ctx, m + n, 1, &b, &pr), RPO_ERR_SIZE);
+    assert_true(rpo_ctx_error_detail(ctx)[0] != '\0');
+    for (size_t k = 0; k < sizeof one / sizeof(double); k++)
+        assert_true(((double *)&one)[k] == SENTINEL);
+}
+
+static void test_kto_row_blocks(void **state)
+{
+    (void)state;
+    problem P;
+    make_problem(&P, 5, 3, 111);
+    double pk[4], rk[4], g[2 * M];
+    test_rng r = {112};
+    rng_fill(&r, pk, 4, -6.0, -1.0);
+    rng_fill(&r, rk, 4, -6.0, -1.0);
+    rng_fill(&r, g, 8, -1.0, 1.0);
+    const int kto[1] = {RPO_LOSS_KTO}, apo[1] = {RPO_LOSS_APO_ZERO_UNPAIRED};
+    for (int c = 0; c < 12; c++) {
+        const int reduction = c % 2, with_g = (c / 2) % 2, clamped = c / 4 == 1;
+        const int *list = c / 4 == 2 ? apo : kto;
+        pk[0] = clamped ? -9.0 : 2.0;   /* a negative mean: kl clamps to 0 */
+        rpo_ctx *ctx = objective_ctx(RPO_WEIGHTING_EMBEDDING, RPO_PLACEMENT_AUTO,
+                                     reduction, RPO_FDIV_REVERSE_KL);
+        set(ctx, RPO_PARAM_DESIRABLE_WEIGHT, 1.3);
+        set(ctx, RPO_PARAM_UNDESIRABLE_WEIGHT, 0.6);
+        char what[96];
+        snprintf(what, sizeof what, "%s blocks (reduction %d, g %d, clamped %d)",
+                 list == kto ? "KTO" : "APO", reduction, with_g, clamped);
+        kto_blocks(ctx, &P, list, pk, rk, with_g ? g : NULL, what);
+        rpo_ctx_free(ctx);
+    }
 }
 
 int main(void)
@@ -899,6 +1042,7 @@ int main(void)
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_empty_side_keeps_sft),
         cmocka_unit_test(test_row_blocks),
+        cmocka_unit_test(test_kto_row_blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

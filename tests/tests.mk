@@ -44,11 +44,12 @@ $(BUILD)/tests/test_%: tests/test_%.c $(TEST_SUPPORT_HDRS) $(TEST_COMMON) $(LIB_
 
 # The suites that choose kernel sets with rpo_ctx_use_kernels, which is
 # static-linking-only (test_kernels; test_beyond_engine for the paths of
-# 1.2; test_token_kernels, test_linear and test_objectives for those of
-# 1.3), link librpo.a instead of the shared library.
+# 1.2; test_token_kernels, test_linear, test_objectives and test_contrasts
+# for those of 1.3), link librpo.a instead of the shared library.
 STATIC_TEST_BINS := $(BUILD)/tests/test_kernels $(BUILD)/tests/test_beyond_engine \
                     $(BUILD)/tests/test_linear \
                     $(BUILD)/tests/test_objectives \
+                    $(BUILD)/tests/test_contrasts \
                     $(BUILD)/tests/test_token_kernels
 $(STATIC_TEST_BINS): $(BUILD)/tests/test_%: tests/test_%.c $(TEST_SUPPORT_HDRS) $(TEST_COMMON) $(BUILD)/librpo.a
 	@mkdir -p $(@D)
@@ -228,6 +229,8 @@ check-install: $(LIB_FILES)
 #                      compiled here with -Werror against this build and run
 #   docs/pytorch.md    run by examples/python/tests/test_docs.py (check-python)
 #   docs/rust.md       run as doc tests of the crate (check-rust)
+# and no doc copies a prototype of include/rpo.h, the one copy of each
+# signature (tests/check_docs.py).
 .PHONY: check-docs
 CHECK_TARGETS += check-docs
 
@@ -238,7 +241,8 @@ $(BUILD)/docs/c_trainer.c: docs/c-trainer.md
 $(BUILD)/docs/c_trainer: $(BUILD)/docs/c_trainer.c include/rpo.h $(LIB_FILES)
 	$(CC) $(PROG_CFLAGS) -Werror -o $@ $< $(PROG_LDFLAGS) -lrpo $(LDLIBS)
 
-## check-docs: the docs' code blocks compile and run as shown
+## check-docs: the docs' code blocks compile and run as shown; no doc copies an rpo.h prototype
 check-docs: $(BUILD)/docs/c_trainer
+	@/usr/bin/python3 tests/check_docs.py
 	@$(BUILD)/docs/c_trainer
 	@echo "docs/c-trainer.md: its program builds without a warning and runs"

@@ -30,6 +30,7 @@ rpo_config rpo_config_of(const rpo_ctx *ctx)
     c.desirable_weight = param[RPO_PARAM_DESIRABLE_WEIGHT];
     c.undesirable_weight = param[RPO_PARAM_UNDESIRABLE_WEIGHT];
     c.linear_chunk = (size_t)param[RPO_PARAM_LINEAR_CHUNK];
+    c.target_contrasts = param[RPO_PARAM_TARGET_CONTRASTS];
     c.logit = c.placement == RPO_PLACEMENT_LOGIT;
     /* The eps of the pairs kernels' softplus(-u) + eps u, for SIGMOID and
      * ROBUST. SIGMOID's (1 - e) softplus(-u) + e softplus(u) has eps = e,

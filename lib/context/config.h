@@ -32,6 +32,7 @@ typedef struct rpo_config {
     double f_alpha;
     double desirable_weight, undesirable_weight;
     size_t linear_chunk;
+    double target_contrasts;  /* k; 0: off (tau as set)                    */
     /* derived once */
     int logit;                /* placement == RPO_PLACEMENT_LOGIT          */
     double sigmoid_eps;       /* the pairs kernels' eps (below)            */

@@ -66,6 +66,10 @@ static const param_spec param_specs[RPO_PARAM_END] = {
      * chunk of logits of 64 MiB per thread is as far as chunking helps */
     [RPO_PARAM_LINEAR_CHUNK] =
         {"RPO_PARAM_LINEAR_CHUNK", 256, 16, 4096, 1},
+    /* 0 is off; an effective number of contrasts below 1 means nothing,
+     * so (0, 1) is refused at set time (rpo_ctx_set) */
+    [RPO_PARAM_TARGET_CONTRASTS] =
+        {"RPO_PARAM_TARGET_CONTRASTS", 0.0, 0.0, DBL_MAX, 0},
 };
 
 static const param_spec *find_param(int param)
@@ -188,6 +192,10 @@ int rpo_ctx_set(rpo_ctx *ctx, int param, double value)
         return rpo_fail(ctx, RPO_ERR_PARAM, "%s = %.17g is not %s", spec->name,
                         value, range);
     }
+    if (param == RPO_PARAM_TARGET_CONTRASTS && value > 0.0 && value < 1.0)
+        return rpo_fail(ctx, RPO_ERR_PARAM, "RPO_PARAM_TARGET_CONTRASTS = "
+                        "%.17g is not 0 (off) nor >= 1: a row has at least "
+                        "one effective contrast", value);
     ctx->param[param] = value;
     return RPO_OK;
 }
@@ -219,6 +227,10 @@ int rpo_ctx_stat(const rpo_ctx *ctx, int stat, double *value)
     case RPO_STAT_LOGPS_CHOSEN:    *value = ctx->last.logps_chosen;    break;
     case RPO_STAT_LOGPS_REJECTED:  *value = ctx->last.logps_rejected;  break;
     case RPO_STAT_KL:              *value = ctx->last.kl;              break;
+    case RPO_STAT_EFFECTIVE_CONTRASTS:
+        *value = ctx->last.effective_contrasts;
+        break;
+    case RPO_STAT_DIAGONAL_WEIGHT: *value = ctx->last.diagonal_weight; break;
     default:                       return RPO_ERR_PARAM;
     }
     return RPO_OK;

@@ -20,7 +20,7 @@
 #define RPO_DETAIL_BYTES 256
 
 /* One past the largest RPO_PARAM_* key. */
-#define RPO_PARAM_END 20
+#define RPO_PARAM_END 21
 
 /* Metrics of the last successful loss call (RPO_STAT_*). */
 typedef struct rpo_metrics {
@@ -35,6 +35,8 @@ typedef struct rpo_metrics {
                                     rpo_objective_* only                  */
     double logps_rejected;
     double kl;
+    double effective_contrasts;  /* RPO_STAT_EFFECTIVE_CONTRASTS          */
+    double diagonal_weight;      /* RPO_STAT_DIAGONAL_WEIGHT              */
 } rpo_metrics;
 
 struct rpo_ctx {

@@ -5,16 +5,19 @@
  * call, KTO on its own (kto.c). The float32 and float64 variants share
  * every line after the tagging.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "engine.h"
 #include "objective.h"
 #include "rpo.h"
 
-/* The first version of each descriptor is 1.3's, today's sizeof: a
- * caller's size below it is an error. A later version appends fields,
- * passes 1.3's size as `first` and reads the fields an older caller did not
- * send as zero (NULL, 0). */
+/* The first version of each descriptor is 1.3's first layout: a caller's
+ * size below it is an error. A later version appends fields and reads the
+ * fields an older caller did not send as zero (NULL, 0): the batch's
+ * losses_grad was appended after sft_tokens, so the batch's first size
+ * ends there; the results are still at their first layout. */
+#define BATCH_FIRST(BATCH) offsetof(BATCH, losses_grad)
 
 /* A size far beyond any version's is a caller's mistake (an uninitialised
  * size member), not a newer layout: refused before any byte of it is read. */
@@ -60,6 +63,7 @@ typedef struct batch_view {
     size_t k;
     rpo_in policy_kl, ref_kl, kl;
     rpo_in sft_tokens;
+    rpo_in losses_grad;
 } batch_view;
 
 typedef struct results_view {
@@ -115,7 +119,8 @@ static int run_list(rpo_ctx *ctx, const rpo_config *cfg, const batch_view *b,
 }
 
 static int run_unpaired(rpo_ctx *ctx, const rpo_config *cfg, const batch_view *b,
-                        const results_view *r, const rpo_objective *o)
+                        const results_view *r, const rpo_objective *o,
+                        const block_view *block)
 {
     if (r->grad_chosen_emb.data != NULL || r->grad_rejected_emb.data != NULL)
         return rpo_fail(ctx, RPO_ERR_PARAM,
@@ -133,6 +138,10 @@ static int run_unpaired(rpo_ctx *ctx, const rpo_config *cfg, const batch_view *b
     call.losses = r->losses;
     call.chosen_rewards = r->chosen_rewards;
     call.rejected_rewards = r->rejected_rewards;
+    call.is_row_block = block->is_row_block;
+    call.m_total = block->m_total;
+    call.row_offset = block->row_offset;
+    call.partial_stats = block->is_row_block ? r->partial_stats : rpo_out_f64(NULL);
     return rpo_unpaired_run(ctx, cfg, o, &call);
 }
 
@@ -155,11 +164,8 @@ static int run_objective(rpo_ctx *ctx, const batch_view *b, const results_view *
     o.ref_kl = b->ref_kl;
     o.kl = b->kl;
     o.sft_tokens = b->sft_tokens;
-    if (o.unpaired && block->is_row_block)
-        return rpo_fail(ctx, RPO_ERR_UNSUPPORTED,
-                        "KTO and APO_ZERO_UNPAIRED have no row blocks: call "
-                        "rpo_objective_* on each rank with the gathered kl");
-    return o.unpaired ? run_unpaired(ctx, &cfg, b, r, &o)
+    o.losses_grad = b->losses_grad;
+    return o.unpaired ? run_unpaired(ctx, &cfg, b, r, &o, block)
                       : run_list(ctx, &cfg, b, r, &o, block);
 }
 
@@ -188,6 +194,7 @@ static int run_objective(rpo_ctx *ctx, const batch_view *b, const results_view *
         (v).ref_kl = tag((src).ref_kl);                                     \
         (v).kl = tag((src).kl);                                             \
         (v).sft_tokens = tag((src).sft_tokens);                             \
+        (v).losses_grad = tag((src).losses_grad);                           \
     } while (0)
 
 #define VIEW_RESULTS(v, src, tag)                                           \
@@ -213,8 +220,8 @@ static int run_objective(rpo_ctx *ctx, const batch_view *b, const results_view *
                                         : "results");                       \
     BATCH in;                                                               \
     RESULTS out;                                                            \
-    int status = load_descriptor(ctx, &in, sizeof(BATCH), sizeof in, batch, \
-                                 #BATCH);                                   \
+    int status = load_descriptor(ctx, &in, BATCH_FIRST(BATCH), sizeof in,   \
+                                 batch, #BATCH);                            \
     if (status == RPO_OK)                                                   \
         status = load_descriptor(ctx, &out, sizeof(RESULTS), sizeof out,    \
                                  results, #RESULTS);                        \

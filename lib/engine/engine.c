@@ -218,6 +218,17 @@ static void describe_weights(rpo_ctx *ctx, const rpo_config *cfg,
     src->softmax = call->similarity_only ? NULL : p->k->softmax;
     src->caller = call->weights_in;
     src->row_offset = call->row_offset;
+    src->square = p->square;
+    if (p->solves_tau) {
+        src->target = cfg->target_contrasts;
+        src->row_tau = rpo_scratch_at(ctx, L->row_tau);
+        src->row_entropy_at = p->k->row_entropy;
+    }
+    if (p->records_shape) {
+        src->row_entropy = rpo_scratch_at(ctx, L->row_entropy);
+        if (p->square)
+            src->row_diag = rpo_scratch_at(ctx, L->row_diag);
+    }
     if (p->weighting == RPO_WEIGHTING_SINKHORN) {
         src->cos = rpo_scratch_at(ctx, L->cos);
         src->col_bias = rpo_scratch_at(ctx, L->pot_g);
@@ -308,6 +319,12 @@ static void store_sinkhorn_run(rpo_metrics *metrics, const rpo_sinkhorn_run *run
     metrics->sinkhorn_error = run->error;
 }
 
+static void store_weight_shape(rpo_metrics *metrics, const rpo_metrics *shape)
+{
+    metrics->effective_contrasts = shape->effective_contrasts;
+    metrics->diagonal_weight = shape->diagonal_weight;
+}
+
 static void write_loss(rpo_ctx *ctx, const rpo_call *call,
                        const rpo_loss_result *r, const rpo_sinkhorn_run *run)
 {
@@ -321,10 +338,13 @@ static void write_loss(rpo_ctx *ctx, const rpo_call *call,
         rpo_out_store(call->grad_rejected, 0, r->grad_b, call->n);
     write_emb_grad(call, r);
     /* a row block's metrics are shares, not the problem's: they go to
-     * partial_stats only */
+     * partial_stats only, but for the shape of W, which partial_stats
+     * (whose length is fixed since 1.2) has no room for */
     if (!call->is_row_block) {
         ctx->last = r->metrics;
         store_sinkhorn_run(&ctx->last, run);
+    } else {
+        store_weight_shape(&ctx->last, &r->metrics);
     }
 }
 
@@ -332,6 +352,9 @@ static void write_loss(rpo_ctx *ctx, const rpo_call *call,
  * the side that has rows are 0, and so are the metrics. */
 static int finish_empty(rpo_ctx *ctx, const rpo_call *call)
 {
+    static const rpo_metrics zero_metrics;
+    if (call->kind == RPO_CALL_WEIGHTS || call->is_row_block)
+        store_weight_shape(&ctx->last, &zero_metrics);
     if (call->kind == RPO_CALL_WEIGHTS)
         return RPO_OK;
     const double zero = 0.0;
@@ -419,6 +442,11 @@ int rpo_run_configured(rpo_ctx *ctx, const rpo_config *cfg, const rpo_call *call
         rpo_stream_weights(&stream);
         if (p.weighting == RPO_WEIGHTING_SINKHORN)
             store_sinkhorn_run(&ctx->last, &run);
+        if (!call->similarity_only) {
+            rpo_metrics shape;
+            rpo_weight_shape_metrics(&stream, &shape);
+            store_weight_shape(&ctx->last, &shape);
+        }
         return RPO_OK;
     }
 

@@ -150,8 +150,11 @@ int rpo_objective_finish_empty(rpo_ctx *ctx, const rpo_config *cfg,
     if (call->grad_rejected_emb.data != NULL && !rpo_call_is_paired(call))
         rpo_out_zero(call->grad_rejected_emb, 0, n * call->d);
     rpo_objective_write(cfg, call, &r, a, b);
-    if (call->is_row_block)
-        return RPO_OK;   /* a row block leaves the metrics alone */
+    if (call->is_row_block) {  /* a row block leaves the metrics alone, but */
+        ctx->last.effective_contrasts = 0.0;  /* for its shares of W's shape */
+        ctx->last.diagonal_weight = 0.0;
+        return RPO_OK;
+    }
     memset(&ctx->last, 0, sizeof ctx->last);
     ctx->last.loss = call->loss.data != NULL ? r.loss : 0.0;
     ctx->last.logps_chosen = rpo_in_mean(call->policy_chosen, m);

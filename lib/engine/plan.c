@@ -110,7 +110,9 @@ rpo_dtype rpo_compute_type(const rpo_config *cfg, const rpo_call *call,
         return RPO_F64;
     if (call_work(call, embedding) < F32_MIN_WORK)
         return RPO_F64;
-    const double tau = cfg->tau;
+    /* solved temperatures stay inside their bracket (contrasts.h), which
+     * is inside this range */
+    const double tau = cfg->target_contrasts > 0.0 ? 1.0 : cfg->tau;
     if (embedding && !call->similarity_only &&
         !in_range(tau, 1.0 / F32_RANGE, F32_RANGE))
         return RPO_F64;
@@ -159,6 +161,10 @@ rpo_plan rpo_plan_call(const rpo_config *cfg, const rpo_call *call,
     p.uses_sim = p.embedding || p.weighting == RPO_WEIGHTING_SINKHORN;
     p.paired = p.uses_sim && rpo_call_is_paired(call);
     p.emb_grad = computes_emb_grad(call, p.weighting);
+    p.solves_tau = p.embedding && !call->similarity_only && cfg->target_contrasts > 0.0;
+    p.records_shape = !call->similarity_only &&
+                      (p.uses_sim || p.weighting == RPO_WEIGHTING_CALLER);
+    p.square = (call->is_row_block ? call->m_total : call->m) == call->n;
     p.pairs = pairs_kernel(cfg, call, p.emb_grad);
     p.compute_type = rpo_compute_type(cfg, call, scan, p.embedding);
     p.elem = p.compute_type == RPO_F32 ? sizeof(float) : sizeof(double);
@@ -217,6 +223,13 @@ static rpo_layout layout(const rpo_call *call, const rpo_plan *p,
     }
     if (p->weighting == RPO_WEIGHTING_UNIFORM)
         L.uniform = rpo_scratch_add(plan, n, E);
+    if (p->records_shape) {
+        L.row_entropy = rpo_scratch_add(plan, m, D);
+        if (p->square)
+            L.row_diag = rpo_scratch_add(plan, m, D);
+    }
+    if (p->solves_tau)
+        L.row_tau = rpo_scratch_add(plan, m, D);
     if (p->shared && !direct)
         L.shared_panel = rpo_scratch_add(plan, p->block_rows * n, E);
     if (p->weighting == RPO_WEIGHTING_SINKHORN) {

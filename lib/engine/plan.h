@@ -63,6 +63,13 @@ typedef struct rpo_plan {
     int uses_sim;                   /* EMBEDDING or SINKHORN: the prompts'
                                        similarities are prepared          */
     int emb_grad;                   /* embedding gradients computed       */
+    int solves_tau;                 /* EMBEDDING rows solve their
+                                       temperature (TARGET_CONTRASTS)     */
+    int records_shape;              /* rows record their entropy (and
+                                       diagonal): EMBEDDING, SINKHORN and
+                                       the caller's weights, when W is
+                                       formed                             */
+    int square;                     /* the whole problem's M == N        */
     rpo_sim_backend backend;        /* of the similarity products         */
     int symmetric;                  /* one block of paired embeddings:
                                        half the product, mirrored         */
@@ -100,6 +107,8 @@ typedef struct rpo_layout {
     size_t f_tiles;            /* TILES: f packed in B tiles               */
     size_t e_rows, f_rows;     /* DOTS, BLAS: normalised rows              */
     size_t uniform;            /* (N) 1/N in the compute type              */
+    /* the shape of W and the solved temperatures (weights.h), double      */
+    size_t row_entropy, row_diag, row_tau;   /* (M) each                   */
     size_t shared_panel;       /* shared mode: (block_rows, n)             */
     /* SINKHORN (sinkhorn.h): the cosines and the potentials, double       */
     size_t cos, pot_f, pot_g, pot_g_next, col_max, col_sum;

@@ -2,6 +2,16 @@
 #include "stream.h"
 #include "threads.h"
 
+void rpo_weight_shape_metrics(const rpo_stream *s, rpo_metrics *metrics)
+{
+    const rpo_call *call = s->call;
+    const size_t m_total = call->is_row_block ? call->m_total : call->m;
+    double contrasts, diagonal;
+    rpo_weight_shape_sums(s->src, call->m, &contrasts, &diagonal);
+    metrics->effective_contrasts = contrasts / (double)m_total;
+    metrics->diagonal_weight = diagonal / (double)m_total;
+}
+
 size_t rpo_block_rows(const rpo_plan *p, size_t m, size_t block)
 {
     const size_t i0 = block * p->block_rows;

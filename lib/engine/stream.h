@@ -50,6 +50,11 @@ void rpo_shared_similarity(const rpo_stream *s, size_t i0, size_t rows,
  * (rpo_mirror_plan). */
 void rpo_parallel_mirror(const rpo_stream *s, void *out, size_t lds, size_t count);
 
+/* RPO_STAT_EFFECTIVE_CONTRASTS and RPO_STAT_DIAGONAL_WEIGHT of the rows
+ * streamed (divided by the whole problem's M: a row block's shares) into
+ * metrics; its other fields are left as they are. */
+void rpo_weight_shape_metrics(const rpo_stream *s, rpo_metrics *metrics);
+
 /* Streams the loss call described by s into *out. Cannot fail. */
 void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out);
 

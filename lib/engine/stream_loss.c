@@ -17,6 +17,10 @@ typedef struct loss_job {
     rpo_pair_loss pair;        /* fc's per-pair function                 */
     rpo_objective_pairs oc;    /* an objective's, for objective_pairs.c  */
     double pair_scale;         /* dL/d(pair term): the reduction's scale */
+    double grad_scale;         /* what the derivatives are scaled by:
+                                  pair_scale, or without the reduction
+                                  when each row brings its own incoming
+                                  gradient (an objective's losses_grad) */
     const void *a_compute, *b_compute;
     double *row_g, *col_g;
     double *row_loss;          /* (M) an objective's per-row losses      */
@@ -61,7 +65,9 @@ static void family_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
         rpo_pairs_family_rows(&job->fc, i0, rows, w, sums, job->row_g + i0, col_part, gw);
     if (gw == NULL)
         return;
-    rpo_softmax_rows_backward(w, gw, rows, n, job->pair_scale, s->src->tau);
+    /* the solved temperatures are constants of the backward */
+    rpo_softmax_rows_backward(w, gw, rows, n, job->grad_scale, s->src->tau,
+                              s->src->target > 0.0 ? s->src->row_tau + i0 : NULL);
     rpo_cosine_backward(s->p->k->dots, gw, rows, n, job->e_hat + i0 * d,
                         job->f_hat_t, d, job->de + i0 * d,
                         rpo_worker_at(s->ctx, L, worker, L->per_worker.df_part),
@@ -145,7 +151,7 @@ static void loss_sub_block(void *arg, unsigned worker, size_t item)
     const void *w = panel;
     size_t ldw = n;
     if (s->p->embedding)
-        s->src->softmax(rows, n, panel, n, panel, n, s->src->tau);
+        rpo_embedding_softmax(s->src, i0, rows, panel);
     else
         w = rpo_weight_rows(s->src, i0, rows, panel, NULL, &ldw);
     pair_stage(job, worker, i0, rows, w, ldw);
@@ -337,6 +343,10 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
     const double rows_scale =
         cfg->reduction == RPO_REDUCTION_MEAN ? 1.0 / (double)m_total : 1.0;
     job.pair_scale = job.c.logit ? rows_scale / (double)n : rows_scale;
+    const int per_row_grad = call->objective != NULL &&
+                             call->objective->losses_grad.data != NULL;
+    job.grad_scale = !per_row_grad ? job.pair_scale
+                     : job.c.logit ? 1.0 / (double)n : 1.0;
     if (s->p->emb_grad) {
         job.e_hat = rpo_scratch_at(ctx, s->L->e_hat);
         job.f_hat_t = rpo_scratch_at(ctx, s->L->f_hat_t);
@@ -352,8 +362,8 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
      * are the derivatives themselves. The metrics take the caller's beta. */
     const int slopes = s->p->pairs == RPO_PAIRS_FAMILY ||
                        s->p->pairs == RPO_PAIRS_OBJECTIVE;
-    const double row_unit = slopes ? job.pair_scale : -job.c.beta * job.pair_scale;
-    const double col_unit = slopes ? job.pair_scale : job.c.beta * job.pair_scale;
+    const double row_unit = slopes ? job.grad_scale : -job.c.beta * job.grad_scale;
+    const double col_unit = slopes ? job.grad_scale : job.c.beta * job.grad_scale;
     out->loss = job.total.loss * job.pair_scale;
     out->grad_a = out->grad_b = out->grad_e = out->grad_f = out->row_loss = NULL;
     if (job.c.want_grad) {
@@ -378,6 +388,7 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
                                    ((double)m / (double)m_total);
     out->metrics.margin = beta * (job.total.margin / (double)m_total);
     out->metrics.accuracy = job.total.accuracy / (double)m_total;
+    rpo_weight_shape_metrics(s, &out->metrics);
     if (call->objective != NULL) {
         out->metrics.logps_chosen = rpo_in_mean(call->policy_chosen, m);
         out->metrics.logps_rejected = rpo_in_mean(call->policy_rejected, n);

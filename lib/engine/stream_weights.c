@@ -70,8 +70,8 @@ static void weights_sub_block(void *arg, unsigned worker, size_t item)
     (void)worker;
     if (!s->p->embedding)
         w = rpo_weight_rows(s->src, i0, rows, panel, NULL, &ldw);
-    else if (s->src->softmax != NULL)
-        s->src->softmax(rows, n, panel, n, panel, n, s->src->tau);
+    else
+        rpo_embedding_softmax(s->src, i0, rows, panel);
     store_rows(job, i0, rows, w, ldw);
 }
 
@@ -91,11 +91,10 @@ static void softmax_rows(void *arg, unsigned worker, size_t item)
 {
     const weights_job *job = arg;
     const rpo_stream *s = job->s;
-    const size_t n = s->call->n, m = s->call->m, i0 = item * RPO_SUB_BLOCK_ROWS;
-    char *w = out_rows(job, i0);
+    const size_t m = s->call->m, i0 = item * RPO_SUB_BLOCK_ROWS;
     (void)worker;
-    s->src->softmax(m - i0 < RPO_SUB_BLOCK_ROWS ? m - i0 : RPO_SUB_BLOCK_ROWS, n, w, n,
-                    w, n, s->src->tau);
+    rpo_embedding_softmax(s->src, i0, m - i0 < RPO_SUB_BLOCK_ROWS ? m - i0 : RPO_SUB_BLOCK_ROWS,
+                          out_rows(job, i0));
 }
 
 static void no_commit(void *arg, unsigned worker, size_t item)

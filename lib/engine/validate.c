@@ -145,6 +145,18 @@ int rpo_validate_call(rpo_ctx *ctx, const rpo_call *call, int weighting)
 int rpo_validate_settings(rpo_ctx *ctx, const rpo_config *cfg,
                           const rpo_call *call)
 {
+    /* A row of N columns has at most N effective contrasts. A call
+     * without rows or columns solves nothing (an unpaired micro-batch may
+     * lack a side); the caller's weights and the similarities alone use
+     * no temperature. */
+    const double k = cfg->target_contrasts;
+    if (cfg->weighting == RPO_WEIGHTING_EMBEDDING && k > (double)call->n &&
+        call->kind != RPO_CALL_LOSS_WEIGHTED && !call->similarity_only &&
+        call->m > 0 && call->n > 0)
+        return rpo_fail(ctx, RPO_ERR_PARAM,
+                        "RPO_PARAM_TARGET_CONTRASTS = %.17g exceeds n = %zu: "
+                        "a row of W has at most n effective contrasts", k,
+                        call->n);
     if (call->kind == RPO_CALL_WEIGHTS)
         return RPO_OK;
     /* EXO's KL against (1 - eps, eps) is infinite for eps = 0; TRL refuses

@@ -81,7 +81,10 @@ typedef void (*rpo_product_fn)(size_t rows, size_t n, size_t d,
                                const void *ap, const void *bp,
                                void *s, size_t lds, size_t sym_row0);
 typedef void (*rpo_softmax_fn)(size_t rows, size_t n, const void *s,
-                               size_t lds, void *w, size_t ldw, double tau);
+                               size_t lds, void *w, size_t ldw, double tau,
+                               double *entropy);
+typedef void (*rpo_row_entropy_fn)(const void *s, size_t n, double top,
+                                   double beta, double *entropy, double *slope);
 typedef void (*rpo_pairs_fn)(const rpo_pair_block *block);
 typedef double (*rpo_sumsq_fn)(const void *x, size_t d);
 typedef void (*rpo_scale_fn)(const void *x, size_t d, double inv, void *out);
@@ -126,8 +129,13 @@ typedef struct rpo_kernels_of_type {
     /* The same product from plain row-major operands (rows, d) and (n, d),
      * without packing: cheaper for small problems. */
     rpo_product_fn dots;
-    /* w (rows, n) from s (rows, n); w may equal s. */
+    /* w (rows, n) from s (rows, n); w may equal s. entropy (rows): each
+     * row's -sum_j w_ij log w_ij, or NULL (weights_softmax.h). */
     rpo_softmax_fn softmax;
+    /* For one row s (n) with maximum top: the entropy of softmax(beta (s
+     * - top)) and its slope in log beta, computed in double
+     * (weights_softmax.h); the evaluations of the temperature solve. */
+    rpo_row_entropy_fn row_entropy;
     rpo_pairs_fn pairs;
     /* sum_k x_k^2 in double, for x (d) of the element type. */
     rpo_sumsq_fn sumsq;

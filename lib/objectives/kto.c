@@ -6,7 +6,10 @@
  *         r_j = s(-v_j),               dr_j/db_j =  beta s(v_j) s(-v_j)
  *   APO:  l_i = s(-beta a_i)           (as KTO with kl = 0)
  *         r_j = s(beta b_j),           dr_j/db_j =  beta s(beta b_j) s(-beta b_j)
- * Both sigmoids of one argument come from one exp (numerics.h).
+ * Both sigmoids of one argument come from one exp (numerics.h). The
+ * derivatives of sequence k are multiplied by the reduction's factor, or
+ * by its incoming gradient g_k (losses_grad). A row block is a subset of
+ * the sequences: the same formulas, the mean taken over all blocks'.
  */
 #include <string.h>
 
@@ -35,6 +38,17 @@ static int check_finite(rpo_ctx *ctx, rpo_in x, size_t count, const char *name)
         if (!finite(rpo_in_at(x, k)))
             return rpo_fail(ctx, RPO_ERR_NONFINITE, "%s[%zu] = %g", name, k,
                             rpo_in_at(x, k));
+    return RPO_OK;
+}
+
+/* A row block's M + N sequences lie within the m_total of all blocks. */
+static int check_block(rpo_ctx *ctx, const rpo_unpaired_call *c, size_t seqs)
+{
+    if (c->is_row_block && (c->row_offset > c->m_total || seqs > c->m_total - c->row_offset))
+        return rpo_fail(ctx, RPO_ERR_SIZE,
+                        "row_offset + m + n exceeds m_total, the sequences of "
+                        "all blocks (row_offset = %zu, m + n = %zu, m_total = %zu)",
+                        c->row_offset, seqs, c->m_total);
     return RPO_OK;
 }
 
@@ -74,7 +88,9 @@ static int check_values(rpo_ctx *ctx, const rpo_objective *o,
     return status;
 }
 
-/* max(0, the caller's kl or the mean over the KL pairs), as TRL clamps it. */
+/* max(0, the caller's kl or the mean over the KL pairs), as TRL clamps it.
+ * The clamp is taken once, on the whole estimate: a row block is given the
+ * gathered unclamped mean (the clamped means of blocks do not add up). */
 static double kl_estimate(const rpo_objective *o)
 {
     double kl = 0.0;
@@ -115,6 +131,9 @@ int rpo_unpaired_run(rpo_ctx *ctx, const rpo_config *cfg, const rpo_objective *o
     const size_t m = c->m, n = c->n, seqs = m + n;
     if (seqs < m)
         return rpo_fail(ctx, RPO_ERR_SIZE, "m + n overflows (m = %zu, n = %zu)", m, n);
+    status = check_block(ctx, c, seqs);
+    if (status != RPO_OK)
+        return status;
     /* per sequence: losses, gradients, rewards, chosen first: 3 (M + N) */
     rpo_scratch_plan plan = {0, 0};
     (void)rpo_scratch_add(&plan, 1, 1);  /* M + N == 0: still real regions */
@@ -135,8 +154,10 @@ int rpo_unpaired_run(rpo_ctx *ctx, const rpo_config *cfg, const rpo_objective *o
     const double kl = kto ? kl_estimate(o) : 0.0;
     const double wd = cfg->desirable_weight * o->unpaired_weight;
     const double wu = cfg->undesirable_weight * o->unpaired_weight;
-    const double scale = cfg->reduction == RPO_REDUCTION_MEAN && seqs > 0
-                             ? 1.0 / (double)seqs : 1.0;
+    /* the mean is over the sequences of all blocks */
+    const size_t seqs_total = c->is_row_block ? c->m_total : seqs;
+    const double scale = cfg->reduction == RPO_REDUCTION_MEAN && seqs_total > 0
+                             ? 1.0 / (double)seqs_total : 1.0;
     double total = 0.0, reward_chosen = 0.0, reward_rejected = 0.0;
     for (size_t i = 0; i < m; i++) {
         const double a = log_ratio(c->policy_chosen, c->ref_chosen, i);
@@ -144,7 +165,7 @@ int rpo_unpaired_run(rpo_ctx *ctx, const rpo_config *cfg, const rpo_objective *o
         double low, high;
         sigmoids(beta * (a - kl), &low, &high);
         losses[i] = w * low;
-        grad[i] = scale * w * -beta * high * low;
+        grad[i] = rpo_objective_row_factor(o, i, scale) * w * -beta * high * low;
         reward[i] = beta * a;
         total += losses[i];
         reward_chosen += reward[i];
@@ -156,21 +177,31 @@ int rpo_unpaired_run(rpo_ctx *ctx, const rpo_config *cfg, const rpo_objective *o
         /* KTO's r = s(-beta (kl - b)), APO's r = s(beta b): one argument */
         sigmoids(kto ? beta * (kl - b) : -beta * b, &low, &high);
         losses[m + j] = w * low;
-        grad[m + j] = scale * w * beta * high * low;
+        grad[m + j] = rpo_objective_row_factor(o, m + j, scale) * w * beta * high * low;
         reward[m + j] = beta * b;
         total += losses[m + j];
         reward_rejected += reward[m + j];
     }
     const double loss = scale * total;
 
+    /* a block's statistics are sums that add up across blocks: its loss
+     * share, and its reward sums (the whole call's means once divided by
+     * the global M and N); KTO has no margin or accuracy */
+    double partial[RPO_PARTIAL_COUNT] = {0};
+    partial[RPO_PARTIAL_LOSS] = loss;
+    partial[RPO_PARTIAL_REWARD_CHOSEN] = reward_chosen;
+    partial[RPO_PARTIAL_REWARD_REJECTED] = reward_rejected;
     if (!finite(loss) || !finite(reward_chosen) || !finite(reward_rejected) ||
-        !fits(c->loss, &loss, 1) || !fits(c->grad_chosen, grad, m) ||
+        !fits(c->loss, &loss, 1) || !fits(c->partial_stats, partial, RPO_PARTIAL_COUNT) ||
+        !fits(c->grad_chosen, grad, m) ||
         !fits(c->grad_rejected, grad + m, n) || !fits(c->losses, losses, seqs) ||
         !fits(c->chosen_rewards, reward, m) || !fits(c->rejected_rewards, reward + m, n))
         return rpo_fail(ctx, RPO_ERR_RANGE, "a result does not fit the output type");
 
-    if (c->loss.data != NULL)
+    if (c->loss.data != NULL && !c->is_row_block)
         rpo_out_store(c->loss, 0, &loss, 1);
+    if (c->partial_stats.data != NULL)
+        rpo_out_store(c->partial_stats, 0, partial, RPO_PARTIAL_COUNT);
     if (c->grad_chosen.data != NULL)
         rpo_out_store(c->grad_chosen, 0, grad, m);
     if (c->grad_rejected.data != NULL)
@@ -181,6 +212,8 @@ int rpo_unpaired_run(rpo_ctx *ctx, const rpo_config *cfg, const rpo_objective *o
         rpo_out_store(c->chosen_rewards, 0, reward, m);
     if (c->rejected_rewards.data != NULL)
         rpo_out_store(c->rejected_rewards, 0, reward + m, n);
+    if (c->is_row_block)
+        return RPO_OK;   /* a row block leaves the metrics alone */
     memset(&ctx->last, 0, sizeof ctx->last);
     ctx->last.loss = c->loss.data != NULL ? loss : 0.0;
     ctx->last.reward_chosen = m > 0 ? reward_chosen / (double)m : 0.0;

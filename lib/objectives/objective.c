@@ -112,7 +112,7 @@ int rpo_objective_resolve(rpo_ctx *ctx, const rpo_config *cfg, size_t terms,
 int rpo_objective_fast(const rpo_objective *o)
 {
     return o->terms == 1 && o->pair[0].loss == RPO_LOSS_SIGMOID &&
-           o->pair[0].margin == 0.0 &&
+           o->pair[0].margin == 0.0 && o->losses_grad.data == NULL &&
            (o->fdiv == RPO_FDIV_REVERSE_KL || o->score[0] == RPO_SCORE_POLICY_MEAN);
 }
 
@@ -124,8 +124,11 @@ static int uses_orpo(const rpo_objective *o)
     return 0;
 }
 
-/* A count or a weight: finite and >= 0. */
-static int check_nonnegative(rpo_ctx *ctx, rpo_in x, size_t count, const char *name)
+/* A weight: finite and >= 0. A token count: finite and > 0, since an
+ * empty completion carries no learning signal (TRL drops such examples
+ * before training; rpo.h). */
+static int check_values_of(rpo_ctx *ctx, rpo_in x, size_t count, const char *name,
+                           int count_of_tokens)
 {
     if (x.data == NULL)
         return RPO_OK;
@@ -133,6 +136,10 @@ static int check_nonnegative(rpo_ctx *ctx, rpo_in x, size_t count, const char *n
         const double v = rpo_in_at(x, k);
         if (!finite(v))
             return rpo_fail(ctx, RPO_ERR_NONFINITE, "%s[%zu] = %g", name, k, v);
+        if (count_of_tokens && !(v > 0.0))
+            return rpo_fail(ctx, RPO_ERR_PARAM,
+                            "%s[%zu] = %g must be > 0 (a completion's token count)",
+                            name, k, v);
         if (v < 0.0)
             return rpo_fail(ctx, RPO_ERR_PARAM, "%s[%zu] = %g must be >= 0",
                             name, k, v);
@@ -140,7 +147,8 @@ static int check_nonnegative(rpo_ctx *ctx, rpo_in x, size_t count, const char *n
     return RPO_OK;
 }
 
-/* A length that divides: at least 1, as TRL clamps it; 1 when absent. */
+/* A length that divides: at least 1, as TRL clamps it (only a fractional
+ * count below 1 needs it); 1 when absent. */
 static double divisor(rpo_in lengths, size_t k)
 {
     if (lengths.data == NULL)
@@ -167,13 +175,23 @@ int rpo_objective_check_values(rpo_ctx *ctx, const rpo_objective *o,
                                rpo_in policy_chosen, size_t m,
                                rpo_in policy_rejected, size_t n)
 {
-    int status = check_nonnegative(ctx, o->chosen_lengths, m, "chosen_lengths");
+    int status = check_values_of(ctx, o->chosen_lengths, m, "chosen_lengths", 1);
     if (status == RPO_OK)
-        status = check_nonnegative(ctx, o->rejected_lengths, n, "rejected_lengths");
+        status = check_values_of(ctx, o->rejected_lengths, n, "rejected_lengths", 1);
     if (status == RPO_OK)
-        status = check_nonnegative(ctx, o->chosen_weights, m, "chosen_weights");
+        status = check_values_of(ctx, o->chosen_weights, m, "chosen_weights", 0);
     if (status == RPO_OK)
-        status = check_nonnegative(ctx, o->rejected_weights, n, "rejected_weights");
+        status = check_values_of(ctx, o->rejected_weights, n, "rejected_weights", 0);
+    if (status == RPO_OK && o->losses_grad.data != NULL) {
+        /* one incoming gradient per entry of results.losses */
+        const size_t rows = o->unpaired ? m + n : m;
+        for (size_t k = 0; k < rows && status == RPO_OK; k++) {
+            const double g = rpo_in_at(o->losses_grad, k);
+            if (!finite(g))
+                status = rpo_fail(ctx, RPO_ERR_NONFINITE, "losses_grad[%zu] = %g",
+                                  k, g);
+        }
+    }
     if (status == RPO_OK && o->has_sft && o->sft_tokens.data != NULL) {
         const double t = rpo_in_at(o->sft_tokens, 0);
         if (!finite(t))
@@ -285,8 +303,12 @@ void rpo_objective_add_sft(const rpo_objective *o, rpo_in policy_chosen,
     *loss += scale * o->sft_weight * (nll / tokens);
     for (size_t i = 0; i < m; i++) {
         const double wc = o->chosen_weights.data ? rpo_in_at(o->chosen_weights, i) : 1.0;
+        /* row i's loss is m_total times its share of the reduced SFT */
+        const double factor = o->losses_grad.data != NULL
+                                  ? rpo_in_at(o->losses_grad, i) * (double)m_total
+                                  : scale;
         if (grad != NULL)
-            grad[i] += scale * o->sft_weight * (-wc / tokens);
+            grad[i] += factor * o->sft_weight * (-wc / tokens);
         if (row_loss != NULL)
             row_loss[i] += o->sft_weight *
                            ((double)m_total * -wc * rpo_in_at(policy_chosen, i) / tokens);

@@ -45,6 +45,10 @@ typedef struct rpo_objective {
                                               row blocks, or absent        */
     size_t k;                              /* KTO's KL pairs               */
     rpo_in policy_kl, ref_kl, kl;
+    rpo_in losses_grad;                    /* (M), (M + N) for KTO: each
+                                              per-row loss's incoming
+                                              gradient, or absent: the
+                                              reduced loss's gradients     */
     int fdiv;                              /* RPO_FDIV_*                   */
     double f_alpha;
     double exp_cap;   /* log of the caller type's largest finite value    */
@@ -53,7 +57,8 @@ typedef struct rpo_objective {
 /* 1 when the list's pair terms run on the SIMD pairs kernel (kernels.h):
  * one term of the sigmoid loss (SIGMOID, SIGMOID_NORM, SIMPO) with no
  * margin, on scores within the log-probs' magnitudes (reverse KL, or
- * SIMPO's p / L). Every other list runs on objective_pairs.c. */
+ * SIMPO's p / L), and no losses_grad (the kernel weights a row's loss and
+ * its gradient alike). Every other list runs on objective_pairs.c. */
 int rpo_objective_fast(const rpo_objective *o);
 
 /* The list of a batch: resolves terms/term_losses/term_weights (terms == 0:
@@ -64,10 +69,11 @@ int rpo_objective_resolve(rpo_ctx *ctx, const rpo_config *cfg, size_t terms,
                           const int *term_losses, const double *term_weights,
                           rpo_dtype type, rpo_objective *o);
 
-/* Checks the values of the lengths and sample weights of a list call with
- * m chosen and n rejected rows (finite and >= 0), and ORPO's domain once
- * the policy log-probs are known finite. RPO_OK, or RPO_ERR_NONFINITE,
- * RPO_ERR_PARAM or RPO_ERR_RANGE with a detail. */
+/* Checks the values of the lengths (finite, > 0) and sample weights
+ * (finite, >= 0) of a call with m chosen and n rejected rows, losses_grad
+ * (finite),
+ * and ORPO's domain once the policy log-probs are known finite. RPO_OK,
+ * or RPO_ERR_NONFINITE, RPO_ERR_PARAM or RPO_ERR_RANGE with a detail. */
 int rpo_objective_check_values(rpo_ctx *ctx, const rpo_objective *o,
                                rpo_in policy_chosen, size_t m,
                                rpo_in policy_rejected, size_t n);
@@ -80,22 +86,39 @@ void rpo_objective_scores(const rpo_objective *o, rpo_in policy, const double *r
                           rpo_in lengths, size_t count, double *s, double *ds);
 void rpo_objective_sample_weights(rpo_in weights, size_t count, double *out);
 
+/* What the derivatives of per-row loss k are multiplied by: its incoming
+ * gradient g_k (losses_grad), or `reduced` (the reduction's factor) when
+ * there is none. */
+static inline double rpo_objective_row_factor(const rpo_objective *o, size_t k,
+                                              double reduced)
+{
+    return o->losses_grad.data != NULL ? rpo_in_at(o->losses_grad, k) : reduced;
+}
+
 /* The SFT term of a list's m chosen rows, of m_total over all row blocks
  * (m_total = m for a whole call): adds this block's share of weight * SFT
  * (times m_total under SUM) to *loss, its gradient to grad (M; NULL: not
  * wanted) and each row's share, times m_total, to row_loss (M; NULL: not
- * wanted). The token count is sft_tokens when given, else this block's. */
+ * wanted). The token count is sft_tokens when given, else this block's.
+ * With losses_grad, grad receives the gradient of sum_i g_i row_loss_i. */
 void rpo_objective_add_sft(const rpo_objective *o, rpo_in policy_chosen,
                            size_t m, size_t m_total, int sum, double *loss,
                            double *grad, double *row_loss);
 
-/* KTO and APO_ZERO_UNPAIRED, the whole call (kto.c): checks, computes,
- * writes. The arrays as for a list; losses is (M + N). */
+/* KTO and APO_ZERO_UNPAIRED (kto.c): checks, computes, writes. The
+ * arrays as for a list; losses is (M + N). A row block (rows = 1) holds
+ * sequences row_offset .. row_offset + M + N - 1 of the m_total sequences
+ * of all blocks: it writes partial_stats (loss share, reward sums), not
+ * loss, and leaves the metrics alone. */
 typedef struct rpo_unpaired_call {
     size_t m, n;
     rpo_in policy_chosen, ref_chosen, policy_rejected, ref_rejected;
     rpo_out loss, grad_chosen, grad_rejected, losses;
     rpo_out chosen_rewards, rejected_rewards;
+    int is_row_block;           /* rpo_objective_rows_*: rows row_offset ..
+                                   of m_total                            */
+    size_t m_total, row_offset;
+    rpo_out partial_stats;
 } rpo_unpaired_call;
 
 int rpo_unpaired_run(rpo_ctx *ctx, const rpo_config *cfg, const rpo_objective *o,

@@ -45,6 +45,8 @@ void rpo_objective_pairs_rows(const rpo_objective_pairs *c, size_t i0, size_t ro
     for (size_t r = 0; r < rows; r++) {
         const size_t i = i0 + r;
         const double za = c->za[i], wc = c->wc[i];
+        /* the row loss's incoming gradient weighs its derivatives only */
+        const double gi = rpo_objective_row_factor(c->o, i, 1.0);
         const double *wr = w + r * n;
         double loss = 0.0, margin = 0.0, accuracy = 0.0, grad = 0.0;
         for (size_t j = 0; j < n; j++) {
@@ -58,10 +60,11 @@ void rpo_objective_pairs_rows(const rpo_objective_pairs *c, size_t i0, size_t ro
             if (pair_weight == 0.0) {
                 ga = gb = dw = 0.0;
             } else {
+                const double grad_weight = pair_weight * gi;
                 loss += pair_weight * f;
-                ga *= pair_weight;
-                gb *= pair_weight;
-                dw *= pair_weight;
+                ga *= grad_weight;
+                gb *= grad_weight;
+                dw *= grad_weight;
             }
             if (c->want_grad) {
                 grad += ga;

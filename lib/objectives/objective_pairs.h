@@ -36,7 +36,9 @@ typedef struct rpo_objective_pairs {
  * terms and metric sums to *sums (metrics as pairs_scalar.h, on za - zb and W),
  * writes row_loss[r] = sum_j p_ij; when want_grad writes row_g[r] =
  * sum_j dp_ij / d policy_chosen[i] and adds dp_ij / d policy_rejected[j]
- * to col_g[j]; when gw is not NULL writes gw (rows, n) = dp_ij / dW_ij. */
+ * to col_g[j]; when gw is not NULL writes gw (rows, n) = dp_ij / dW_ij.
+ * With the objective's losses_grad, every derivative of row i is
+ * multiplied by g_i (the gradients of sum_i g_i row_loss_i). */
 void rpo_objective_pairs_rows(const rpo_objective_pairs *c, size_t i0, size_t rows,
                         const double *w, rpo_sums *sums, double *row_loss,
                         double *row_g, double *col_g, double *gw);

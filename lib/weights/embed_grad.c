@@ -3,9 +3,11 @@
 #include "embed_grad.h"
 
 void rpo_softmax_rows_backward(const double *w, double *g, size_t rows,
-                               size_t n, double scale, double tau)
+                               size_t n, double scale, double tau,
+                               const double *row_tau)
 {
     for (size_t r = 0; r < rows; r++) {
+        const double tau_r = row_tau != NULL ? row_tau[r] : tau;
         const double *wr = w + r * n;
         double *gr = g + r * n;
         double mean = 0.0;   /* sum_k W_ik g_ik: rows of W sum to 1 */
@@ -14,7 +16,7 @@ void rpo_softmax_rows_backward(const double *w, double *g, size_t rows,
         /* scale before dividing by tau: where W_ij (g_ij - mean) is 0 the
          * result stays 0 even for a tau so small that 1/tau overflows */
         for (size_t j = 0; j < n; j++)
-            gr[j] = wr[j] * (gr[j] - mean) * scale / tau;
+            gr[j] = wr[j] * (gr[j] - mean) * scale / tau_r;
     }
 }
 

@@ -17,10 +17,13 @@
 #include "kernels.h"
 
 /* In place, for a block of softmax rows w (rows, n) with g (rows, n) =
- * dL/dW on entry: g_ij = scale * W_ij (g_ij - sum_k W_ik g_ik) / tau on
- * return, which is dL/dcos_ij for W = softmax(cos / tau) times scale. */
+ * dL/dW on entry: g_ij = scale * W_ij (g_ij - sum_k W_ik g_ik) / tau_i on
+ * return, which is dL/dcos_ij for W = softmax(cos / tau) times scale.
+ * tau_i = row_tau[i] (rows), each row's own temperature held constant,
+ * or tau for every row when row_tau is NULL. */
 void rpo_softmax_rows_backward(const double *w, double *g, size_t rows,
-                               size_t n, double scale, double tau);
+                               size_t n, double scale, double tau,
+                               const double *row_tau);
 
 /* dst (cols, rows) = the transpose of src (rows, cols). */
 void rpo_transpose(const double *src, size_t rows, size_t cols, double *dst);

@@ -1,7 +1,9 @@
 /* The three weightings of the paper, optimal transport, and the caller's
  * own matrix. */
+#include <math.h>
 #include <string.h>
 
+#include "contrasts.h"
 #include "rpo.h"
 #include "weights.h"
 
@@ -46,15 +48,55 @@ static void diagonal_rows(const rpo_weight_source *src, size_t i0,
     }
 }
 
+/* Rows i0 .. of W at w (row stride ldw) were formed: their diagonal
+ * weights, and for the caller's weights their entropies (softmax rows
+ * have theirs from the kernel). */
+static void record_rows(const rpo_weight_source *src, size_t i0, size_t rows,
+                        const void *w, size_t ldw)
+{
+    const size_t elem = src->type == RPO_F32 ? sizeof(float) : sizeof(double);
+    for (size_t r = 0; r < rows; r++) {
+        const char *row = (const char *)w + r * ldw * elem;
+        if (src->row_diag != NULL) {
+            const size_t diag = src->row_offset + i0 + r;
+            src->row_diag[i0 + r] = src->type == RPO_F32
+                                        ? (double)((const float *)row)[diag]
+                                        : ((const double *)row)[diag];
+        }
+        if (src->row_entropy != NULL && src->weighting == RPO_WEIGHTING_CALLER)
+            src->row_entropy[i0 + r] = rpo_caller_row_entropy(src->type, row, src->n);
+    }
+}
+
+void rpo_embedding_softmax(const rpo_weight_source *src, size_t i0,
+                           size_t rows, void *panel)
+{
+    const size_t n = src->n;
+    if (src->softmax == NULL)
+        return;
+    double *entropy = src->row_entropy != NULL ? src->row_entropy + i0 : NULL;
+    if (src->target > 0.0) {
+        const size_t elem = src->type == RPO_F32 ? sizeof(float) : sizeof(double);
+        for (size_t r = 0; r < rows; r++) {
+            char *row = (char *)panel + r * n * elem;
+            const double tau = rpo_solve_row_tau(src->row_entropy_at, src->type, row, n,
+                                                 src->target, src->tau);
+            src->row_tau[i0 + r] = tau;
+            src->softmax(1, n, row, n, row, n, tau, entropy != NULL ? entropy + r : NULL);
+        }
+    } else {
+        src->softmax(rows, n, panel, n, panel, n, src->tau, entropy);
+    }
+    record_rows(src, i0, rows, panel, n);
+}
+
 /* W_ij = softmax_j(-(1 - cos_ij) / tau): similarities, then the softmax
  * kernel in place (lib/kernels/simd/weights_softmax.h says how it stays stable). */
 static void embedding_rows(const rpo_weight_source *src, size_t i0,
                            size_t rows, void *w, void *sim_scratch)
 {
-    const size_t n = src->n;
-    rpo_similarity_rows(src->sim, i0, rows, w, n, sim_scratch, 0);
-    if (src->softmax != NULL)
-        src->softmax(rows, n, w, n, w, n, src->tau);
+    rpo_similarity_rows(src->sim, i0, rows, w, src->n, sim_scratch, 0);
+    rpo_embedding_softmax(src, i0, rows, w);
 }
 
 /* W_ij = softmax_j((cos_ij + g_j) / tau), the rows of the transport plan
@@ -67,7 +109,9 @@ static void sinkhorn_rows(const rpo_weight_source *src, size_t i0, size_t rows,
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < n; j++)
             w[r * n + j] += src->col_bias[j];
-    src->softmax(rows, n, w, n, w, n, src->tau);
+    src->softmax(rows, n, w, n, w, n, src->tau,
+                 src->row_entropy != NULL ? src->row_entropy + i0 : NULL);
+    record_rows(src, i0, rows, w, n);
 }
 
 const void *rpo_weight_rows(const rpo_weight_source *src, size_t i0,
@@ -89,13 +133,39 @@ const void *rpo_weight_rows(const rpo_weight_source *src, size_t i0,
     case RPO_WEIGHTING_SINKHORN:
         sinkhorn_rows(src, i0, rows, panel);
         return panel;
-    default: /* RPO_WEIGHTING_CALLER */
+    default: { /* RPO_WEIGHTING_CALLER */
+        const void *w = panel;
         if (src->caller.type == src->type) {
             const size_t elem = src->type == RPO_F32 ? sizeof(float) : sizeof(double);
-            return (const char *)src->caller.data + i0 * n * elem;
+            w = (const char *)src->caller.data + i0 * n * elem;
+        } else {  /* float32 weights in a double computation */
+            (void)rpo_in_load(src->caller, i0 * n, rows * n, panel, NULL);
         }
-        /* float32 weights in a double computation */
-        (void)rpo_in_load(src->caller, i0 * n, rows * n, panel, NULL);
-        return panel;
+        record_rows(src, i0, rows, w, n);
+        return w;
     }
+    }
+}
+
+void rpo_weight_shape_sums(const rpo_weight_source *src, size_t m,
+                           double *contrasts, double *diagonal)
+{
+    const size_t n = src->n;
+    *contrasts = 0.0;
+    *diagonal = 0.0;
+    if (src->weighting == RPO_WEIGHTING_UNIFORM) {
+        *contrasts = (double)m * (double)n;
+        *diagonal = src->square ? (double)m / (double)n : 0.0;
+        return;
+    }
+    if (src->weighting == RPO_WEIGHTING_DIAGONAL) {  /* always square */
+        *contrasts = (double)m * exp(rpo_diagonal_row_entropy(src->alpha, n));
+        *diagonal = (double)m * (n == 1 ? 1.0 : src->alpha);
+        return;
+    }
+    for (size_t i = 0; i < m; i++)
+        *contrasts += exp(src->row_entropy[i]);
+    if (src->row_diag != NULL)
+        for (size_t i = 0; i < m; i++)
+            *diagonal += src->row_diag[i];
 }

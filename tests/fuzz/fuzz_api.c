@@ -187,6 +187,34 @@ static int nonfinite_read(const problem *p, int f32)
 
 /* Runs x on ctx and checks everything that holds for one call alone.
  * Returns the status. */
+/* RPO_STAT_EFFECTIVE_CONTRASTS after rpo_weights_*: the mean over the rows
+ * written of exp(-sum_j W_ij log W_ij), computed here from them in long
+ * double (0 when there are none). */
+static void check_effective_contrasts(const instance *x, const call_shape *s,
+                                      const ctx_state *after, int has_pairs)
+{
+    const double got = after->stat_value[RPO_STAT_EFFECTIVE_CONTRASTS];
+    CHECK(after->stat_status[RPO_STAT_EFFECTIVE_CONTRASTS] == RPO_OK && isfinite(got),
+          "effective contrasts %.17g after success", got);
+    if (!has_pairs) {
+        CHECK(got == 0.0, "effective contrasts %.17g without rows", got);
+        return;
+    }
+    long double sum = 0.0L;
+    for (size_t i = 0; i < s->m; i++) {
+        long double h = 0.0L;
+        for (size_t j = 0; j < s->n; j++) {
+            const long double w = (long double)out_at(x, O_WOUT, i * s->n + j);
+            if (w > 0.0L)
+                h -= w * logl(w);
+        }
+        sum += expl(h);
+    }
+    const double want = (double)(sum / (long double)s->m);
+    CHECK(fabs(got - want) <= (x->f32 ? 1e-4 : 1e-9) * want,
+          "effective contrasts %.17g, from the weights %.17g", got, want);
+}
+
 static int run_checked(rpo_ctx *ctx, const problem *p, instance *x)
 {
     call_shape s = p->shape;
@@ -246,6 +274,7 @@ static int run_checked(rpo_ctx *ctx, const problem *p, instance *x)
                 CHECK(fabs(sum - 1.0) <= (x->f32 ? 1e-5 : 1e-12) * (double)(s.n + 1),
                       "weight row %zu sums to %.17g", i, sum);
             }
+            check_effective_contrasts(x, &s, &after, has_pairs);
         } else {
             for (int k = RPO_STAT_LOSS; k <= RPO_STAT_ACCURACY; k++)
                 CHECK(after.stat_status[k] == RPO_OK && isfinite(after.stat_value[k]),

@@ -48,7 +48,7 @@ static inline void check_detail(const rpo_ctx *ctx, int status, const char *call
 
 /* What a context shows through the API: every setting key and every stat
  * (keys past the last one known give their error status). */
-enum { KEYS = 32, STATS = 12 };
+enum { KEYS = 32, STATS = 14 };
 
 typedef struct ctx_state {
     int get_status[KEYS];
@@ -62,6 +62,10 @@ int same_settings(const ctx_state *a, const ctx_state *b);
 int same_metrics(const ctx_state *a, const ctx_state *b);
 /* Only RPO_STAT_LOSS .. RPO_STAT_ACCURACY, the loss call's metrics. */
 int same_loss_metrics(const ctx_state *a, const ctx_state *b);
+/* Every metric but the shape of W (RPO_STAT_EFFECTIVE_CONTRASTS,
+ * RPO_STAT_DIAGONAL_WEIGHT), which a row block sets to its shares: in b
+ * those must be finite. */
+int same_metrics_but_shape(const ctx_state *a, const ctx_state *b);
 
 /* A setting's value (the key must be known). */
 double setting(const rpo_ctx *ctx, int param);

@@ -2,8 +2,9 @@
  * rpo_objective_* and rpo_objective_rows_* of librpo 1.3 under the
  * fuzzer (docs/objectives.md):
  * arbitrary sizes, term lists (unknown, repeated and unpaired losses,
- * NaN weights), descriptor sizes (short, longer with a zero or a set
- * tail), present or NULL arrays with hostile values (NaN, infinities,
+ * NaN weights), descriptor sizes (short, the first layout without
+ * losses_grad, longer with a zero or a set tail), present or NULL arrays
+ * (losses_grad among them) with hostile values (NaN, infinities,
  * negative lengths and weights, positive log-probs), settings, in float32
  * or float64. Invariants:
  *   - the status is listed; a descriptor below the first version's size is
@@ -14,18 +15,22 @@
  *   - on error no output is written, the metrics are unchanged and the
  *     context has a detail; on success the detail is "" and every output
  *     written is finite;
- *   - a row block never changes the metrics, and one outside its problem
+ *   - a row block never changes the metrics (but for its finite shares of
+ *     W's shape), and one outside its problem
  *     is refused.
  */
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "values.h"
 
 enum { I_PC, I_RC, I_PR, I_RR, I_E, I_F, I_W, I_LC, I_LR, I_WC, I_WR, I_PK, I_RK,
-       I_KL, I_COUNT };
+       I_KL, I_G, I_COUNT };
 enum { O_LOSS, O_GC, O_GR, O_GE, O_GF, O_LOSSES, O_RC, O_RR, O_STATS, O_COUNT };
-enum { SIZE_EXACT, SIZE_SHORT, SIZE_LONGER_ZERO, SIZE_LONGER_SET };
+/* SIZE_FIRST: the batch's first 1.3 layout, which ends before
+ * losses_grad (the results have one layout: exact there). */
+enum { SIZE_EXACT, SIZE_SHORT, SIZE_LONGER_ZERO, SIZE_LONGER_SET, SIZE_FIRST };
 
 /* The batch and results of either precision behind one pointer, with room
  * for a tail past this version's layout. */
@@ -53,9 +58,18 @@ typedef struct objective_call {
     guarded out[O_COUNT];
 } objective_call;
 
+/* KTO or APO_ZERO_UNPAIRED alone: M + N per-sequence losses. */
+static int is_unpaired(const objective_call *c)
+{
+    return c->terms == 1 && !c->losses_null &&
+           (c->term_losses[0] == RPO_LOSS_KTO ||
+            c->term_losses[0] == RPO_LOSS_APO_ZERO_UNPAIRED);
+}
+
 static size_t in_count(const objective_call *c, int a)
 {
     switch (a) {
+    case I_G: return is_unpaired(c) ? c->m + c->n : c->m;
     case I_PC: case I_RC: case I_LC: case I_WC: return c->m;
     case I_PR: case I_RR: case I_LR: case I_WR: return c->n;
     case I_E: return c->m * c->d;
@@ -79,10 +93,11 @@ static size_t out_count(const objective_call *c, int o)
     }
 }
 
-static size_t room_size(int choice, size_t known, reader *r)
+static size_t room_size(int choice, size_t known, size_t first, reader *r)
 {
     switch (choice) {
-    case SIZE_SHORT: return take_choice(r, (unsigned)known);
+    case SIZE_SHORT: return take_choice(r, (unsigned)first);
+    case SIZE_FIRST: return first;
     case SIZE_LONGER_ZERO:
     case SIZE_LONGER_SET: return known + 1 + take_choice(r, 15);
     default: return known;
@@ -112,6 +127,7 @@ static size_t room_size(int choice, size_t known, reader *r)
         (B).policy_kl = (const T *)(c)->in[I_PK].p;                           \
         (B).ref_kl = (const T *)(c)->in[I_RK].p;                              \
         (B).kl = (const T *)(c)->in[I_KL].p;                                  \
+        (B).losses_grad = (const T *)(c)->in[I_G].p;                          \
     } while (0)
 
 #define FILL_RESULTS(R, T, c)                                                 \
@@ -135,8 +151,12 @@ static int invoke(rpo_ctx *ctx, const objective_call *c, reader *r)
     memset(&res, 0, sizeof res);
     const size_t known_b = c->f32 ? sizeof(rpo_batch_f32) : sizeof(rpo_batch_f64);
     const size_t known_r = c->f32 ? sizeof(rpo_results_f32) : sizeof(rpo_results_f64);
-    const size_t size_b = room_size(c->batch_size, known_b, r);
-    const size_t size_r = room_size(c->results_size, known_r, r);
+    const size_t first_b = c->f32 ? offsetof(rpo_batch_f32, losses_grad)
+                                  : offsetof(rpo_batch_f64, losses_grad);
+    const size_t size_b = room_size(c->batch_size, known_b, first_b, r);
+    const size_t size_r = room_size(c->results_size == SIZE_FIRST ? SIZE_EXACT
+                                                                  : c->results_size,
+                                    known_r, known_r, r);
     if (c->f32) {
         FILL_BATCH(b.b.f32, float, c);
         FILL_RESULTS(res.r.f32, float, c);
@@ -197,7 +217,7 @@ static void build(reader *r, objective_call *c, values v[I_COUNT])
     }
     c->losses_null = take_choice(r, 16) == 0;
     c->weights_null = take_choice(r, 2) == 0;
-    c->batch_size = take_choice(r, 8) == 0 ? (int)take_choice(r, 4) : SIZE_EXACT;
+    c->batch_size = take_choice(r, 8) == 0 ? (int)take_choice(r, 5) : SIZE_EXACT;
     c->results_size = take_choice(r, 8) == 0 ? (int)take_choice(r, 4) : SIZE_EXACT;
     for (int a = 0; a < I_COUNT; a++) {
         /* optional arrays are absent more often than the log-probs */
@@ -255,8 +275,9 @@ void op_objective(reader *r, rpo_ctx *ctx)
     for (int a = 0; a < I_COUNT; a++)
         CHECK(snapshot_same(&in[a], &c.in[a]), "input %d written", a);
     /* the batch is read first, then the results */
-    const int first = c.batch_size != SIZE_EXACT && c.batch_size != SIZE_LONGER_ZERO
-                          ? c.batch_size : c.results_size;
+    const int batch_fits = c.batch_size == SIZE_EXACT || c.batch_size == SIZE_LONGER_ZERO ||
+                           c.batch_size == SIZE_FIRST;
+    const int first = !batch_fits ? c.batch_size : c.results_size;
     if (first == SIZE_SHORT)
         CHECK(status == RPO_ERR_SIZE, "short descriptor: status %d", status);
     else if (first == SIZE_LONGER_SET)
@@ -264,7 +285,8 @@ void op_objective(reader *r, rpo_ctx *ctx)
     if (c.overflow)
         CHECK(status != RPO_OK, "overflowing sizes succeeded");
     if (c.rows) {
-        CHECK(same_metrics(&before, &after), "a row block changed the metrics");
+        CHECK(same_metrics_but_shape(&before, &after),
+              "a row block changed the metrics (beyond the shares of W's shape)");
         if (c.row_offset > c.m_total || c.m > c.m_total - c.row_offset)
             CHECK(status != RPO_OK, "a block outside its problem succeeded");
     }
@@ -276,9 +298,7 @@ void op_objective(reader *r, rpo_ctx *ctx)
     } else {
         CHECK(rpo_ctx_error_detail(ctx)[0] == '\0', "success with a detail");
         /* KTO fills M + N per-sequence losses, a list M; both are finite */
-        const int unpaired = c.terms == 1 && !c.losses_null &&
-                             (c.term_losses[0] == RPO_LOSS_KTO ||
-                              c.term_losses[0] == RPO_LOSS_APO_ZERO_UNPAIRED);
+        const int unpaired = is_unpaired(&c);
         for (int o = 0; o < O_COUNT; o++) {
             if (c.out[o].p == NULL || snapshot_same(&out[o], &c.out[o]))
                 continue;   /* not asked for, or not written (paired emb) */

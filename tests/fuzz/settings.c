@@ -53,6 +53,20 @@ int same_loss_metrics(const ctx_state *a, const ctx_state *b)
     return 1;
 }
 
+int same_metrics_but_shape(const ctx_state *a, const ctx_state *b)
+{
+    for (int k = 0; k < STATS; k++) {
+        if (k == RPO_STAT_EFFECTIVE_CONTRASTS || k == RPO_STAT_DIAGONAL_WEIGHT) {
+            CHECK(isfinite(b->stat_value[k]), "stat %d is %g", k, b->stat_value[k]);
+            continue;
+        }
+        if (a->stat_status[k] != b->stat_status[k] ||
+            memcmp(&a->stat_value[k], &b->stat_value[k], sizeof(double)) != 0)
+            return 0;
+    }
+    return 1;
+}
+
 /* Gives `to` every setting of `from`. */
 void copy_settings(const rpo_ctx *from, rpo_ctx *to)
 {

@@ -73,15 +73,26 @@ SETTINGS = (
             "tokens and words per chunk of logits of the fused linear "
             "log-probs, an integer in [16, 4096] (RPO_PARAM_LINEAR_CHUNK)",
             True),
+    # librpo 1.3: effective contrasts (docs/beyond.md)
+    Setting("target_contrasts", 20, (),
+            "0 (off) or k >= 1: embedding weighting solves each row's "
+            "temperature so that exp(entropy of the row) = k "
+            "(RPO_PARAM_TARGET_CONTRASTS)"),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
 # Metrics of the last successful loss call: field name, RPO_STAT_* key.
 _STATS = (("loss", 1), ("reward_chosen", 2), ("reward_rejected", 3),
-          ("margin", 4), ("accuracy", 5))
+          ("margin", 4), ("accuracy", 5),
+          # librpo 1.3: the shape of W
+          ("effective_contrasts", 11), ("diagonal_weight", 12))
 Metrics = collections.namedtuple("Metrics", [name for name, _ in _STATS])
 Metrics.__doc__ = ("Metrics of the last successful loss call, weighted by W "
-                   "(docs/api.md, RPO_STAT_*).")
+                   "(include/rpo.h, RPO_STAT_*). effective_contrasts and "
+                   "diagonal_weight are NaN where unknown: the partial "
+                   "vector of a row block (split_partial) has no room for "
+                   "them; a block's shares are its context's metrics.")
+Metrics.__new__.__defaults__ = (float("nan"), float("nan"))
 
 # The last Sinkhorn run: field name, RPO_STAT_SINKHORN_* key.
 _SINKHORN_STATS = (("iterations", 6), ("error", 7))

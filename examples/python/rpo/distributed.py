@@ -37,6 +37,7 @@ rank order. Sinkhorn weights gather the chosen embeddings too and compute
 the global plan on every rank; they give no embedding gradients.
 """
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
@@ -113,12 +114,18 @@ class _GlobalFunction(torch.autograd.Function):
                                  cpu(rc_), cpu(rr_all), cpu(ce_), cpu(re_all),
                                  grad=want_grad, emb_grad=want_emb)
 
-        # 3. one all-reduce completes the loss, metrics and column gradients
-        partial = torch.from_numpy(rows.partial).to(device)
+        # 3. one all-reduce completes the loss, metrics and column gradients,
+        # and the shares of W's shape, which this rank's context holds
+        # (the partial vector has no room for them)
+        shape = ctx.metrics
+        shares = np.array([shape.effective_contrasts, shape.diagonal_weight],
+                          dtype=rows.partial.dtype)
+        partial = torch.from_numpy(np.concatenate([rows.partial, shares])).to(device)
         dist.all_reduce(partial, group=group)
-        total = split_partial(partial.cpu().numpy(), pr_all.shape[0],
-                              d if want_emb else 0)
-        module._last_metrics = total.metrics
+        summed = partial.cpu().numpy()
+        total = split_partial(summed[:-2], pr_all.shape[0], d if want_emb else 0)
+        module._last_metrics = total.metrics._replace(
+            effective_contrasts=float(summed[-2]), diagonal_weight=float(summed[-1]))
 
         gc = gr = ge = gf = None
         if want_grad or want_emb:

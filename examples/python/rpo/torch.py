@@ -39,6 +39,9 @@ TRL_METRICS = (
     ("rewards/rejected", "reward_rejected"),
     ("rewards/margins", "margin"),
     ("rewards/accuracies", "accuracy"),
+    # librpo 1.3: the shape of W (not TRL's)
+    ("weights/effective_contrasts", "effective_contrasts"),
+    ("weights/diagonal", "diagonal_weight"),
 )
 
 _LOGP_ARGS = ("policy_chosen_logps", "policy_rejected_logps",

@@ -7,7 +7,7 @@ a differentiable PyTorch function (CPU tensors, float32 or float64).
     # weight.grad and bias.grad through librpo's backward
 
 It equals linear + log_softmax + gather, but librpo never holds more than a
-chunk of the T x V logits (docs/api.md).
+chunk of the T x V logits (include/rpo.h, rpo_linear_logps_*).
 """
 
 import torch

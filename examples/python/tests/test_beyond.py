@@ -244,16 +244,20 @@ class RowBlocks(unittest.TestCase):
             gathered = ce if paired else re
             summed = np.zeros(rpo.partial_length(n, d))
             gc, ge = np.zeros(7), np.zeros((7, d))
+            shape = np.zeros(2)  # the blocks' shares of W's shape
             for start, stop in ((0, 3), (3, 3), (3, 7)):
                 r = ctx.loss_rows(7, start, pc[start:stop], pr, rc[start:stop], rr,
                                   ce[start:stop], gathered, emb_grad=True)
                 summed += r.partial   # what an all-reduce would do
                 gc[start:stop], ge[start:stop] = r.grad_chosen, r.grad_chosen_emb
+                shape += (ctx.metrics.effective_contrasts, ctx.metrics.diagonal_weight)
             total = rpo.split_partial(summed, n, d)
             what = "paired" if paired else "unpaired"
             support.assert_loss_close(self, total.loss, whole.loss, TOL, what)
+            metrics = total.metrics._replace(effective_contrasts=shape[0],
+                                             diagonal_weight=shape[1])
             for field in whole.metrics._fields:
-                support.assert_loss_close(self, getattr(total.metrics, field),
+                support.assert_loss_close(self, getattr(metrics, field),
                                           getattr(whole.metrics, field), TOL, field)
             support.assert_close_rel(self, gc, whole.grad_chosen, TOL, what)
             support.assert_close_rel(self, total.grad_rejected, whole.grad_rejected,

@@ -35,13 +35,16 @@ class Settings(unittest.TestCase):
             # librpo 1.3: the objectives, the fused linear log-probs
             "simpo_gamma": 0.0, "f_divergence": "reverse_kl", "f_alpha": 1.0,
             "desirable_weight": 1.0, "undesirable_weight": 1.0,
-            "linear_chunk": 256})
+            "linear_chunk": 256,
+            # librpo 1.3: effective contrasts (docs/beyond.md section 10)
+            "target_contrasts": 0.0})
 
     def test_every_setting_is_a_property_that_round_trips(self):
         ctx = context()
         # numbers inside each range (label smoothing < 0.5; whole iterations)
         samples = {"label_smoothing": (0.0, 0.25), "sinkhorn_iters": (1, 500),
-                   "linear_chunk": (16, 300), "threads": (1, 4)}
+                   "linear_chunk": (16, 300), "threads": (1, 4),
+                   "target_contrasts": (0.0, 2.5)}
         for s in rpo.SETTINGS:
             values = s.choices or samples.get(s.name, (0.25, 0.75))
             for v in values:

@@ -76,10 +76,10 @@ static void widen_scale(const void *x_, size_t d, double inv, void *out_)
 static const rpo_kernels table = {
     RPO_ISA_NAME,
     RPO_ISA_ID,
-    {RPO_MR, 2 * VL32, product_f32, dots_f32, softmax_f32, pairs_f32, sumsq_f32, scale_f32, mirror_f32,
+    {RPO_MR, 2 * VL32, product_f32, dots_f32, softmax_f32, row_entropy_f32, pairs_f32, sumsq_f32, scale_f32, mirror_f32,
      product_acc_f32, chunk_lse_f32, chunk_grad_f32,
      token_scan_f32, token_lse_f32, token_grad_f32},
-    {RPO_MR, 2 * VL64, product_f64, dots_f64, softmax_f64, pairs_f64, sumsq_f64, scale_f64, mirror_f64,
+    {RPO_MR, 2 * VL64, product_f64, dots_f64, softmax_f64, row_entropy_f64, pairs_f64, sumsq_f64, scale_f64, mirror_f64,
      product_acc_f64, chunk_lse_f64, chunk_grad_f64,
      token_scan_f64, token_lse_f64, token_grad_f64},
     widen_scale,

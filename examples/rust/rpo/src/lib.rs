@@ -16,7 +16,11 @@
 //! ([`Context::set_sinkhorn_weighting`]), gradients with respect to the
 //! prompt embeddings ([`Context::loss_embed_grad`]) and one contrast
 //! matrix across data-parallel ranks ([`Context::loss_rows`]); from
-//! librpo 1.3, batches of related prompts ([`Context::related_batches`]).
+//! librpo 1.3, batches of related prompts ([`Context::related_batches`]),
+//! the token path's log-sum-exps and in-place backward
+//! ([`Context::token_logps_lse`], [`Context::token_logps_backward_in_place`]),
+//! packed sequences ([`Context::packed_seq_logps`]) and the fused linear
+//! log-probs from hidden states and the LM head ([`Context::linear_logps`]).
 //!
 //! ```
 //! use rpo::{Context, Inputs, Weighting};
@@ -49,23 +53,31 @@
 
 mod batching;
 mod context;
+mod contrasts;
 mod embed_grad;
 mod error;
+mod linear;
 mod objectives;
+mod packed;
 mod real;
 mod rows;
 mod settings;
 pub mod sys;
+mod token_lse;
 mod tokens;
 
 pub use context::{Context, Embeddings, Inputs, Loss, Metrics, Param, Placement, Reduction,
                   Weighting};
+pub use contrasts::WeightShape;
 pub use embed_grad::EmbedGrad;
 pub use error::{Error, ErrorKind};
+pub use linear::{LinearGrads, LinearHead, LinearReal};
 pub use objectives::{FDivergence, Objective, ObjectiveOut, ObjectiveReal, Term};
+pub use packed::PackedReal;
 pub use real::Real;
 pub use rows::{partial_len, Partial, RowBlock, Rows, PARTIAL_COUNT};
 pub use settings::{LogitScale, LossType, SinkhornRun};
+pub use token_lse::{GradWrite, TokenLseReal};
 pub use tokens::{seq_logps, seq_logps_backward, Logits, SeqReduce};
 
 /// docs/rust.md, whose `rust` blocks `cargo test` runs as doc tests so the

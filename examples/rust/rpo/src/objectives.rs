@@ -152,6 +152,7 @@ impl Context {
             ref_kl: opt_ptr(rk),
             kl: kl.as_ref().map_or(ptr::null(), |x| x as *const T),
             sft_tokens: ptr::null(),
+            losses_grad: ptr::null(),
         };
         let mut out = ObjectiveOut {
             loss: T::default(),

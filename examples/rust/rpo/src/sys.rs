@@ -191,7 +191,7 @@ extern "C" {
         order: *mut usize) -> c_int;
 }
 
-// librpo 1.3: the token path (raw declarations; no safe wrapper yet).
+// librpo 1.3: the token path (safe wrappers: token_lse.rs, packed.rs).
 pub const RPO_GRAD_ACCUMULATE: c_int = 0;
 pub const RPO_GRAD_OVERWRITE: c_int = 1;
 extern "C" {
@@ -221,7 +221,7 @@ extern "C" {
         dseq_logps: *const f64, dtoken_logps: *mut f64) -> c_int;
 }
 
-// librpo 1.3: fused linear log-probs (raw declarations; no safe wrapper yet).
+// librpo 1.3: fused linear log-probs (safe wrapper: linear.rs).
 pub const RPO_PARAM_LINEAR_CHUNK: c_int = 19;
 extern "C" {
     pub fn rpo_linear_logps_f32(ctx: *mut rpo_ctx, t: usize, h: usize, v: usize,
@@ -252,6 +252,11 @@ pub const RPO_PARAM_UNDESIRABLE_WEIGHT: c_int = 18;
 pub const RPO_STAT_LOGPS_CHOSEN: c_int = 8;
 pub const RPO_STAT_LOGPS_REJECTED: c_int = 9;
 pub const RPO_STAT_KL: c_int = 10;
+
+// librpo 1.3: effective contrasts (docs/beyond.md).
+pub const RPO_PARAM_TARGET_CONTRASTS: c_int = 20;
+pub const RPO_STAT_EFFECTIVE_CONTRASTS: c_int = 11;
+pub const RPO_STAT_DIAGONAL_WEIGHT: c_int = 12;
 pub const RPO_MAX_TERMS: usize = 8;
 pub const RPO_LOSS_SIGMOID_NORM: c_int = 11;
 pub const RPO_LOSS_SIMPO: c_int = 12;
@@ -290,6 +295,7 @@ pub struct rpo_batch<T> {
     pub ref_kl: *const T,
     pub kl: *const T,
     pub sft_tokens: *const T,
+    pub losses_grad: *const T,
 }
 
 /// `rpo_results_f32` (T = f32) and `rpo_results_f64` (T = f64).

@@ -41,7 +41,7 @@ fn span(rows: usize, vocab: usize, stride: usize) -> Option<usize> {
 }
 
 /// The number of elements the logits span, once their shape is checked.
-fn check_logits<T>(logits: &Logits<T>, targets: &[i32]) -> Result<usize, Error> {
+pub(crate) fn check_logits<T>(logits: &Logits<T>, targets: &[i32]) -> Result<usize, Error> {
     let (rows, vocab, stride) = (logits.rows, logits.vocab, logits.stride);
     if stride < vocab {
         return Err(size_error(format!("stride = {stride} is below vocab = {vocab}")));
