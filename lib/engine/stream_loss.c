@@ -27,9 +27,6 @@ typedef struct loss_job {
     const void *wr_compute;    /* (N) its wr for the pairs kernel        */
     double *e_hat, *f_hat_t, *de, *df; /* embedding gradients            */
     rpo_sums total;
-    /* shared mode: the block being worked on */
-    char *shared;
-    size_t shared_i0, shared_rows;
     rpo_sums item_sums[256];   /* per worker, up to RPO_PARAM_THREADS    */
 } loss_job;
 
@@ -124,37 +121,11 @@ static void pair_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
     }
 }
 
-/* Streamed mode: a whole block on one worker. */
-static void loss_block(void *arg, unsigned worker, size_t item)
+/* The walk's rows (rpo_walk_blocks): their per-pair stage. */
+static void loss_rows(void *arg, unsigned worker, size_t i0, size_t rows,
+                      const void *w, size_t ldw)
 {
-    loss_job *job = arg;
-    const rpo_stream *s = job->s;
-    const size_t i0 = item * s->p->block_rows;
-    const size_t rows = rpo_block_rows(s->p, s->call->m, item);
-    void *panel = rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.panel);
-    void *sim = rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.sim);
-    size_t ldw;
-    const void *w = rpo_weight_rows(s->src, i0, rows, panel, sim, &ldw);
-    pair_stage(job, worker, i0, rows, w, ldw);
-}
-
-/* Shared mode: a sub-block of the block whose similarities are computed. */
-static void loss_sub_block(void *arg, unsigned worker, size_t item)
-{
-    loss_job *job = arg;
-    const rpo_stream *s = job->s;
-    const size_t n = s->call->n, r0 = item * RPO_SUB_BLOCK_ROWS;
-    const size_t rows = job->shared_rows - r0 < RPO_SUB_BLOCK_ROWS ? job->shared_rows - r0
-                                                                   : RPO_SUB_BLOCK_ROWS;
-    const size_t i0 = job->shared_i0 + r0;
-    void *panel = job->shared + r0 * n * s->p->elem;
-    const void *w = panel;
-    size_t ldw = n;
-    if (s->p->embedding)
-        rpo_embedding_softmax(s->src, i0, rows, panel);
-    else
-        w = rpo_weight_rows(s->src, i0, rows, panel, NULL, &ldw);
-    pair_stage(job, worker, i0, rows, w, ldw);
+    pair_stage(arg, worker, i0, rows, w, ldw);
 }
 
 /* Partial sums join the totals in order (threads.h). */
@@ -176,28 +147,6 @@ static void loss_commit(void *arg, unsigned worker, size_t item)
         const double *df_part = rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.df_part);
         for (size_t k = 0; k < s->call->n * s->call->d; k++)
             job->df[k] += df_part[k];
-    }
-}
-
-static void run_blocks(loss_job *job)
-{
-    const rpo_stream *s = job->s;
-    const rpo_plan *p = s->p;
-    if (!p->shared) {
-        rpo_ordered_work work = {loss_block, loss_commit, job};
-        rpo_run_ordered(&work, p->blocks, p->workers);
-        return;
-    }
-    job->shared = rpo_scratch_at(s->ctx, s->L->shared_panel);
-    for (size_t block = 0; block < p->blocks; block++) {
-        job->shared_i0 = block * p->block_rows;
-        job->shared_rows = rpo_block_rows(p, s->call->m, block);
-        if (p->embedding)
-            rpo_shared_similarity(s, job->shared_i0, job->shared_rows, job->shared,
-                                  s->call->n, p->symmetric);
-        rpo_ordered_work work = {loss_sub_block, loss_commit, job};
-        rpo_run_ordered(&work, (job->shared_rows + RPO_SUB_BLOCK_ROWS - 1) / RPO_SUB_BLOCK_ROWS,
-                        p->workers);
     }
 }
 
@@ -355,7 +304,9 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
         memset(job.df, 0, n * d * sizeof *job.df);
     }
 
-    run_blocks(&job);
+    const rpo_block_visitor visitor = {loss_rows, loss_commit, NULL,
+                                       s->p->symmetric, &job};
+    rpo_walk_blocks(s, &visitor);
 
     /* the pairs kernels and pairs_scalar.c leave out -beta (rows) and +beta
      * (columns), the pair's beta; the family's and the objective's sums
