@@ -2,7 +2,8 @@
  * Streaming a call's row blocks through the kernels (plan.h describes the
  * blocks and the two modes): the loss with its gradients and metrics
  * (stream_loss.c), the weight matrix of rpo_weights_* (stream_weights.c),
- * and the similarity product of a shared block (stream.c).
+ * both on one walk of the row blocks, and the similarity product of a
+ * shared block (stream.c).
  */
 #ifndef RPO_STREAM_H
 #define RPO_STREAM_H
