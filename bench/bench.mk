@@ -133,3 +133,20 @@ bench-objectives: $(BUILD)/bench/bench_objectives
 	$(BUILD)/bench/bench_objectives
 
 bench: bench-objectives
+
+# ---------------------------------------------------------------- bit digest
+# bit_digest (bench/bit_digest.c): one 64-bit digest per family of entry
+# points over many configurations. Not a benchmark: it prints no time, and
+# two builds give the same lines exactly when their results are bitwise
+# identical (docs/hardening.md). Links librpo.a for the kernel choice.
+BIT_DIGEST_BIN := $(BUILD)/bench/bit_digest
+$(BIT_DIGEST_BIN): bench/bit_digest.c tests/support/vectors.c tests/support/vectors.h include/rpo.h $(BUILD)/librpo.a
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) -Itests/support -o $@ $< tests/support/vectors.c $(BUILD)/librpo.a $(LDLIBS)
+
+WERROR_TARGETS += $(BIT_DIGEST_BIN)
+
+.PHONY: bit-digest
+## bit-digest: print one digest of the results per family of entry points (compare two builds)
+bit-digest: $(BIT_DIGEST_BIN)
+	$(BIT_DIGEST_BIN)

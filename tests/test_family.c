@@ -231,7 +231,7 @@ static void test_finite_differences(void **state)
 }
 
 /* rpo_loss_embed_grad_* runs the generic kernel for every loss; rpo_loss_*
- * runs contrast.c's for plain SIGMOID. They must agree. */
+ * runs pairs_scalar.c's for plain SIGMOID. They must agree. */
 static void test_generic_kernel_matches_sigmoid_kernel(void **state)
 {
     (void)state;

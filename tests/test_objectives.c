@@ -188,7 +188,7 @@ static void check_configuration(const problem *P, int weighting, int caller_w,
 {
     rpo_ctx *ctx = objective_ctx(weighting, placement, reduction, fdiv);
     /* no margin with sample weights: one sigmoid term then runs on the
-     * pairs kernel's weighted variants, the other lists on objective_rows.c */
+     * pairs kernel's weighted variants, the other lists on objective_pairs.c */
     const double gamma = sample ? 0.0 : 0.3;
     set(ctx, RPO_PARAM_SIMPO_GAMMA, gamma);
     rpo_batch_f64 b = batch_of(P, lengths, sample);

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "batching.h"
+#include "config.h"
 #include "embed.h"
 #include "threads.h"
 
@@ -291,7 +292,8 @@ int rpo_related_batches(rpo_ctx *ctx, size_t p, size_t d, rpo_in emb,
         return rpo_fail(ctx, RPO_ERR_SIZE,
                         "p * d overflows size_t (p = %zu, d = %zu)", p, d);
 
-    unsigned workers = rpo_threads(ctx);
+    const rpo_config cfg = rpo_config_of(ctx);
+    unsigned workers = cfg.threads;
     const size_t most_nodes = p / batch + 1;
     rpo_scratch_plan plan = {0};
     const size_t at_scale = rpo_scratch_add(&plan, p, sizeof(double));
@@ -311,7 +313,7 @@ int rpo_related_batches(rpo_ctx *ctx, size_t p, size_t d, rpo_in emb,
                         "d = %zu", plan.bytes, p, d);
 
     double *scale = rpo_scratch_at(ctx, at_scale);
-    if (!rpo_row_norms(ctx->kernels, emb, 0, p, d, scale)) {
+    if (!rpo_row_norms(cfg.kernels, emb, 0, p, d, scale)) {
         const size_t row = first_nonfinite_row(emb, p, d);
         return rpo_fail(ctx, RPO_ERR_NONFINITE,
                         "embeddings row %zu holds NaN or infinity", row);

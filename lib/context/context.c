@@ -128,7 +128,7 @@ int rpo_ctx_use_kernels(rpo_ctx *ctx, int kernels)
                         "available: this build or this CPU cannot run it",
                         kernels);
     ctx->kernels = k;
-    ctx->generic_pairs = kernels == RPO_KERNELS_GENERIC;
+    ctx->scalar_pairs = kernels == RPO_KERNELS_GENERIC;
     return RPO_OK;
 }
 
@@ -136,7 +136,7 @@ const char *rpo_ctx_kernels(const rpo_ctx *ctx)
 {
     if (ctx == NULL)
         return "";
-    return ctx->generic_pairs ? "generic" : ctx->kernels->name;
+    return ctx->scalar_pairs ? "generic" : ctx->kernels->name;
 }
 
 void rpo_ctx_free(rpo_ctx *ctx)
@@ -236,30 +236,3 @@ int rpo_ctx_stat(const rpo_ctx *ctx, int stat, double *value)
     return RPO_OK;
 }
 
-int rpo_resolved_placement(const rpo_ctx *ctx)
-{
-    int placement = (int)ctx->param[RPO_PARAM_PLACEMENT];
-    if (placement != RPO_PLACEMENT_AUTO)
-        return placement;
-    return rpo_weighting(ctx) == RPO_WEIGHTING_EMBEDDING ? RPO_PLACEMENT_LOGIT
-                                                         : RPO_PLACEMENT_LOSS;
-}
-
-double rpo_logit_factor(const rpo_ctx *ctx, size_t n)
-{
-    return rpo_logit_scale(ctx) == RPO_LOGIT_SCALE_ROW_MEAN ? (double)n : 1.0;
-}
-
-double rpo_pair_beta(const rpo_ctx *ctx, size_t n)
-{
-    const double beta = ctx->param[RPO_PARAM_BETA];
-    return rpo_resolved_placement(ctx) == RPO_PLACEMENT_LOGIT
-               ? beta * rpo_logit_factor(ctx, n)
-               : beta;
-}
-
-double rpo_sigmoid_smoothing(const rpo_ctx *ctx)
-{
-    const double e = ctx->param[RPO_PARAM_LABEL_SMOOTHING];
-    return rpo_loss_kind(ctx) == RPO_LOSS_ROBUST ? -e / (1.0 - 2.0 * e) : e;
-}

@@ -3,8 +3,10 @@
  * plans are scratch.h).
  *
  * Settings live in a table indexed by their public key (RPO_PARAM_*), so a
- * new setting is one row in context.c's table and one header macro; no
- * signature changes.
+ * new setting is one row in context.c's table, one field of rpo_config
+ * and one header macro; no signature changes. Only context.c (set, get)
+ * and config.c read the table: every entry point resolves it once into an
+ * rpo_config (config.h), which is what the stages below it read.
  */
 #ifndef RPO_CONTEXT_H
 #define RPO_CONTEXT_H
@@ -46,7 +48,8 @@ struct rpo_ctx {
     unsigned char *scratch;       /* scratch_block aligned to RPO_ALIGN    */
     size_t scratch_bytes;         /* usable bytes at scratch               */
     const rpo_kernels *kernels;   /* chosen at creation for this CPU       */
-    int generic_pairs;            /* per-pair stage through contrast.c     */
+    int scalar_pairs;             /* RPO_KERNELS_GENERIC: the per-pair
+                                     stage in scalar double (config.h)    */
     char error_detail[RPO_DETAIL_BYTES]; /* rpo_ctx_error_detail's text: "" */
 };
 
@@ -66,52 +69,6 @@ __attribute__((format(printf, 3, 4)))
 #endif
 int rpo_fail(rpo_ctx *ctx, int status, const char *fmt, ...);
 
-/* Typed readers of the settings, so the engine never sees raw keys. */
-static inline int rpo_weighting(const rpo_ctx *ctx)
-{
-    return (int)ctx->param[RPO_PARAM_WEIGHTING];
-}
-static inline int rpo_reduction(const rpo_ctx *ctx)
-{
-    return (int)ctx->param[RPO_PARAM_REDUCTION];
-}
-static inline unsigned rpo_threads(const rpo_ctx *ctx)
-{
-    return (unsigned)ctx->param[RPO_PARAM_THREADS];
-}
-static inline int rpo_loss_kind(const rpo_ctx *ctx)
-{
-    return (int)ctx->param[RPO_PARAM_LOSS];
-}
-static inline size_t rpo_linear_chunk(const rpo_ctx *ctx)
-{
-    return (size_t)ctx->param[RPO_PARAM_LINEAR_CHUNK];
-}
-/* k of RPO_PARAM_TARGET_CONTRASTS; 0: off */
-static inline double rpo_target_contrasts(const rpo_ctx *ctx)
-{
-    return ctx->param[RPO_PARAM_TARGET_CONTRASTS];
-}
-static inline int rpo_logit_scale(const rpo_ctx *ctx)
-{
-    return (int)ctx->param[RPO_PARAM_LOGIT_SCALE];
-}
-
-/* The placement AUTO resolves to: the reference implementation puts
- * embedding weights inside the logit and the others on the loss. */
-int rpo_resolved_placement(const rpo_ctx *ctx);
-
-/* The logit scale k of LOGIT placement (1, or N for ROW_MEAN), and the
- * beta the sigmoid kernels see: beta k W_ij z_ij is the pair's logit. */
-double rpo_logit_factor(const rpo_ctx *ctx, size_t n);
-double rpo_pair_beta(const rpo_ctx *ctx, size_t n);
-
-/* The eps of the pairs kernels' softplus(-u) + eps u, for SIGMOID and
- * ROBUST. SIGMOID's (1 - e) softplus(-u) + e softplus(u) has eps = e, since
- * softplus(u) = u + softplus(-u); ROBUST's ((1 - e) softplus(-u) - e
- * softplus(u)) / (1 - 2 e) is softplus(-u) - e u / (1 - 2 e): eps =
- * -e / (1 - 2 e). */
-double rpo_sigmoid_smoothing(const rpo_ctx *ctx);
 
 /* The region at offset (from rpo_scratch_add) after a successful reserve. */
 static inline void *rpo_scratch_at(const rpo_ctx *ctx, size_t offset)

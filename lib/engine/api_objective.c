@@ -73,40 +73,44 @@ typedef struct results_view {
 
 /* A row block of a larger problem (rpo_objective_rows_*), or none. */
 typedef struct block_view {
-    int rows;
+    int is_row_block;
     size_t m_total, row_offset;
 } block_view;
 
-static int run_list(rpo_ctx *ctx, const batch_view *b, const results_view *r,
-                    const rpo_objective *o, const block_view *block)
+static int run_list(rpo_ctx *ctx, const rpo_config *cfg, const batch_view *b,
+                    const results_view *r, const rpo_objective *o,
+                    const block_view *block)
 {
     if (o->has_sft && b->m > 0 && b->chosen_lengths.data == NULL)
         return rpo_fail(ctx, RPO_ERR_NULL_POINTER,
                         "SFT needs chosen_lengths (m = %zu)", b->m);
-    rpo_call call = rpo_loss_call(b->weights.data != NULL ? RPO_CALL_LOSS_WEIGHTED
-                                                          : RPO_CALL_LOSS,
-                                  b->m, b->policy_chosen, b->ref_chosen,
-                                  b->n, b->policy_rejected, b->ref_rejected,
-                                  b->d, b->chosen_emb, b->rejected_emb, b->weights);
     if (b->weights.data != NULL && (r->grad_chosen_emb.data != NULL ||
                                     r->grad_rejected_emb.data != NULL))
         return rpo_fail(ctx, RPO_ERR_PARAM,
                         "embedding gradients need the context's weighting, "
                         "not the caller's weights");
-    call.objective = o;
-    call.rows = block->rows;
-    call.m_total = block->m_total;
-    call.row_offset = block->row_offset;
-    call.partial_stats = block->rows ? r->partial_stats : rpo_out_f64(NULL);
-    call.loss = r->loss;
-    call.grad_chosen = r->grad_chosen;
-    call.grad_rejected = r->grad_rejected;
-    call.grad_chosen_emb = r->grad_chosen_emb;
-    call.grad_rejected_emb = r->grad_rejected_emb;
-    call.losses = r->losses;
-    call.chosen_rewards = r->chosen_rewards;
-    call.rejected_rewards = r->rejected_rewards;
-    const int status = rpo_run(ctx, &call);
+    const rpo_call call = {
+        .kind = b->weights.data != NULL ? RPO_CALL_LOSS_WEIGHTED : RPO_CALL_LOSS,
+        .m = b->m, .n = b->n, .d = b->d,
+        .policy_chosen = b->policy_chosen, .ref_chosen = b->ref_chosen,
+        .policy_rejected = b->policy_rejected, .ref_rejected = b->ref_rejected,
+        .chosen_emb = b->chosen_emb, .rejected_emb = b->rejected_emb,
+        .weights_in = b->weights,
+        .objective = o,
+        .is_row_block = block->is_row_block,
+        .m_total = block->m_total,
+        .row_offset = block->row_offset,
+        /* only a row block has partial_stats (rpo.h) */
+        .partial_stats = block->is_row_block ? r->partial_stats : rpo_out_f64(NULL),
+        .loss = r->loss,
+        .grad_chosen = r->grad_chosen, .grad_rejected = r->grad_rejected,
+        .grad_chosen_emb = r->grad_chosen_emb,
+        .grad_rejected_emb = r->grad_rejected_emb,
+        .losses = r->losses,
+        .chosen_rewards = r->chosen_rewards,
+        .rejected_rewards = r->rejected_rewards,
+    };
+    const int status = rpo_run_configured(ctx, cfg, &call);
     /* the engine's checks of 1.2 may not name their rule yet: then the
      * status's own text is the detail, so a failed call never has none */
     if (status != RPO_OK && rpo_ctx_error_detail(ctx)[0] == '\0')
@@ -114,8 +118,9 @@ static int run_list(rpo_ctx *ctx, const batch_view *b, const results_view *r,
     return status;
 }
 
-static int run_unpaired(rpo_ctx *ctx, const batch_view *b, const results_view *r,
-                        const rpo_objective *o, const block_view *block)
+static int run_unpaired(rpo_ctx *ctx, const rpo_config *cfg, const batch_view *b,
+                        const results_view *r, const rpo_objective *o,
+                        const block_view *block)
 {
     if (r->grad_chosen_emb.data != NULL || r->grad_rejected_emb.data != NULL)
         return rpo_fail(ctx, RPO_ERR_PARAM,
@@ -133,18 +138,20 @@ static int run_unpaired(rpo_ctx *ctx, const batch_view *b, const results_view *r
     call.losses = r->losses;
     call.chosen_rewards = r->chosen_rewards;
     call.rejected_rewards = r->rejected_rewards;
-    call.rows = block->rows;
+    call.is_row_block = block->is_row_block;
     call.m_total = block->m_total;
     call.row_offset = block->row_offset;
-    call.partial_stats = block->rows ? r->partial_stats : rpo_out_f64(NULL);
-    return rpo_unpaired_run(ctx, o, &call);
+    call.partial_stats = block->is_row_block ? r->partial_stats : rpo_out_f64(NULL);
+    return rpo_unpaired_run(ctx, cfg, o, &call);
 }
 
 static int run_objective(rpo_ctx *ctx, const batch_view *b, const results_view *r,
                          rpo_dtype type, const block_view *block)
 {
+    /* the call's settings, resolved once for every step below */
+    const rpo_config cfg = rpo_config_of(ctx);
     rpo_objective o;
-    int status = rpo_objective_resolve(ctx, b->terms, b->term_losses,
+    int status = rpo_objective_resolve(ctx, &cfg, b->terms, b->term_losses,
                                        b->term_weights, type, &o);
     if (status != RPO_OK)
         return status;
@@ -158,8 +165,8 @@ static int run_objective(rpo_ctx *ctx, const batch_view *b, const results_view *
     o.kl = b->kl;
     o.sft_tokens = b->sft_tokens;
     o.losses_grad = b->losses_grad;
-    return o.unpaired ? run_unpaired(ctx, b, r, &o, block)
-                      : run_list(ctx, b, r, &o, block);
+    return o.unpaired ? run_unpaired(ctx, &cfg, b, r, &o, block)
+                      : run_list(ctx, &cfg, b, r, &o, block);
 }
 
 /* The arrays of one descriptor type, tagged; the same lines for both. */

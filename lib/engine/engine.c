@@ -44,9 +44,9 @@ static int prepare_log_ratios(rpo_ctx *ctx, const rpo_call *call,
     int finite_inputs =
         rpo_log_ratios(call->policy_chosen, call->ref_chosen, call->m, a) &&
         rpo_log_ratios(call->policy_rejected, call->ref_rejected, call->n, b);
-    if (p->real == RPO_F32) {
+    if (p->compute_type == RPO_F32) {
         /* formed in double, rounded once */
-        float *af = rpo_scratch_at(ctx, L->a_real), *bf = rpo_scratch_at(ctx, L->b_real);
+        float *af = rpo_scratch_at(ctx, L->a_compute), *bf = rpo_scratch_at(ctx, L->b_compute);
         for (size_t i = 0; i < call->m; i++)
             af[i] = (float)a[i];
         for (size_t j = 0; j < call->n; j++)
@@ -99,12 +99,12 @@ static void commit_chunk(void *arg, unsigned worker, size_t item)
 }
 
 /* Returns 0 when src held NaN or infinity. */
-static int prepare_side(rpo_ctx *ctx, const rpo_plan *p, rpo_in src, size_t rows,
-                        size_t d, size_t tile, double *norm, void *packed)
+static int prepare_side(const rpo_plan *p, rpo_in src, size_t rows, size_t d,
+                        size_t tile, double *norm, void *packed)
 {
     side_job job;
-    job.k = ctx->kernels;
-    job.type = p->real;
+    job.k = p->kernels;
+    job.type = p->compute_type;
     job.src = src;
     job.rows = rows;
     job.d = d;
@@ -128,7 +128,7 @@ static int prepare_similarity(rpo_ctx *ctx, const rpo_call *call,
                               rpo_similarity *sim)
 {
     memset(sim, 0, sizeof *sim);
-    sim->type = p->real;
+    sim->type = p->compute_type;
     sim->m = call->m;
     sim->n = call->n;
     sim->d = call->d;
@@ -147,11 +147,11 @@ static int prepare_similarity(rpo_ctx *ctx, const rpo_call *call,
     void *f_packed = rpo_scratch_at(ctx, tiles ? L->f_tiles : L->f_rows);
     const size_t f_tile = tiles ? p->k->nr : 0;
     if (!(p->paired && tiles) &&
-        !prepare_side(ctx, p, sim->e, call->m, call->d, 0, e_norm, e_packed))
+        !prepare_side(p, sim->e, call->m, call->d, 0, e_norm, e_packed))
         return rpo_check_finite_rows(ctx, "chosen_emb", sim->e, 0, call->m,
                                      call->d, call->d);
     if (!(p->paired && !tiles) &&
-        !prepare_side(ctx, p, sim->f, call->n, call->d, f_tile, f_norm, f_packed))
+        !prepare_side(p, sim->f, call->n, call->d, f_tile, f_norm, f_packed))
         return rpo_check_finite_rows(ctx, p->paired ? "chosen_emb" : "rejected_emb",
                                      sim->f, 0, call->n, call->d, call->d);
     if (tiles) {
@@ -169,10 +169,10 @@ static void prepare_emb_grad(rpo_ctx *ctx, const rpo_call *call,
                              const rpo_plan *p, const rpo_layout *L,
                              const rpo_similarity *sim)
 {
-    rpo_pack_rows(ctx->kernels, RPO_F64, sim->e, sim->e_norm, 0, call->m,
+    rpo_pack_rows(p->kernels, RPO_F64, sim->e, sim->e_norm, 0, call->m,
                   call->d, rpo_scratch_at(ctx, L->e_hat));
     if (!p->paired)
-        rpo_pack_rows(ctx->kernels, RPO_F64, sim->f, sim->f_norm, 0, call->n,
+        rpo_pack_rows(p->kernels, RPO_F64, sim->f, sim->f_norm, 0, call->n,
                       call->d, rpo_scratch_at(ctx, L->f_hat));
     rpo_transpose(rpo_scratch_at(ctx, L->f_hat), call->n, call->d,
                   rpo_scratch_at(ctx, L->f_hat_t));
@@ -193,34 +193,34 @@ static rpo_sinkhorn_run prepare_sinkhorn(const rpo_stream *s)
         rpo_shared_similarity(s, i0, rpo_block_rows(s->p, m, block),
                               cos + i0 * n, n, 0);
     }
-    return rpo_sinkhorn(cos, m, n, ctx->param[RPO_PARAM_TAU],
-                        (size_t)ctx->param[RPO_PARAM_SINKHORN_ITERS],
-                        ctx->param[RPO_PARAM_SINKHORN_TOL],
+    return rpo_sinkhorn(cos, m, n, s->cfg->tau, s->cfg->sinkhorn_iters,
+                        s->cfg->sinkhorn_tol,
                         rpo_scratch_at(ctx, L->pot_g),
                         rpo_scratch_at(ctx, L->pot_f),
                         rpo_scratch_at(ctx, L->pot_g_next),
                         rpo_scratch_at(ctx, L->col_max),
-                        rpo_scratch_at(ctx, L->col_sum), ctx->kernels,
+                        rpo_scratch_at(ctx, L->col_sum), s->p->kernels,
                         s->p->workers);
 }
 
-static void describe_weights(rpo_ctx *ctx, const rpo_call *call,
-                             const rpo_plan *p, const rpo_layout *L,
-                             const rpo_similarity *sim, rpo_weight_source *src)
+static void describe_weights(rpo_ctx *ctx, const rpo_config *cfg,
+                             const rpo_call *call, const rpo_plan *p,
+                             const rpo_layout *L, const rpo_similarity *sim,
+                             rpo_weight_source *src)
 {
     memset(src, 0, sizeof *src);
     src->weighting = p->weighting;
-    src->type = p->real;
+    src->type = p->compute_type;
     src->n = call->n;
-    src->alpha = ctx->param[RPO_PARAM_ALPHA];
-    src->tau = ctx->param[RPO_PARAM_TAU];
+    src->alpha = cfg->alpha;
+    src->tau = cfg->tau;
     src->sim = sim;
     src->softmax = call->similarity_only ? NULL : p->k->softmax;
     src->caller = call->weights_in;
     src->row_offset = call->row_offset;
     src->square = p->square;
     if (p->solves_tau) {
-        src->target = rpo_target_contrasts(ctx);
+        src->target = cfg->target_contrasts;
         src->row_tau = rpo_scratch_at(ctx, L->row_tau);
         src->row_entropy_at = p->k->row_entropy;
     }
@@ -235,7 +235,7 @@ static void describe_weights(rpo_ctx *ctx, const rpo_call *call,
     }
     if (p->weighting == RPO_WEIGHTING_UNIFORM) {
         void *row = rpo_scratch_at(ctx, L->uniform);
-        rpo_uniform_row(p->real, call->n, row);
+        rpo_uniform_row(p->compute_type, call->n, row);
         src->uniform_row = row;
     }
 }
@@ -278,7 +278,7 @@ static int check_range(rpo_ctx *ctx, const rpo_call *call,
         status = output_fits(ctx, "grad_chosen", call->grad_chosen, r->grad_a,
                              call->m, 0);
     if (status == RPO_OK)
-        status = output_fits(ctx, call->rows ? "partial_grad_rejected"
+        status = output_fits(ctx, call->is_row_block ? "partial_grad_rejected"
                                              : "grad_rejected",
                              call->grad_rejected, r->grad_b, call->n, 0);
     /* both embedding gradients are computed when either is wanted; only
@@ -287,7 +287,7 @@ static int check_range(rpo_ctx *ctx, const rpo_call *call,
         status = output_fits(ctx, "grad_chosen_emb", call->grad_chosen_emb,
                              r->grad_e, call->m * call->d, call->d);
     if (status == RPO_OK && r->grad_f != NULL)
-        status = output_fits(ctx, call->rows ? "partial_grad_rejected_emb"
+        status = output_fits(ctx, call->is_row_block ? "partial_grad_rejected_emb"
                                              : "grad_rejected_emb",
                              call->grad_rejected_emb, r->grad_f,
                              call->n * call->d, call->d);
@@ -328,7 +328,7 @@ static void store_weight_shape(rpo_metrics *metrics, const rpo_metrics *shape)
 static void write_loss(rpo_ctx *ctx, const rpo_call *call,
                        const rpo_loss_result *r, const rpo_sinkhorn_run *run)
 {
-    if (call->loss.data != NULL && !call->rows)
+    if (call->loss.data != NULL && !call->is_row_block)
         rpo_out_store(call->loss, 0, &r->loss, 1);
     if (call->partial_stats.data != NULL)
         rpo_out_store(call->partial_stats, 0, r->partial, RPO_PARTIAL_COUNT);
@@ -340,7 +340,7 @@ static void write_loss(rpo_ctx *ctx, const rpo_call *call,
     /* a row block's metrics are shares, not the problem's: they go to
      * partial_stats only, but for the shape of W, which partial_stats
      * (whose length is fixed since 1.2) has no room for */
-    if (!call->rows) {
+    if (!call->is_row_block) {
         ctx->last = r->metrics;
         store_sinkhorn_run(&ctx->last, run);
     } else {
@@ -353,12 +353,12 @@ static void write_loss(rpo_ctx *ctx, const rpo_call *call,
 static int finish_empty(rpo_ctx *ctx, const rpo_call *call)
 {
     static const rpo_metrics zero_metrics;
-    if (call->kind == RPO_CALL_WEIGHTS || call->rows)
+    if (call->kind == RPO_CALL_WEIGHTS || call->is_row_block)
         store_weight_shape(&ctx->last, &zero_metrics);
     if (call->kind == RPO_CALL_WEIGHTS)
         return RPO_OK;
     const double zero = 0.0;
-    if (call->loss.data != NULL && !call->rows)
+    if (call->loss.data != NULL && !call->is_row_block)
         rpo_out_store(call->loss, 0, &zero, 1);
     if (call->partial_stats.data != NULL)
         rpo_out_zero(call->partial_stats, 0, RPO_PARTIAL_COUNT);
@@ -367,7 +367,7 @@ static int finish_empty(rpo_ctx *ctx, const rpo_call *call)
     if (call->grad_rejected.data != NULL)
         rpo_out_zero(call->grad_rejected, 0, call->n);
     write_emb_grad(call, NULL);
-    if (!call->rows)
+    if (!call->is_row_block)
         memset(&ctx->last, 0, sizeof ctx->last);
     return RPO_OK;
 }
@@ -376,23 +376,27 @@ int rpo_run(rpo_ctx *ctx, const rpo_call *call)
 {
     if (ctx == NULL)
         return RPO_ERR_NULL_POINTER;
+    const rpo_config cfg = rpo_config_of(ctx);
+    return rpo_run_configured(ctx, &cfg, call);
+}
+
+int rpo_run_configured(rpo_ctx *ctx, const rpo_config *cfg, const rpo_call *call)
+{
     rpo_detail_clear(ctx);
-    int status = rpo_validate_call(ctx, call, rpo_call_weighting(ctx, call));
+    int status = rpo_validate_call(ctx, call, rpo_call_weighting(cfg, call));
     if (status == RPO_OK)
-        status = rpo_validate_settings(ctx, call, rpo_weighting(ctx),
-                                       rpo_loss_kind(ctx),
-                                       ctx->param[RPO_PARAM_LABEL_SMOOTHING]);
+        status = rpo_validate_settings(ctx, cfg, call);
     if (status != RPO_OK)
         return status;
     if (call->m == 0 || call->n == 0)
-        return call->objective != NULL ? rpo_objective_finish_empty(ctx, call)
+        return call->objective != NULL ? rpo_objective_finish_empty(ctx, cfg, call)
                                        : finish_empty(ctx, call);
 
     /* Sizes and memory are checked before any input is read: first for
      * the compute type the settings allow, then, if the inputs turn out
      * too large for float, again for double. */
     rpo_input_scan scan = {1, 0.0, 1.0, 1.0};
-    rpo_plan p = rpo_plan_call(ctx, call, &scan);
+    rpo_plan p = rpo_plan_call(cfg, call, &scan);
     rpo_layout L;
     status = rpo_plan_reserve(ctx, call, &p, &L);
     if (status != RPO_OK)
@@ -405,8 +409,8 @@ int rpo_run(rpo_ctx *ctx, const rpo_call *call)
         if (status != RPO_OK)
             return status;
     }
-    if (p.real == RPO_F32 && rpo_compute_type(ctx, call, &scan, p.embedding) != RPO_F32) {
-        p = rpo_plan_call(ctx, call, &scan);
+    if (p.compute_type == RPO_F32 && rpo_compute_type(cfg, call, &scan, p.embedding) != RPO_F32) {
+        p = rpo_plan_call(cfg, call, &scan);
         status = rpo_plan_reserve(ctx, call, &p, &L);
         if (status != RPO_OK)
             return status;
@@ -429,8 +433,8 @@ int rpo_run(rpo_ctx *ctx, const rpo_call *call)
             prepare_emb_grad(ctx, call, &p, &L, &sim);
     }
     rpo_weight_source src;
-    describe_weights(ctx, call, &p, &L, &sim, &src);
-    const rpo_stream stream = {ctx, call, &p, &L, &src};
+    describe_weights(ctx, cfg, call, &p, &L, &sim, &src);
+    const rpo_stream stream = {ctx, cfg, call, &p, &L, &src};
     rpo_sinkhorn_run run = {0, 0.0};
     if (p.weighting == RPO_WEIGHTING_SINKHORN)
         run = prepare_sinkhorn(&stream);
@@ -451,11 +455,11 @@ int rpo_run(rpo_ctx *ctx, const rpo_call *call)
     status = check_range(ctx, call, &result);
     const double *a = rpo_scratch_at(ctx, L.a), *b = rpo_scratch_at(ctx, L.b);
     if (status == RPO_OK && call->objective != NULL)
-        status = rpo_objective_check_range(ctx, call, &result, a, b);
+        status = rpo_objective_check_range(ctx, cfg, call, &result, a, b);
     if (status != RPO_OK)
         return status;
     write_loss(ctx, call, &result, &run);
     if (call->objective != NULL)
-        rpo_objective_write(ctx, call, &result, a, b);
+        rpo_objective_write(cfg, call, &result, a, b);
     return RPO_OK;
 }

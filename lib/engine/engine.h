@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "arrays.h"
+#include "config.h"
 #include "context.h"
 
 typedef enum rpo_call_kind {
@@ -40,7 +41,7 @@ typedef struct rpo_call {
     /* A row block of a larger problem (rpo_loss_rows_*): rows row_offset ..
      * row_offset + m - 1 of m_total. grad_rejected, grad_rejected_emb and
      * partial_stats then receive this block's shares, loss is unused. */
-    int rows;
+    int is_row_block;
     size_t m_total, row_offset;
     rpo_out partial_stats;                   /* (RPO_PARTIAL_COUNT)       */
     /* An objective's term list (rpo_objective_*, objective.h), or NULL:
@@ -50,31 +51,12 @@ typedef struct rpo_call {
     rpo_out chosen_rewards, rejected_rewards;/* (M), (N) beta a, beta b   */
 } rpo_call;
 
-/* A loss call (LOSS or LOSS_WEIGHTED) with its inputs filled in and no
- * output yet: what every loss entry point shares (api.c, api_rows.c). */
-static inline rpo_call rpo_loss_call(rpo_call_kind kind,
-                                     size_t m, rpo_in policy_chosen, rpo_in ref_chosen,
-                                     size_t n, rpo_in policy_rejected, rpo_in ref_rejected,
-                                     size_t d, rpo_in chosen_emb, rpo_in rejected_emb,
-                                     rpo_in weights)
-{
-    rpo_call call = {0};
-    call.kind = kind;
-    call.m = m;
-    call.n = n;
-    call.d = d;
-    call.policy_chosen = policy_chosen;
-    call.ref_chosen = ref_chosen;
-    call.policy_rejected = policy_rejected;
-    call.ref_rejected = ref_rejected;
-    call.chosen_emb = chosen_emb;
-    call.rejected_emb = rejected_emb;
-    call.weights_in = weights;
-    return call;
-}
-
-/* Runs the call. Returns RPO_OK or the first error, in the order the header
- * documents: NULL pointer, size, memory, non-finite input, range. */
+/* Runs the call with the context's settings, resolved here once
+ * (rpo_config_of). Returns RPO_OK or the first error, in the order the
+ * header documents: NULL pointer, size, memory, non-finite input, range. */
 int rpo_run(rpo_ctx *ctx, const rpo_call *call);
+
+/* The same with settings an entry point already resolved (ctx not NULL). */
+int rpo_run_configured(rpo_ctx *ctx, const rpo_config *cfg, const rpo_call *call);
 
 #endif /* RPO_ENGINE_H */

@@ -37,10 +37,10 @@ void rpo_objective_prepare(rpo_ctx *ctx, const rpo_call *call, const rpo_plan *p
         for (size_t i = 0; i < call->m; i++)
             wg[i] = wc[i] * rpo_in_at(o->losses_grad, i);
     }
-    if (p->fast_pairs && p->real == RPO_F32) {
-        narrow(rpo_scratch_at(ctx, L->sa), call->m, rpo_scratch_at(ctx, L->sa_real));
-        narrow(rpo_scratch_at(ctx, L->sb), call->n, rpo_scratch_at(ctx, L->sb_real));
-        narrow(rpo_scratch_at(ctx, L->wr), call->n, rpo_scratch_at(ctx, L->wr_real));
+    if (p->pairs == RPO_PAIRS_SIMD && p->compute_type == RPO_F32) {
+        narrow(rpo_scratch_at(ctx, L->sa), call->m, rpo_scratch_at(ctx, L->sa_compute));
+        narrow(rpo_scratch_at(ctx, L->sb), call->n, rpo_scratch_at(ctx, L->sb_compute));
+        narrow(rpo_scratch_at(ctx, L->wr), call->n, rpo_scratch_at(ctx, L->wr_compute));
     }
 }
 
@@ -67,11 +67,11 @@ static void write_rewards(rpo_out out, double beta, const double *x, size_t coun
     }
 }
 
-int rpo_objective_check_range(rpo_ctx *ctx, const rpo_call *call,
-                              const rpo_loss_result *r, const double *a,
-                              const double *b)
+int rpo_objective_check_range(rpo_ctx *ctx, const rpo_config *cfg,
+                              const rpo_call *call, const rpo_loss_result *r,
+                              const double *a, const double *b)
 {
-    const double beta = ctx->param[RPO_PARAM_BETA];
+    const double beta = cfg->beta;
     if (call->losses.data != NULL && r->row_loss != NULL &&
         !rpo_out_fits(call->losses.type, r->row_loss, call->m))
         return rpo_fail(ctx, RPO_ERR_RANGE, "a per-row loss is beyond the output type");
@@ -81,10 +81,10 @@ int rpo_objective_check_range(rpo_ctx *ctx, const rpo_call *call,
     return RPO_OK;
 }
 
-void rpo_objective_write(const rpo_ctx *ctx, const rpo_call *call,
+void rpo_objective_write(const rpo_config *cfg, const rpo_call *call,
                          const rpo_loss_result *r, const double *a, const double *b)
 {
-    const double beta = ctx->param[RPO_PARAM_BETA];
+    const double beta = cfg->beta;
     if (call->losses.data != NULL && r->row_loss != NULL)
         rpo_out_store(call->losses, 0, r->row_loss, call->m);
     write_rewards(call->chosen_rewards, beta, a, call->m);
@@ -96,7 +96,8 @@ static int all_finite(rpo_in x, size_t count)
     return x.data == NULL || rpo_in_all_finite(x, 0, count);
 }
 
-int rpo_objective_finish_empty(rpo_ctx *ctx, const rpo_call *call)
+int rpo_objective_finish_empty(rpo_ctx *ctx, const rpo_config *cfg,
+                               const rpo_call *call)
 {
     const size_t m = call->m, n = call->n;
     /* a, b, the SFT gradient and row losses: (M), (N), (M), (M) doubles;
@@ -129,20 +130,20 @@ int rpo_objective_finish_empty(rpo_ctx *ctx, const rpo_call *call)
     rpo_loss_result r;
     memset(&r, 0, sizeof r);
     rpo_objective_add_sft(call->objective, call->policy_chosen, m,
-                          call->rows ? call->m_total : m,
-                          rpo_reduction(ctx) == RPO_REDUCTION_SUM, &r.loss, grad, rows);
+                          call->is_row_block ? call->m_total : m,
+                          cfg->reduction == RPO_REDUCTION_SUM, &r.loss, grad, rows);
     r.row_loss = rows;
     if (!(r.loss - r.loss == 0.0) ||
         (call->loss.data != NULL && !rpo_out_fits(call->loss.type, &r.loss, 1)) ||
         (call->partial_stats.data != NULL && !rpo_out_fits(call->partial_stats.type, &r.loss, 1)) ||
         (call->grad_chosen.data != NULL && !rpo_out_fits(call->grad_chosen.type, grad, m)) ||
-        rpo_objective_check_range(ctx, call, &r, a, b) != RPO_OK)
+        rpo_objective_check_range(ctx, cfg, call, &r, a, b) != RPO_OK)
         return rpo_fail(ctx, RPO_ERR_RANGE, "a result does not fit the output type");
 
     /* a row block's loss is its share, in partial_stats (zeros besides) */
     double partial[RPO_PARTIAL_COUNT] = {0};
     partial[RPO_PARTIAL_LOSS] = r.loss;
-    if (call->loss.data != NULL && !call->rows)
+    if (call->loss.data != NULL && !call->is_row_block)
         rpo_out_store(call->loss, 0, &r.loss, 1);
     if (call->partial_stats.data != NULL)
         rpo_out_store(call->partial_stats, 0, partial, RPO_PARTIAL_COUNT);
@@ -154,9 +155,9 @@ int rpo_objective_finish_empty(rpo_ctx *ctx, const rpo_call *call)
         rpo_out_zero(call->grad_chosen_emb, 0, m * call->d);
     if (call->grad_rejected_emb.data != NULL && !rpo_call_is_paired(call))
         rpo_out_zero(call->grad_rejected_emb, 0, n * call->d);
-    rpo_objective_write(ctx, call, &r, a, b);
-    if (call->rows) {  /* a row block leaves the metrics alone, but for */
-        ctx->last.effective_contrasts = 0.0;  /* its shares of W's shape */
+    rpo_objective_write(cfg, call, &r, a, b);
+    if (call->is_row_block) {  /* a row block leaves the metrics alone, but */
+        ctx->last.effective_contrasts = 0.0;  /* for its shares of W's shape */
         ctx->last.diagonal_weight = 0.0;
         return RPO_OK;
     }

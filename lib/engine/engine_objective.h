@@ -20,16 +20,17 @@ void rpo_objective_prepare(rpo_ctx *ctx, const rpo_call *call, const rpo_plan *p
                            const rpo_layout *L);
 
 /* RPO_ERR_RANGE unless the per-row losses and rewards fit their outputs. */
-int rpo_objective_check_range(rpo_ctx *ctx, const rpo_call *call,
-                              const rpo_loss_result *r, const double *a,
-                              const double *b);
+int rpo_objective_check_range(rpo_ctx *ctx, const rpo_config *cfg,
+                              const rpo_call *call, const rpo_loss_result *r,
+                              const double *a, const double *b);
 
 /* Writes the per-row losses and the rewards. */
-void rpo_objective_write(const rpo_ctx *ctx, const rpo_call *call,
+void rpo_objective_write(const rpo_config *cfg, const rpo_call *call,
                          const rpo_loss_result *r, const double *a, const double *b);
 
 /* M == 0 or N == 0: checks every input, then writes the SFT term alone
  * (0 when M == 0) and zeros elsewhere. */
-int rpo_objective_finish_empty(rpo_ctx *ctx, const rpo_call *call);
+int rpo_objective_finish_empty(rpo_ctx *ctx, const rpo_config *cfg,
+                               const rpo_call *call);
 
 #endif /* RPO_ENGINE_OBJECTIVE_H */

@@ -80,27 +80,32 @@ static int computes_emb_grad(const rpo_call *call, int weighting)
            rpo_call_wants_emb_grad(call);
 }
 
-/* SIGMOID and ROBUST (any label smoothing, either logit scale) without
- * dL/dW run the pairs kernels or contrast.c (rpo_sigmoid_smoothing); every
- * other member of the family, and every call with embedding gradients,
- * runs contrast_family.c's generic kernel, and an objective its
- * counterpart objective_rows.c. */
-static int uses_family_kernel(const rpo_ctx *ctx, const rpo_call *call, int emb_grad)
+/* The per-pair stage (plan.h): the pairs kernels evaluate SIGMOID and
+ * ROBUST (their eps: config.h) without dL/dW; every other member of the
+ * family, and every call with embedding gradients, runs the family's
+ * kernel, and an objective its counterpart. */
+static rpo_pairs_kernel pairs_kernel(const rpo_config *cfg, const rpo_call *call,
+                                     int emb_grad)
 {
-    /* contrast.c, the GENERIC set's path, knows no sample weights */
+    if (call->kind == RPO_CALL_WEIGHTS)
+        return RPO_PAIRS_NONE;
+    /* pairs_scalar.c, the GENERIC set's path, knows no sample weights */
     if (call->objective != NULL)
-        return emb_grad || ctx->generic_pairs || !rpo_objective_fast(call->objective);
-    const int loss = rpo_loss_kind(ctx);
-    return (loss != RPO_LOSS_SIGMOID && loss != RPO_LOSS_ROBUST) || emb_grad;
+        return emb_grad || cfg->scalar_pairs || !rpo_objective_fast(call->objective)
+                   ? RPO_PAIRS_OBJECTIVE
+                   : RPO_PAIRS_SIMD;
+    if ((cfg->loss != RPO_LOSS_SIGMOID && cfg->loss != RPO_LOSS_ROBUST) || emb_grad)
+        return RPO_PAIRS_FAMILY;
+    return cfg->scalar_pairs ? RPO_PAIRS_SCALAR : RPO_PAIRS_SIMD;
 }
 
-rpo_dtype rpo_compute_type(const rpo_ctx *ctx, const rpo_call *call,
+rpo_dtype rpo_compute_type(const rpo_config *cfg, const rpo_call *call,
                            const rpo_input_scan *scan, int embedding)
 {
     const rpo_dtype caller = call->kind == RPO_CALL_WEIGHTS
                                  ? call->weights_out.type
                                  : call->policy_chosen.type;
-    const int weighting = rpo_call_weighting(ctx, call);
+    const int weighting = rpo_call_weighting(cfg, call);
     /* Sinkhorn's iterations and the embeddings' backward run in double */
     if (caller != RPO_F32 || !scan->finite ||
         weighting == RPO_WEIGHTING_SINKHORN || computes_emb_grad(call, weighting))
@@ -109,7 +114,7 @@ rpo_dtype rpo_compute_type(const rpo_ctx *ctx, const rpo_call *call,
         return RPO_F64;
     /* solved temperatures stay inside their bracket (contrasts.h), which
      * is inside this range */
-    const double tau = rpo_target_contrasts(ctx) > 0.0 ? 1.0 : ctx->param[RPO_PARAM_TAU];
+    const double tau = cfg->target_contrasts > 0.0 ? 1.0 : cfg->tau;
     if (embedding && !call->similarity_only &&
         !in_range(tau, 1.0 / F32_RANGE, F32_RANGE))
         return RPO_F64;
@@ -118,8 +123,8 @@ rpo_dtype rpo_compute_type(const rpo_ctx *ctx, const rpo_call *call,
     /* the pair's beta: the logit scale multiplies it in LOGIT placement;
      * the smoothed sigmoid adds eps u, and ROBUST's |eps| grows without
      * bound as its smoothing nears 1/2 */
-    const double beta = rpo_pair_beta(ctx, call->n);
-    const double eps = fabs(rpo_sigmoid_smoothing(ctx));
+    const double beta = rpo_pair_beta(cfg, call->n);
+    const double eps = fabs(cfg->sigmoid_eps);
     if (!in_range(beta, 1.0 / F32_RANGE, F32_RANGE) || eps > F32_RANGE ||
         scan->z_bound > F32_RANGE || scan->w_bound > F32_RANGE ||
         !(scan->sample_bound <= F32_RANGE) ||
@@ -141,33 +146,33 @@ static size_t block_rows_for(size_t m, size_t n, size_t elem, size_t mr, int bla
     return rows < m ? rows : m;
 }
 
-int rpo_call_weighting(const rpo_ctx *ctx, const rpo_call *call)
+int rpo_call_weighting(const rpo_config *cfg, const rpo_call *call)
 {
     if (call->kind == RPO_CALL_LOSS_WEIGHTED)
         return RPO_WEIGHTING_CALLER;
-    return call->similarity_only ? RPO_WEIGHTING_EMBEDDING : rpo_weighting(ctx);
+    return call->similarity_only ? RPO_WEIGHTING_EMBEDDING : cfg->weighting;
 }
 
-rpo_plan rpo_plan_call(const rpo_ctx *ctx, const rpo_call *call,
+rpo_plan rpo_plan_call(const rpo_config *cfg, const rpo_call *call,
                        const rpo_input_scan *scan)
 {
     rpo_plan p;
     memset(&p, 0, sizeof p);
-    p.weighting = rpo_call_weighting(ctx, call);
+    p.weighting = rpo_call_weighting(cfg, call);
     p.embedding = p.weighting == RPO_WEIGHTING_EMBEDDING;
     p.uses_sim = p.embedding || p.weighting == RPO_WEIGHTING_SINKHORN;
     p.paired = p.uses_sim && rpo_call_is_paired(call);
     p.emb_grad = computes_emb_grad(call, p.weighting);
-    p.solves_tau = p.embedding && !call->similarity_only && rpo_target_contrasts(ctx) > 0.0;
+    p.solves_tau = p.embedding && !call->similarity_only && cfg->target_contrasts > 0.0;
     p.records_shape = !call->similarity_only &&
                       (p.uses_sim || p.weighting == RPO_WEIGHTING_CALLER);
-    p.square = (call->rows ? call->m_total : call->m) == call->n;
-    p.family = call->kind != RPO_CALL_WEIGHTS && uses_family_kernel(ctx, call, p.emb_grad);
-    p.real = rpo_compute_type(ctx, call, scan, p.embedding);
-    p.elem = p.real == RPO_F32 ? sizeof(float) : sizeof(double);
-    p.k = p.real == RPO_F32 ? &ctx->kernels->f32 : &ctx->kernels->f64;
+    p.square = (call->is_row_block ? call->m_total : call->m) == call->n;
+    p.pairs = pairs_kernel(cfg, call, p.emb_grad);
+    p.compute_type = rpo_compute_type(cfg, call, scan, p.embedding);
+    p.elem = p.compute_type == RPO_F32 ? sizeof(float) : sizeof(double);
+    p.kernels = cfg->kernels;
+    p.k = p.compute_type == RPO_F32 ? &cfg->kernels->f32 : &cfg->kernels->f64;
     p.backend = rpo_similarity_backend(call->m, call->n, call->d);
-    p.fast_pairs = !ctx->generic_pairs && !p.family;
     const int blas = p.uses_sim && p.backend == RPO_SIM_BLAS;
     p.block_rows = block_rows_for(call->m, call->n, p.elem, p.k->mr, blas);
     p.blocks = (call->m + p.block_rows - 1) / p.block_rows;
@@ -177,7 +182,7 @@ rpo_plan rpo_plan_call(const rpo_ctx *ctx, const rpo_call *call,
     p.shared = p.blocks == 1 || blas;
     p.items_per_block = p.shared ? (p.block_rows + RPO_SUB_BLOCK_ROWS - 1) / RPO_SUB_BLOCK_ROWS : 1;
 
-    const size_t threads = call_work(call, p.embedding) < SERIAL_WORK ? 1 : rpo_threads(ctx);
+    const size_t threads = call_work(call, p.embedding) < SERIAL_WORK ? 1 : cfg->threads;
     const size_t units = p.shared ? p.items_per_block : p.blocks;
     p.workers = (unsigned)(threads < units ? threads : units);
     /* One slice per worker would leave the first ones with most of a
@@ -197,14 +202,14 @@ static rpo_layout layout(const rpo_call *call, const rpo_plan *p,
     const size_t D = sizeof(double);
     const int loss = call->kind != RPO_CALL_WEIGHTS;
     /* rpo_weights_* writes in place when the output has the compute type */
-    const int direct = !loss && call->weights_out.type == p->real;
+    const int direct = !loss && call->weights_out.type == p->compute_type;
     rpo_layout L;
     memset(&L, 0, sizeof L);
     if (loss) {
         L.a = rpo_scratch_add(plan, m, D);
         L.b = rpo_scratch_add(plan, n, D);
-        L.a_real = p->real == RPO_F64 ? L.a : rpo_scratch_add(plan, m, E);
-        L.b_real = p->real == RPO_F64 ? L.b : rpo_scratch_add(plan, n, E);
+        L.a_compute = p->compute_type == RPO_F64 ? L.a : rpo_scratch_add(plan, m, E);
+        L.b_compute = p->compute_type == RPO_F64 ? L.b : rpo_scratch_add(plan, n, E);
         L.row_g = rpo_scratch_add(plan, m, D);
         L.col_g = rpo_scratch_add(plan, n, D);
     }
@@ -255,10 +260,10 @@ static rpo_layout layout(const rpo_call *call, const rpo_plan *p,
         L.wr = rpo_scratch_add(plan, n, D);
         L.row_loss = rpo_scratch_add(plan, m, D);
         /* the pairs kernel reads term 0's scores and wr in its type */
-        const int narrow = p->fast_pairs && p->real == RPO_F32;
-        L.sa_real = narrow ? rpo_scratch_add(plan, m, E) : L.sa;
-        L.sb_real = narrow ? rpo_scratch_add(plan, n, E) : L.sb;
-        L.wr_real = narrow ? rpo_scratch_add(plan, n, E) : L.wr;
+        const int narrow = p->pairs == RPO_PAIRS_SIMD && p->compute_type == RPO_F32;
+        L.sa_compute = narrow ? rpo_scratch_add(plan, m, E) : L.sa;
+        L.sb_compute = narrow ? rpo_scratch_add(plan, n, E) : L.sb;
+        L.wr_compute = narrow ? rpo_scratch_add(plan, n, E) : L.wr;
     }
 
     /* One worker's regions, then as many copies as workers. */
@@ -272,7 +277,7 @@ static rpo_layout layout(const rpo_call *call, const rpo_plan *p,
     if (loss) {
         L.per_worker.col_part = rpo_scratch_add(&w, n, D);
         L.per_worker.col_tmp = rpo_scratch_add(&w, n, E);
-        if (!p->fast_pairs)
+        if (p->pairs != RPO_PAIRS_SIMD)
             L.per_worker.wide = rpo_scratch_add(&w, work_rows * n, D);
         if (p->emb_grad) {
             L.per_worker.gw = rpo_scratch_add(&w, work_rows * n, D);

@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 
+#include "config.h"
 #include "context.h"
 #include "engine.h"
 #include "kernels.h"
@@ -37,16 +38,30 @@ typedef struct rpo_input_scan {
     double sample_bound; /* >= max |wc_i wr_j| of an objective (else 1)  */
 } rpo_input_scan;
 
+/* The per-pair stage of a call: which kernel evaluates the pairs of a
+ * block of rows. */
+typedef enum rpo_pairs_kernel {
+    RPO_PAIRS_NONE,      /* rpo_weights_*: no per-pair stage              */
+    RPO_PAIRS_SIMD,      /* the kernel set's pairs (kernels/simd/pairs.h):
+                            SIGMOID and ROBUST (any label smoothing, either
+                            logit scale) without dL/dW, and an objective
+                            whose single term is one of them             */
+    RPO_PAIRS_SCALAR,    /* pairs_scalar.c: the same in scalar double, in its
+                            place under RPO_KERNELS_GENERIC               */
+    RPO_PAIRS_FAMILY,    /* pairs_family.c: every member of the loss
+                            family, and dL/dW for embedding gradients     */
+    RPO_PAIRS_OBJECTIVE  /* objective_pairs.c: an objective's term list    */
+} rpo_pairs_kernel;
+
 typedef struct rpo_plan {
-    rpo_dtype real;                 /* compute type                       */
+    rpo_dtype compute_type;         /* float or double (rpo_compute_type) */
     size_t elem;                    /* its size                           */
-    const rpo_kernels_of_type *k;
+    const rpo_kernels *kernels;     /* the context's kernel set           */
+    const rpo_kernels_of_type *k;   /* its kernels of the compute type    */
     int weighting;                  /* RPO_WEIGHTING_* or _CALLER         */
     int embedding, paired;
     int uses_sim;                   /* EMBEDDING or SINKHORN: the prompts'
                                        similarities are prepared          */
-    int family;                     /* contrast_family.c's kernel: every
-                                       loss but the reference one         */
     int emb_grad;                   /* embedding gradients computed       */
     int solves_tau;                 /* EMBEDDING rows solve their
                                        temperature (TARGET_CONTRASTS)     */
@@ -59,7 +74,7 @@ typedef struct rpo_plan {
     int symmetric;                  /* one block of paired embeddings:
                                        half the product, mirrored         */
     int shared;                     /* shared blocks (see above)          */
-    int fast_pairs;                 /* SIMD pairs kernel, else contrast.c */
+    rpo_pairs_kernel pairs;         /* the per-pair stage                 */
     size_t block_rows, blocks;
     size_t items_per_block;         /* units of work (and commit) in a
                                        block: 1, or its sub-blocks        */
@@ -76,7 +91,7 @@ typedef struct rpo_worker_regions {
     size_t sim;        /* the tile product's packed rows                   */
     size_t col_part;   /* (n) double: a block's column sums                */
     size_t col_tmp;    /* (n) compute type: the pairs kernel's scratch     */
-    size_t wide;       /* (rows, n) double: weights for contrast.c         */
+    size_t wide;       /* (rows, n) double: weights for pairs_scalar.c         */
     /* embedding gradients (embed_grad.h), double                          */
     size_t gw;         /* (rows, n) dL/dW, then dL/dcos                    */
     size_t df_part;    /* (n, d) the work unit's dL/df^                    */
@@ -86,7 +101,7 @@ typedef struct rpo_worker_regions {
 /* Byte offsets in the context's scratch. */
 typedef struct rpo_layout {
     size_t a, b;               /* (M), (N) double log-ratios               */
-    size_t a_real, b_real;     /* the same in the compute type             */
+    size_t a_compute, b_compute; /* the same in the compute type           */
     size_t row_g, col_g;       /* (M), (N) double gradient sums            */
     size_t e_norm, f_norm;     /* (M), (N) embedding row norms             */
     size_t f_tiles;            /* TILES: f packed in B tiles               */
@@ -108,8 +123,8 @@ typedef struct rpo_layout {
                                   weights: wc_i g_i with losses_grad, else
                                   wc itself                                */
     size_t row_loss;           /* (M)                                      */
-    size_t sa_real, sb_real;   /* term 0's scores in the compute type      */
-    size_t wr_real;            /* (N) wr in the compute type               */
+    size_t sa_compute, sb_compute; /* term 0's scores, compute type     */
+    size_t wr_compute;         /* (N) wr in the compute type               */
     rpo_worker_regions per_worker;
     size_t worker0, worker_bytes;
 } rpo_layout;
@@ -120,15 +135,15 @@ rpo_input_scan rpo_scan_inputs(const rpo_call *call);
 
 /* The weighting a call uses (RPO_WEIGHTING_CALLER for rpo_loss_weighted_*,
  * EMBEDDING for the similarity stage alone). */
-int rpo_call_weighting(const rpo_ctx *ctx, const rpo_call *call);
+int rpo_call_weighting(const rpo_config *cfg, const rpo_call *call);
 
 /* The plan for a call; scan may promise small finite inputs (the compute
  * type then follows from the types and settings alone). */
-rpo_plan rpo_plan_call(const rpo_ctx *ctx, const rpo_call *call,
+rpo_plan rpo_plan_call(const rpo_config *cfg, const rpo_call *call,
                        const rpo_input_scan *scan);
 
 /* The compute type the scan allows (float only if everything fits). */
-rpo_dtype rpo_compute_type(const rpo_ctx *ctx, const rpo_call *call,
+rpo_dtype rpo_compute_type(const rpo_config *cfg, const rpo_call *call,
                            const rpo_input_scan *scan, int embedding);
 
 /* Lays out the plan's scratch in *L and reserves it: RPO_OK, RPO_ERR_SIZE

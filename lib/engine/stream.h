@@ -2,7 +2,8 @@
  * Streaming a call's row blocks through the kernels (plan.h describes the
  * blocks and the two modes): the loss with its gradients and metrics
  * (stream_loss.c), the weight matrix of rpo_weights_* (stream_weights.c),
- * and the similarity product of a shared block (stream.c).
+ * both on one walk of the row blocks, and the similarity product of a
+ * shared block (stream.c).
  */
 #ifndef RPO_STREAM_H
 #define RPO_STREAM_H
@@ -17,6 +18,7 @@
 /* Everything a streamed call reads. */
 typedef struct rpo_stream {
     rpo_ctx *ctx;
+    const rpo_config *cfg;
     const rpo_call *call;
     const rpo_plan *p;
     const rpo_layout *L;
@@ -53,6 +55,28 @@ void rpo_parallel_mirror(const rpo_stream *s, void *out, size_t lds, size_t coun
  * streamed (divided by the whole problem's M: a row block's shares) into
  * metrics; its other fields are left as they are. */
 void rpo_weight_shape_metrics(const rpo_stream *s, rpo_metrics *metrics);
+
+/* What a walk over the row blocks (rpo_walk_blocks) does with them. */
+typedef struct rpo_block_visitor {
+    /* Rows i0 .. i0 + rows - 1 of W, computed at w (row stride ldw), for
+     * the worker to use. */
+    void (*take)(void *arg, unsigned worker, size_t i0, size_t rows,
+                 const void *w, size_t ldw);
+    /* After each unit of work, in order (threads.h). */
+    void (*commit)(void *arg, unsigned worker, size_t item);
+    /* Where rows i0 .. of W may be computed (the caller's output, in
+     * place), or NULL: in the scratch's panels. */
+    char *in_place;
+    int symmetric;  /* shared blocks of paired embeddings: the half
+                       product, mirrored (plan.h)                     */
+    void *arg;
+} rpo_block_visitor;
+
+/* Computes the weights of every row block, in either mode (plan.h):
+ * streamed, a block per unit of work; shared, the block's similarities
+ * first, then its sub-blocks. Each unit's rows go to v->take, then
+ * v->commit in order. The walk of both the loss and the weights. */
+void rpo_walk_blocks(const rpo_stream *s, const rpo_block_visitor *v);
 
 /* Streams the loss call described by s into *out. Cannot fail. */
 void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out);

@@ -1,49 +1,46 @@
 /* The loss, its gradients and metrics, streamed by row blocks (plan.h). */
 #include <string.h>
 
-#include "contrast.h"
-#include "contrast_family.h"
 #include "embed_grad.h"
-#include "objective_rows.h"
-#include "pairloss.h"
+#include "objective_pairs.h"
+#include "pair_loss.h"
+#include "pairs_family.h"
+#include "pairs_scalar.h"
 #include "rpo.h"
 #include "stream.h"
 #include "threads.h"
 
 typedef struct loss_job {
     const rpo_stream *s;
-    rpo_contrast c;            /* for contrast.c, and the settings       */
-    rpo_family_contrast fc;    /* for contrast_family.c                  */
-    rpo_pairloss pair;         /* fc's per-pair function                 */
-    rpo_objective_contrast oc; /* an objective's, for objective_rows.c   */
+    rpo_pairs_scalar c;        /* for pairs_scalar.c, and the settings   */
+    rpo_pairs_family fc;       /* for pairs_family.c                     */
+    rpo_pair_loss pair;        /* fc's per-pair function                 */
+    rpo_objective_pairs oc;    /* an objective's, for objective_pairs.c  */
     double pair_scale;         /* dL/d(pair term): the reduction's scale */
     double grad_scale;         /* what the derivatives are scaled by:
                                   pair_scale, or without the reduction
                                   when each row brings its own incoming
                                   gradient (an objective's losses_grad) */
-    const void *a_real, *b_real;
+    const void *a_compute, *b_compute;
     double *row_g, *col_g;
     double *row_loss;          /* (M) an objective's per-row losses      */
-    const void *wr_real;       /* (N) its wr for the pairs kernel        */
+    const void *wr_compute;    /* (N) its wr for the pairs kernel        */
     const double *wg;          /* (M) its row gradient weights (plan.h)  */
     double *e_hat, *f_hat_t, *de, *df; /* embedding gradients            */
     rpo_sums total;
-    /* shared mode: the block being worked on */
-    char *shared;
-    size_t shared_i0, shared_rows;
     rpo_sums item_sums[256];   /* per worker, up to RPO_PARAM_THREADS    */
 } loss_job;
 
-/* Weights for contrast.c: double rows of stride n. */
+/* Weights for pairs_scalar.c: double rows of stride n. */
 static const double *widen_rows(const loss_job *job, const void *w, size_t ldw,
                                 size_t rows, double *wide)
 {
     const size_t n = job->s->call->n;
-    if (job->s->p->real == RPO_F64 && ldw == n)
+    if (job->s->p->compute_type == RPO_F64 && ldw == n)
         return w;
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < n; j++)
-            wide[r * n + j] = job->s->p->real == RPO_F64
+            wide[r * n + j] = job->s->p->compute_type == RPO_F64
                                   ? ((const double *)w)[r * ldw + j]
                                   : (double)((const float *)w)[r * ldw + j];
     return wide;
@@ -60,10 +57,10 @@ static void family_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
     const size_t n = s->call->n, d = s->call->d;
     double *gw = s->p->emb_grad ? rpo_worker_at(s->ctx, L, worker, L->per_worker.gw) : NULL;
     if (s->call->objective != NULL)
-        rpo_objective_rows(&job->oc, i0, rows, w, sums, job->row_loss + i0,
+        rpo_objective_pairs_rows(&job->oc, i0, rows, w, sums, job->row_loss + i0,
                            job->row_g + i0, col_part, gw);
     else
-        rpo_family_rows(&job->fc, i0, rows, w, sums, job->row_g + i0, col_part, gw);
+        rpo_pairs_family_rows(&job->fc, i0, rows, w, sums, job->row_g + i0, col_part, gw);
     if (gw == NULL)
         return;
     /* the solved temperatures are constants of the backward */
@@ -78,8 +75,8 @@ static void family_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
 
 /* The per-pair stage of rows i0 .. i0 + rows - 1 with weights w (row
  * stride ldw), into the worker's sums and column partial: the SIMD pairs
- * kernel for the default loss, or the generic paths of contrast.c and
- * contrast_family.c. */
+ * kernel for the default loss, or the generic paths of pairs_scalar.c and
+ * pairs_family.c. */
 static void pair_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
                        const void *w, size_t ldw)
 {
@@ -91,12 +88,12 @@ static void pair_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
     memset(sums, 0, sizeof *sums);
     if (job->c.want_grad)
         memset(col_part, 0, n * sizeof *col_part);
-    if (p->fast_pairs) {
+    if (p->pairs == RPO_PAIRS_SIMD) {
         rpo_pair_block blk;
         blk.rows = rows;
         blk.n = n;
-        blk.a = (const char *)job->a_real + i0 * p->elem;
-        blk.b = job->b_real;
+        blk.a = (const char *)job->a_compute + i0 * p->elem;
+        blk.b = job->b_compute;
         blk.w = w;
         blk.ldw = ldw;
         blk.beta = job->c.beta;
@@ -110,7 +107,7 @@ static void pair_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
         blk.col_g = col_part;
         blk.col_w = NULL;
         if (s->call->objective != NULL) {  /* the sample weights */
-            blk.col_w = job->wr_real;
+            blk.col_w = job->wr_compute;
             blk.row_w = job->oc.wc + i0;
             blk.row_gw = job->wg + i0;
             blk.row_loss = job->row_loss + i0;
@@ -119,44 +116,18 @@ static void pair_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
     } else {
         double *wide = rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.wide);
         const double *wd = widen_rows(job, w, ldw, rows, wide);
-        if (p->family)
-            family_stage(job, worker, i0, rows, wd, sums, col_part);
+        if (p->pairs == RPO_PAIRS_SCALAR)
+            rpo_pairs_scalar_rows(&job->c, i0, rows, wd, sums, job->row_g + i0, col_part);
         else
-            rpo_contrast_rows(&job->c, i0, rows, wd, sums, job->row_g + i0, col_part);
+            family_stage(job, worker, i0, rows, wd, sums, col_part);
     }
 }
 
-/* Streamed mode: a whole block on one worker. */
-static void loss_block(void *arg, unsigned worker, size_t item)
+/* The walk's rows (rpo_walk_blocks): their per-pair stage. */
+static void loss_rows(void *arg, unsigned worker, size_t i0, size_t rows,
+                      const void *w, size_t ldw)
 {
-    loss_job *job = arg;
-    const rpo_stream *s = job->s;
-    const size_t i0 = item * s->p->block_rows;
-    const size_t rows = rpo_block_rows(s->p, s->call->m, item);
-    void *panel = rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.panel);
-    void *sim = rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.sim);
-    size_t ldw;
-    const void *w = rpo_weight_rows(s->src, i0, rows, panel, sim, &ldw);
-    pair_stage(job, worker, i0, rows, w, ldw);
-}
-
-/* Shared mode: a sub-block of the block whose similarities are computed. */
-static void loss_sub_block(void *arg, unsigned worker, size_t item)
-{
-    loss_job *job = arg;
-    const rpo_stream *s = job->s;
-    const size_t n = s->call->n, r0 = item * RPO_SUB_BLOCK_ROWS;
-    const size_t rows = job->shared_rows - r0 < RPO_SUB_BLOCK_ROWS ? job->shared_rows - r0
-                                                                   : RPO_SUB_BLOCK_ROWS;
-    const size_t i0 = job->shared_i0 + r0;
-    void *panel = job->shared + r0 * n * s->p->elem;
-    const void *w = panel;
-    size_t ldw = n;
-    if (s->p->embedding)
-        rpo_embedding_softmax(s->src, i0, rows, panel);
-    else
-        w = rpo_weight_rows(s->src, i0, rows, panel, NULL, &ldw);
-    pair_stage(job, worker, i0, rows, w, ldw);
+    pair_stage(arg, worker, i0, rows, w, ldw);
 }
 
 /* Partial sums join the totals in order (threads.h). */
@@ -181,28 +152,6 @@ static void loss_commit(void *arg, unsigned worker, size_t item)
     }
 }
 
-static void run_blocks(loss_job *job)
-{
-    const rpo_stream *s = job->s;
-    const rpo_plan *p = s->p;
-    if (!p->shared) {
-        rpo_ordered_work work = {loss_block, loss_commit, job};
-        rpo_run_ordered(&work, p->blocks, p->workers);
-        return;
-    }
-    job->shared = rpo_scratch_at(s->ctx, s->L->shared_panel);
-    for (size_t block = 0; block < p->blocks; block++) {
-        job->shared_i0 = block * p->block_rows;
-        job->shared_rows = rpo_block_rows(p, s->call->m, block);
-        if (p->embedding)
-            rpo_shared_similarity(s, job->shared_i0, job->shared_rows, job->shared,
-                                  s->call->n, p->symmetric);
-        rpo_ordered_work work = {loss_sub_block, loss_commit, job};
-        rpo_run_ordered(&work, (job->shared_rows + RPO_SUB_BLOCK_ROWS - 1) / RPO_SUB_BLOCK_ROWS,
-                        p->workers);
-    }
-}
-
 static double sum_of(const double *x, size_t count)
 {
     double sum = 0.0;
@@ -217,7 +166,7 @@ static void describe_objective(loss_job *job)
 {
     const rpo_stream *s = job->s;
     const rpo_ctx *ctx = s->ctx;
-    rpo_objective_contrast *oc = &job->oc;
+    rpo_objective_pairs *oc = &job->oc;
     oc->m = s->call->m;
     oc->n = s->call->n;
     oc->o = s->call->objective;
@@ -235,11 +184,11 @@ static void describe_objective(loss_job *job)
     oc->logit_scale = job->fc.logit_scale;
     oc->want_grad = job->fc.want_grad;
     job->row_loss = rpo_scratch_at(ctx, s->L->row_loss);
-    if (s->p->fast_pairs) {
+    if (s->p->pairs == RPO_PAIRS_SIMD) {
         /* the pairs kernel reads term 0's scores in place of a, b */
-        job->a_real = rpo_scratch_at(ctx, s->L->sa_real);
-        job->b_real = rpo_scratch_at(ctx, s->L->sb_real);
-        job->wr_real = rpo_scratch_at(ctx, s->L->wr_real);
+        job->a_compute = rpo_scratch_at(ctx, s->L->sa_compute);
+        job->b_compute = rpo_scratch_at(ctx, s->L->sb_compute);
+        job->wr_compute = rpo_scratch_at(ctx, s->L->wr_compute);
         job->wg = rpo_scratch_at(ctx, s->L->wg);
         job->c.smoothing = oc->o->pair[0].eps;
     }
@@ -273,8 +222,8 @@ static void finish_objective(const loss_job *job, rpo_loss_result *out)
     for (size_t i = 0; i < m; i++)
         job->row_loss[i] *= row_unit;
     rpo_objective_add_sft(call->objective, call->policy_chosen, m,
-                          call->rows ? call->m_total : m,
-                          rpo_reduction(s->ctx) == RPO_REDUCTION_SUM, &out->loss,
+                          call->is_row_block ? call->m_total : m,
+                          s->cfg->reduction == RPO_REDUCTION_SUM, &out->loss,
                           out->grad_a, job->row_loss);
     out->row_loss = job->row_loss;
 }
@@ -303,40 +252,40 @@ static void finish_emb_grad(const loss_job *job, rpo_loss_result *out)
 void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
 {
     const rpo_ctx *ctx = s->ctx;
+    const rpo_config *cfg = s->cfg;
     const rpo_call *call = s->call;
     const size_t m = call->m, n = call->n, d = call->d;
     /* the global M of a row block (rpo_loss_rows_*), or the call's own */
-    const size_t m_total = call->rows ? call->m_total : m;
+    const size_t m_total = call->is_row_block ? call->m_total : m;
     loss_job job;
     memset(&job, 0, sizeof job);
     job.s = s;
     job.c.n = n;
     job.c.a = rpo_scratch_at(ctx, s->L->a);
     job.c.b = rpo_scratch_at(ctx, s->L->b);
-    job.c.beta = rpo_pair_beta(ctx, n);
-    job.c.smoothing = rpo_sigmoid_smoothing(ctx);
-    job.c.logit = rpo_resolved_placement(ctx) == RPO_PLACEMENT_LOGIT;
+    job.c.beta = rpo_pair_beta(cfg, n);
+    job.c.smoothing = cfg->sigmoid_eps;
+    job.c.logit = cfg->logit;
     job.c.want_loss = call->loss.data != NULL || call->partial_stats.data != NULL ||
                       call->losses.data != NULL;
     job.c.want_grad = call->grad_chosen.data != NULL ||
                       call->grad_rejected.data != NULL;
-    job.a_real = rpo_scratch_at(ctx, s->L->a_real);
-    job.b_real = rpo_scratch_at(ctx, s->L->b_real);
+    job.a_compute = rpo_scratch_at(ctx, s->L->a_compute);
+    job.b_compute = rpo_scratch_at(ctx, s->L->b_compute);
     job.row_g = rpo_scratch_at(ctx, s->L->row_g);
     job.col_g = rpo_scratch_at(ctx, s->L->col_g);
     if (job.c.want_grad)
         memset(job.col_g, 0, n * sizeof *job.col_g);
 
-    const double beta = ctx->param[RPO_PARAM_BETA];
-    job.pair = rpo_pairloss_make(rpo_loss_kind(ctx), beta,
-                                 ctx->param[RPO_PARAM_LABEL_SMOOTHING],
-                                 ctx->param[RPO_PARAM_DISCOPOP_TAU]);
+    const double beta = cfg->beta;
+    job.pair = rpo_pair_loss_make(cfg->loss, beta, cfg->label_smoothing,
+                                 cfg->discopop_tau);
     job.fc.n = n;
     job.fc.a = job.c.a;
     job.fc.b = job.c.b;
     job.fc.f = &job.pair;
     job.fc.logit = job.c.logit;
-    job.fc.logit_scale = rpo_logit_factor(ctx, n);
+    job.fc.logit_scale = rpo_logit_factor(cfg, n);
     job.fc.want_grad = job.c.want_grad;
     if (call->objective != NULL)
         describe_objective(&job);
@@ -344,7 +293,7 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
     /* mean over the rows of the whole problem (or their sum), and the 1/N
      * of logit placement */
     const double rows_scale =
-        rpo_reduction(ctx) == RPO_REDUCTION_MEAN ? 1.0 / (double)m_total : 1.0;
+        cfg->reduction == RPO_REDUCTION_MEAN ? 1.0 / (double)m_total : 1.0;
     job.pair_scale = job.c.logit ? rows_scale / (double)n : rows_scale;
     const int per_row_grad = call->objective != NULL &&
                              call->objective->losses_grad.data != NULL;
@@ -358,14 +307,17 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
         memset(job.df, 0, n * d * sizeof *job.df);
     }
 
-    run_blocks(&job);
+    const rpo_block_visitor visitor = {loss_rows, loss_commit, NULL,
+                                       s->p->symmetric, &job};
+    rpo_walk_blocks(s, &visitor);
 
-    /* the pairs kernels and contrast.c leave out -beta (rows) and +beta
-     * (columns), the pair's beta; the family kernel's sums are the
-     * derivatives themselves. The metrics take the caller's beta. */
-    const int family = s->p->family;
-    const double row_unit = family ? job.grad_scale : -job.c.beta * job.grad_scale;
-    const double col_unit = family ? job.grad_scale : job.c.beta * job.grad_scale;
+    /* the pairs kernels and pairs_scalar.c leave out -beta (rows) and +beta
+     * (columns), the pair's beta; the family's and the objective's sums
+     * are the derivatives themselves. The metrics take the caller's beta. */
+    const int slopes = s->p->pairs == RPO_PAIRS_FAMILY ||
+                       s->p->pairs == RPO_PAIRS_OBJECTIVE;
+    const double row_unit = slopes ? job.grad_scale : -job.c.beta * job.grad_scale;
+    const double col_unit = slopes ? job.grad_scale : job.c.beta * job.grad_scale;
     out->loss = job.total.loss * job.pair_scale;
     out->grad_a = out->grad_b = out->grad_e = out->grad_f = out->row_loss = NULL;
     if (job.c.want_grad) {
@@ -378,7 +330,7 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
     }
     if (s->p->emb_grad)
         finish_emb_grad(&job, out);
-    if (call->objective != NULL && s->p->fast_pairs)
+    if (call->objective != NULL && s->p->pairs == RPO_PAIRS_SIMD)
         finish_fast_term(&job, out);
     if (call->objective != NULL)
         finish_objective(&job, out);

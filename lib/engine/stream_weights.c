@@ -9,9 +9,6 @@
 typedef struct weights_job {
     const rpo_stream *s;
     int direct;              /* the output has the compute type */
-    /* shared mode: the block being worked on */
-    char *shared;
-    size_t shared_i0, shared_rows;
 } weights_job;
 
 static char *out_rows(const weights_job *job, size_t i0)
@@ -30,49 +27,19 @@ static void store_rows(const weights_job *job, size_t i0, size_t rows,
         return;
     for (size_t r = 0; r < rows; r++) {
         const char *row = (const char *)w + r * ldw * s->p->elem;
-        if (s->p->real == RPO_F64)  /* to float32 or float64 */
+        if (s->p->compute_type == RPO_F64)  /* to float32 or float64 */
             rpo_out_store(s->call->weights_out, (i0 + r) * n, (const double *)row, n);
         else                        /* float rows to a float output */
             memcpy((float *)s->call->weights_out.data + (i0 + r) * n, row, n * sizeof(float));
     }
 }
 
-/* Streamed mode: a whole block on one worker. */
-static void weights_block(void *arg, unsigned worker, size_t item)
+/* The walk's rows (rpo_walk_blocks): to the output. */
+static void weights_rows(void *arg, unsigned worker, size_t i0, size_t rows,
+                         const void *w, size_t ldw)
 {
-    const weights_job *job = arg;
-    const rpo_stream *s = job->s;
-    const size_t i0 = item * s->p->block_rows;
-    const size_t rows = rpo_block_rows(s->p, s->call->m, item);
-    /* (a call may have no scratch at all: take regions only when they exist) */
-    void *panel = job->direct ? out_rows(job, i0)
-                              : rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.panel);
-    void *sim = s->p->embedding
-                    ? rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.sim)
-                    : NULL;
-    size_t ldw;
-    const void *w = rpo_weight_rows(s->src, i0, rows, panel, sim, &ldw);
-    store_rows(job, i0, rows, w, ldw);
-}
-
-/* Shared mode: a sub-block of a block whose similarities are computed. */
-static void weights_sub_block(void *arg, unsigned worker, size_t item)
-{
-    const weights_job *job = arg;
-    const rpo_stream *s = job->s;
-    const size_t n = s->call->n, r0 = item * RPO_SUB_BLOCK_ROWS;
-    const size_t rows = job->shared_rows - r0 < RPO_SUB_BLOCK_ROWS ? job->shared_rows - r0
-                                                                   : RPO_SUB_BLOCK_ROWS;
-    const size_t i0 = job->shared_i0 + r0;
-    char *panel = job->shared + r0 * n * s->p->elem;
-    const void *w = panel;
-    size_t ldw = n;
     (void)worker;
-    if (!s->p->embedding)
-        w = rpo_weight_rows(s->src, i0, rows, panel, NULL, &ldw);
-    else
-        rpo_embedding_softmax(s->src, i0, rows, panel);
-    store_rows(job, i0, rows, w, ldw);
+    store_rows(arg, i0, rows, w, ldw);
 }
 
 /* Paired embeddings in place: the upper triangle block by block (one
@@ -126,26 +93,14 @@ void rpo_stream_weights(const rpo_stream *s)
     weights_job job;
     memset(&job, 0, sizeof job);
     job.s = s;
-    job.direct = s->call->weights_out.type == p->real;
+    job.direct = s->call->weights_out.type == p->compute_type;
     if (p->embedding && p->paired && job.direct) {
         symmetric_in_place(&job);
         return;
     }
-    if (!p->shared) {
-        rpo_ordered_work work = {weights_block, no_commit, &job};
-        rpo_run_ordered(&work, p->blocks, p->workers);
-        return;
-    }
-    for (size_t block = 0; block < p->blocks; block++) {
-        job.shared_i0 = block * p->block_rows;
-        job.shared_rows = rpo_block_rows(p, s->call->m, block);
-        job.shared = job.direct ? out_rows(&job, job.shared_i0)
-                                : rpo_scratch_at(s->ctx, s->L->shared_panel);
-        if (p->embedding)
-            rpo_shared_similarity(s, job.shared_i0, job.shared_rows, job.shared,
-                                  s->call->n, 0);
-        rpo_ordered_work work = {weights_sub_block, no_commit, &job};
-        rpo_run_ordered(&work, (job.shared_rows + RPO_SUB_BLOCK_ROWS - 1) / RPO_SUB_BLOCK_ROWS,
-                        p->workers);
-    }
+    /* the full product: the symmetric half is computed in place above */
+    const rpo_block_visitor visitor = {weights_rows, no_commit,
+                                       job.direct ? out_rows(&job, 0) : NULL, 0,
+                                       &job};
+    rpo_walk_blocks(s, &visitor);
 }

@@ -10,7 +10,7 @@ int rpo_call_is_paired(const rpo_call *call)
 {
     /* A row block always gets the gathered rejected embeddings, and its
      * chosen rows may start where they do (row_offset 0): never paired. */
-    if (call->rows)
+    if (call->is_row_block)
         return 0;
     return call->rejected_emb.data == NULL ||
            call->rejected_emb.data == call->chosen_emb.data;
@@ -71,7 +71,7 @@ static int check_pointers(rpo_ctx *ctx, const rpo_call *call, int weighting,
                             "chosen_emb is NULL: %s weighting needs prompt "
                             "embeddings%s", weighting_name(weighting),
                             embedding_hint(weighting));
-        if (call->rows && call->rejected_emb.data == NULL)
+        if (call->is_row_block && call->rejected_emb.data == NULL)
             return rpo_fail(ctx, RPO_ERR_NULL_POINTER,
                             "rejected_emb is NULL: a row block under %s "
                             "weighting needs the gathered rejected embeddings",
@@ -92,15 +92,15 @@ static int check_sizes(rpo_ctx *ctx, const rpo_call *call, int weighting,
 {
     const size_t m = call->m, n = call->n, d = call->d;
     /* a row block's diagonal is that of the whole problem */
-    const size_t m_whole = call->rows ? call->m_total : m;
-    if (call->rows && (call->row_offset > call->m_total ||
+    const size_t m_whole = call->is_row_block ? call->m_total : m;
+    if (call->is_row_block && (call->row_offset > call->m_total ||
                        m > call->m_total - call->row_offset))
         return rpo_fail(ctx, RPO_ERR_SIZE,
                         "row_offset + m exceeds m_total (row_offset = %zu, "
                         "m = %zu, m_total = %zu)", call->row_offset, m,
                         call->m_total);
     if (rpo_mul_overflows(m_whole, n))
-        return fail_overflow(ctx, call->rows ? "m_total" : "m", m_whole, "n", n);
+        return fail_overflow(ctx, call->is_row_block ? "m_total" : "m", m_whole, "n", n);
     if (rpo_mul_overflows(m, n))
         return fail_overflow(ctx, "m", m, "n", n);
     const int reads_emb = !empty && call->kind != RPO_CALL_LOSS_WEIGHTED &&
@@ -114,7 +114,7 @@ static int check_sizes(rpo_ctx *ctx, const rpo_call *call, int weighting,
     if (empty || call->kind == RPO_CALL_LOSS_WEIGHTED)
         return RPO_OK;
     if (weighting == RPO_WEIGHTING_DIAGONAL && m_whole != n)
-        return call->rows
+        return call->is_row_block
                    ? rpo_fail(ctx, RPO_ERR_SIZE, "DIAGONAL weighting needs "
                               "m_total == n (m_total = %zu, n = %zu)", m_whole, n)
                    : rpo_fail(ctx, RPO_ERR_SIZE, "DIAGONAL weighting needs "
@@ -142,15 +142,15 @@ int rpo_validate_call(rpo_ctx *ctx, const rpo_call *call, int weighting)
     return status;
 }
 
-int rpo_validate_settings(rpo_ctx *ctx, const rpo_call *call, int weighting,
-                          int loss, double label_smoothing)
+int rpo_validate_settings(rpo_ctx *ctx, const rpo_config *cfg,
+                          const rpo_call *call)
 {
     /* A row of N columns has at most N effective contrasts. A call
      * without rows or columns solves nothing (an unpaired micro-batch may
      * lack a side); the caller's weights and the similarities alone use
      * no temperature. */
-    const double k = rpo_target_contrasts(ctx);
-    if (weighting == RPO_WEIGHTING_EMBEDDING && k > (double)call->n &&
+    const double k = cfg->target_contrasts;
+    if (cfg->weighting == RPO_WEIGHTING_EMBEDDING && k > (double)call->n &&
         call->kind != RPO_CALL_LOSS_WEIGHTED && !call->similarity_only &&
         call->m > 0 && call->n > 0)
         return rpo_fail(ctx, RPO_ERR_PARAM,
@@ -162,12 +162,13 @@ int rpo_validate_settings(rpo_ctx *ctx, const rpo_call *call, int weighting,
     /* EXO's KL against (1 - eps, eps) is infinite for eps = 0; TRL refuses
      * it too rather than guess a value. An objective checked its own
      * terms (objective.c). */
-    if (call->objective == NULL && loss == RPO_LOSS_EXO_PAIR && label_smoothing == 0.0)
+    if (call->objective == NULL && cfg->loss == RPO_LOSS_EXO_PAIR &&
+        cfg->label_smoothing == 0.0)
         return rpo_fail(ctx, RPO_ERR_PARAM,
                         "EXO_PAIR loss needs RPO_PARAM_LABEL_SMOOTHING > 0 (it "
                         "is 0, where EXO's KL divergence is infinite)");
-    if (call->kind == RPO_CALL_LOSS && weighting == RPO_WEIGHTING_SINKHORN) {
-        if (call->rows)
+    if (call->kind == RPO_CALL_LOSS && cfg->weighting == RPO_WEIGHTING_SINKHORN) {
+        if (call->is_row_block)
             return rpo_fail(ctx, RPO_ERR_UNSUPPORTED,
                             "SINKHORN weighting has no row blocks: its plan "
                             "couples all rows (compute it with rpo_weights_* "

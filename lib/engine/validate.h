@@ -25,7 +25,7 @@ int rpo_validate_call(rpo_ctx *ctx, const rpo_call *call, int weighting);
  * smoothing), or RPO_ERR_UNSUPPORTED for a request no code path serves
  * (SINKHORN in a row block or with embedding gradients), with its detail
  * in ctx. */
-int rpo_validate_settings(rpo_ctx *ctx, const rpo_call *call, int weighting,
-                          int loss, double label_smoothing);
+int rpo_validate_settings(rpo_ctx *ctx, const rpo_config *cfg,
+                          const rpo_call *call);
 
 #endif /* RPO_VALIDATE_H */

@@ -50,8 +50,8 @@ typedef struct rpo_sums {
 
 /* One row block of the contrast for the pairs kernel. The compute type
  * (float or double) is that of the kernel called; a, b, w, col_tmp point to
- * it. Outputs are unscaled sums, as for rpo_contrast_rows
- * (lib/loss/contrast.h). */
+ * it. Outputs are unscaled sums, as for rpo_pairs_scalar_rows
+ * (lib/loss/pairs_scalar.h). */
 typedef struct rpo_pair_block {
     size_t rows, n;
     const void *a;        /* (rows) chosen log-ratios of the block's rows   */
@@ -59,7 +59,7 @@ typedef struct rpo_pair_block {
     const void *w;        /* (rows, ldw) weights; ldw == 0: one row for all */
     size_t ldw;
     double beta;          /* the pair's beta: times the logit scale in logit
-                             placement (pairloss.h)                         */
+                             placement (pair_loss.h)                         */
     double smoothing;     /* label smoothing eps; 0: the plain loss         */
     int logit;            /* 1: logit placement, 0: loss placement          */
     int want_loss;        /* 0: no softplus                                 */

@@ -44,7 +44,7 @@ static int check_finite(rpo_ctx *ctx, rpo_in x, size_t count, const char *name)
 /* A row block's M + N sequences lie within the m_total of all blocks. */
 static int check_block(rpo_ctx *ctx, const rpo_unpaired_call *c, size_t seqs)
 {
-    if (c->rows && (c->row_offset > c->m_total || seqs > c->m_total - c->row_offset))
+    if (c->is_row_block && (c->row_offset > c->m_total || seqs > c->m_total - c->row_offset))
         return rpo_fail(ctx, RPO_ERR_SIZE,
                         "row_offset + m + n exceeds m_total, the sequences of "
                         "all blocks (row_offset = %zu, m + n = %zu, m_total = %zu)",
@@ -120,7 +120,8 @@ static int fits(rpo_out out, const double *x, size_t count)
     return out.data == NULL || rpo_out_fits(out.type, x, count);
 }
 
-int rpo_unpaired_run(rpo_ctx *ctx, const rpo_objective *o, const rpo_unpaired_call *c)
+int rpo_unpaired_run(rpo_ctx *ctx, const rpo_config *cfg, const rpo_objective *o,
+                     const rpo_unpaired_call *c)
 {
     const int kto = o->unpaired == RPO_LOSS_KTO;
     int status = check_pointers(ctx, o, c, kto);
@@ -149,13 +150,13 @@ int rpo_unpaired_run(rpo_ctx *ctx, const rpo_objective *o, const rpo_unpaired_ca
     double *grad = rpo_scratch_at(ctx, at_grad);
     double *reward = rpo_scratch_at(ctx, at_reward);
 
-    const double beta = ctx->param[RPO_PARAM_BETA];
+    const double beta = cfg->beta;
     const double kl = kto ? kl_estimate(o) : 0.0;
-    const double wd = ctx->param[RPO_PARAM_DESIRABLE_WEIGHT] * o->unpaired_weight;
-    const double wu = ctx->param[RPO_PARAM_UNDESIRABLE_WEIGHT] * o->unpaired_weight;
+    const double wd = cfg->desirable_weight * o->unpaired_weight;
+    const double wu = cfg->undesirable_weight * o->unpaired_weight;
     /* the mean is over the sequences of all blocks */
-    const size_t seqs_total = c->rows ? c->m_total : seqs;
-    const double scale = rpo_reduction(ctx) == RPO_REDUCTION_MEAN && seqs_total > 0
+    const size_t seqs_total = c->is_row_block ? c->m_total : seqs;
+    const double scale = cfg->reduction == RPO_REDUCTION_MEAN && seqs_total > 0
                              ? 1.0 / (double)seqs_total : 1.0;
     double total = 0.0, reward_chosen = 0.0, reward_rejected = 0.0;
     for (size_t i = 0; i < m; i++) {
@@ -197,7 +198,7 @@ int rpo_unpaired_run(rpo_ctx *ctx, const rpo_objective *o, const rpo_unpaired_ca
         !fits(c->chosen_rewards, reward, m) || !fits(c->rejected_rewards, reward + m, n))
         return rpo_fail(ctx, RPO_ERR_RANGE, "a result does not fit the output type");
 
-    if (c->loss.data != NULL && !c->rows)
+    if (c->loss.data != NULL && !c->is_row_block)
         rpo_out_store(c->loss, 0, &loss, 1);
     if (c->partial_stats.data != NULL)
         rpo_out_store(c->partial_stats, 0, partial, RPO_PARTIAL_COUNT);
@@ -211,7 +212,7 @@ int rpo_unpaired_run(rpo_ctx *ctx, const rpo_objective *o, const rpo_unpaired_ca
         rpo_out_store(c->chosen_rewards, 0, reward, m);
     if (c->rejected_rewards.data != NULL)
         rpo_out_store(c->rejected_rewards, 0, reward + m, n);
-    if (c->rows)
+    if (c->is_row_block)
         return RPO_OK;   /* a row block leaves the metrics alone */
     memset(&ctx->last, 0, sizeof ctx->last);
     ctx->last.loss = c->loss.data != NULL ? loss : 0.0;

@@ -29,21 +29,20 @@ static rpo_score_kind score_of(int loss)
 
 /* SIGMOID_NORM and SIMPO are the sigmoid loss on other scores; the margin
  * gamma belongs to the three sigmoid terms only. */
-static rpo_pairloss pair_function(const rpo_ctx *ctx, int loss)
+static rpo_pair_loss pair_function(const rpo_config *cfg, int loss)
 {
     const int sigmoid = loss == RPO_LOSS_SIGMOID || loss == RPO_LOSS_SIGMOID_NORM ||
                         loss == RPO_LOSS_SIMPO;
-    rpo_pairloss f = rpo_pairloss_make(sigmoid ? RPO_LOSS_SIGMOID : loss,
-                                       ctx->param[RPO_PARAM_BETA],
-                                       ctx->param[RPO_PARAM_LABEL_SMOOTHING],
-                                       ctx->param[RPO_PARAM_DISCOPOP_TAU]);
+    rpo_pair_loss f = rpo_pair_loss_make(sigmoid ? RPO_LOSS_SIGMOID : loss,
+                                       cfg->beta, cfg->label_smoothing,
+                                       cfg->discopop_tau);
     if (sigmoid)
-        f.margin = ctx->param[RPO_PARAM_SIMPO_GAMMA];
+        f.margin = cfg->simpo_gamma;
     return f;
 }
 
-static int add_term(rpo_ctx *ctx, rpo_objective *o, size_t list_length,
-                    size_t index, int loss, double weight)
+static int add_term(rpo_ctx *ctx, const rpo_config *cfg, rpo_objective *o,
+                    size_t list_length, size_t index, int loss, double weight)
 {
     if (loss < 0 || loss > RPO_LOSS_APO_ZERO_UNPAIRED)
         return rpo_fail(ctx, RPO_ERR_PARAM,
@@ -61,7 +60,7 @@ static int add_term(rpo_ctx *ctx, rpo_objective *o, size_t list_length,
         o->unpaired_weight = weight;
         return RPO_OK;
     }
-    if (loss == RPO_LOSS_EXO_PAIR && ctx->param[RPO_PARAM_LABEL_SMOOTHING] == 0.0)
+    if (loss == RPO_LOSS_EXO_PAIR && cfg->label_smoothing == 0.0)
         return rpo_fail(ctx, RPO_ERR_PARAM,
                         "EXO_PAIR (term %zu) needs label smoothing > 0", index);
     if (loss == RPO_LOSS_SFT) {
@@ -69,24 +68,24 @@ static int add_term(rpo_ctx *ctx, rpo_objective *o, size_t list_length,
         o->sft_weight = weight;
         return RPO_OK;
     }
-    o->pair[o->terms] = pair_function(ctx, loss);
+    o->pair[o->terms] = pair_function(cfg, loss);
     o->score[o->terms] = score_of(loss);
     o->weight[o->terms] = weight;
     o->terms++;
     return RPO_OK;
 }
 
-int rpo_objective_resolve(rpo_ctx *ctx, size_t terms, const int *term_losses,
-                          const double *term_weights, rpo_dtype type,
-                          rpo_objective *o)
+int rpo_objective_resolve(rpo_ctx *ctx, const rpo_config *cfg, size_t terms,
+                          const int *term_losses, const double *term_weights,
+                          rpo_dtype type, rpo_objective *o)
 {
     rpo_objective zero = {0};
     *o = zero;
-    o->fdiv = (int)ctx->param[RPO_PARAM_F_DIVERGENCE];
-    o->f_alpha = o->fdiv == RPO_FDIV_FORWARD_KL ? 1.0 : ctx->param[RPO_PARAM_F_ALPHA];
+    o->fdiv = cfg->f_divergence;
+    o->f_alpha = o->fdiv == RPO_FDIV_FORWARD_KL ? 1.0 : cfg->f_alpha;
     o->exp_cap = type == RPO_F32 ? log((double)FLT_MAX) : log(DBL_MAX);
     if (terms == 0)
-        return add_term(ctx, o, 1, 0, (int)ctx->param[RPO_PARAM_LOSS], 1.0);
+        return add_term(ctx, cfg, o, 1, 0, cfg->loss, 1.0);
     if (terms > RPO_MAX_TERMS)
         return rpo_fail(ctx, RPO_ERR_SIZE, "terms = %zu exceeds RPO_MAX_TERMS = %d",
                         terms, RPO_MAX_TERMS);
@@ -103,7 +102,7 @@ int rpo_objective_resolve(rpo_ctx *ctx, size_t terms, const int *term_losses,
                                 "term_losses[%zu] = %d appears twice", t, loss);
             seen |= 1u << loss;
         }
-        int status = add_term(ctx, o, terms, t, loss, weight);
+        int status = add_term(ctx, cfg, o, terms, t, loss, weight);
         if (status != RPO_OK)
             return status;
     }

@@ -5,7 +5,7 @@
  *
  * A list runs through the engine like any loss call (engine.c): this file
  * turns the log-probs into each pair term's scores sa, sb and their slopes
- * d sa / d policy (so the per-pair kernel, objective_rows.c, only chains
+ * d sa / d policy (so the per-pair kernel, objective_pairs.c, only chains
  * them), adds the SFT term, and checks the values the engine does not know.
  * KTO reads no weight matrix and runs on its own (kto.c).
  */
@@ -15,8 +15,9 @@
 #include <stddef.h>
 
 #include "arrays.h"
+#include "config.h"
 #include "context.h"
-#include "pairloss.h"
+#include "pair_loss.h"
 
 /* What a pair term reads of a sequence, besides its log-ratio. */
 typedef enum rpo_score_kind {
@@ -29,7 +30,7 @@ typedef enum rpo_score_kind {
 /* One call's objective, resolved from the batch and the settings. */
 typedef struct rpo_objective {
     size_t terms;                          /* pair terms                   */
-    rpo_pairloss pair[RPO_MAX_TERMS];      /* their per-pair functions     */
+    rpo_pair_loss pair[RPO_MAX_TERMS];      /* their per-pair functions     */
     rpo_score_kind score[RPO_MAX_TERMS];
     double weight[RPO_MAX_TERMS];
     int has_sft;
@@ -56,16 +57,16 @@ typedef struct rpo_objective {
 /* 1 when the list's pair terms run on the SIMD pairs kernel (kernels.h):
  * one term of the sigmoid loss (SIGMOID, SIGMOID_NORM, SIMPO) with no
  * margin, on scores within the log-probs' magnitudes (reverse KL, or
- * SIMPO's p / L). Every other list runs on objective_rows.c. */
+ * SIMPO's p / L). Every other list runs on objective_pairs.c. */
 int rpo_objective_fast(const rpo_objective *o);
 
 /* The list of a batch: resolves terms/term_losses/term_weights (terms == 0:
  * the context's RPO_PARAM_LOSS) and the settings into *o, whose arrays the
  * caller fills in. RPO_OK, or RPO_ERR_SIZE / RPO_ERR_NULL_POINTER /
  * RPO_ERR_PARAM with a detail in ctx. */
-int rpo_objective_resolve(rpo_ctx *ctx, size_t terms, const int *term_losses,
-                          const double *term_weights, rpo_dtype type,
-                          rpo_objective *o);
+int rpo_objective_resolve(rpo_ctx *ctx, const rpo_config *cfg, size_t terms,
+                          const int *term_losses, const double *term_weights,
+                          rpo_dtype type, rpo_objective *o);
 
 /* Checks the values of the lengths (finite, > 0) and sample weights
  * (finite, >= 0) of a call with m chosen and n rejected rows, losses_grad
@@ -113,12 +114,13 @@ typedef struct rpo_unpaired_call {
     rpo_in policy_chosen, ref_chosen, policy_rejected, ref_rejected;
     rpo_out loss, grad_chosen, grad_rejected, losses;
     rpo_out chosen_rewards, rejected_rewards;
-    int rows;
+    int is_row_block;           /* rpo_objective_rows_*: rows row_offset ..
+                                   of m_total                            */
     size_t m_total, row_offset;
     rpo_out partial_stats;
 } rpo_unpaired_call;
 
-int rpo_unpaired_run(rpo_ctx *ctx, const rpo_objective *o,
+int rpo_unpaired_run(rpo_ctx *ctx, const rpo_config *cfg, const rpo_objective *o,
                      const rpo_unpaired_call *call);
 
 #endif /* RPO_OBJECTIVE_H */

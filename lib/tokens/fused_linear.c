@@ -151,7 +151,8 @@ static int prepare(rpo_ctx *ctx, const linear_args *a, const void *dlogps,
                    int backward, rpo_linear_call *c, rpo_linear_layout *lay)
 {
     c->type = a->type;
-    c->k = a->type == RPO_F32 ? &ctx->kernels->f32 : &ctx->kernels->f64;
+    const rpo_config cfg = rpo_config_of(ctx);
+    c->k = a->type == RPO_F32 ? &cfg.kernels->f32 : &cfg.kernels->f64;
     c->h = a->h;
     c->v = a->v;
     c->ldw = a->ldw;
@@ -160,8 +161,8 @@ static int prepare(rpo_ctx *ctx, const linear_args *a, const void *dlogps,
     c->bias = a->bias;
     c->targets = a->targets;
     c->live = live_rows(a, dlogps, NULL);
-    c->chunk = rpo_linear_chunk(ctx);
-    c->threads = rpo_threads(ctx);
+    c->chunk = cfg.linear_chunk;
+    c->threads = cfg.threads;
     rpo_scratch_plan plan = {0};
     const size_t rows_at = rpo_scratch_add(&plan, c->live, sizeof(size_t));
     rpo_linear_plan(c, backward, &plan, lay);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "arrays.h"
+#include "config.h"
 #include "context.h"
 #include "kernels.h"
 

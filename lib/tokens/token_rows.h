@@ -20,6 +20,7 @@
 typedef struct token_rows {
     const rpo_kernels *set;            /* the context's kernel set       */
     const rpo_kernels_of_type *kern;   /* its element type's kernels     */
+    unsigned threads;                  /* RPO_PARAM_THREADS (config.h)   */
     size_t elem;                       /* bytes per logit: 4 or 8        */
     size_t t, v, stride;
     const void *logits;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "arrays.h"
+#include "config.h"
 #include "context.h"
 #include "detail.h"
 #include "rpo.h"
@@ -28,8 +29,10 @@ static token_rows make_rows(rpo_ctx *ctx, rpo_dtype type, size_t t, size_t v,
     token_rows r;
     memset(&r, 0, sizeof r);
     if (ctx != NULL) {
-        r.set = ctx->kernels;
-        r.kern = type == RPO_F32 ? &ctx->kernels->f32 : &ctx->kernels->f64;
+        const rpo_config cfg = rpo_config_of(ctx);
+        r.set = cfg.kernels;
+        r.kern = type == RPO_F32 ? &cfg.kernels->f32 : &cfg.kernels->f64;
+        r.threads = cfg.threads;
     }
     r.elem = type == RPO_F32 ? sizeof(float) : sizeof(double);
     r.t = t;
@@ -135,7 +138,7 @@ static int token_forward(rpo_ctx *ctx, token_rows *r, rpo_out logps, double *lse
     r->lse_out = rpo_scratch_at(ctx, at_lse);
     r->wide_x = rpo_scratch_at(ctx, at_wide);
 
-    rpo_token_forward_rows(r, rpo_threads(ctx));
+    rpo_token_forward_rows(r, r->threads);
     for (size_t k = 0; k < r->t; k++)
         if (r->logp[k] != r->logp[k])
             return fail_nonfinite_row(ctx, r, k);
@@ -208,7 +211,7 @@ static int token_backward(rpo_ctx *ctx, token_rows *r, int write)
     /* Every check, for every row that will change. A NaN found in a later
      * row wins over a range problem in an earlier one (the documented
      * order). */
-    rpo_token_check_rows(r, rpo_threads(ctx));
+    rpo_token_check_rows(r, r->threads);
     for (size_t k = 0; k < r->t; k++)
         if (r->status[k] == RPO_ERR_NONFINITE)
             return fail_nonfinite_row(ctx, r, k);
@@ -219,7 +222,7 @@ static int token_backward(rpo_ctx *ctx, token_rows *r, int write)
                             : "dlogits[%zu, :] could leave %s's range: dlogits + dlogps "
                               "may pass it", k, type_name(r));
 
-    rpo_token_grad_rows(r, rpo_threads(ctx));
+    rpo_token_grad_rows(r, r->threads);
     return RPO_OK;
 }
 

@@ -7,7 +7,7 @@
  *
  * in three steps, each the transpose of its forward step: softmax rows,
  * cosine products, normalisation. The engine runs the first two per row
- * block (beside the contrast kernel, which gives dL/dW) and the last once.
+ * block (beside the pairs kernel, which gives dL/dW) and the last once.
  */
 #ifndef RPO_EMBED_GRAD_H
 #define RPO_EMBED_GRAD_H

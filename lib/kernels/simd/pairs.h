@@ -1,7 +1,7 @@
 /*
  * The per-pair forward and backward of the default (sigmoid) loss for a row
- * block, vectorised along the columns: the SIMD twin of rpo_contrast_rows
- * (contrast.c), with the same sums and the same stable forms (numerics.h):
+ * block, vectorised along the columns: the SIMD twin of rpo_pairs_scalar_rows
+ * (pairs_scalar.c), with the same sums and the same stable forms (numerics.h):
  *
  *     z = a_i - b_j      u = beta * W_ij * z (logit)  or  beta * z (loss)
  *     t = exp(-|u|)      softplus(-u) = max(-u, 0) + log1p(t)

@@ -1,8 +1,8 @@
 /* The per-pair forward and backward of SPEC section 1, streamed by rows. */
-#include "contrast.h"
+#include "pairs_scalar.h"
 #include "numerics.h"
 
-void rpo_contrast_rows(const rpo_contrast *c, size_t i0, size_t rows,
+void rpo_pairs_scalar_rows(const rpo_pairs_scalar *c, size_t i0, size_t rows,
                        const double *w, rpo_sums *sums, double *row_g,
                        double *col_g)
 {

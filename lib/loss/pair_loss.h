@@ -10,11 +10,11 @@
  * beta W z: two huge log-ratios never make inf - inf, and x is finite
  * whenever its value is.
  */
-#ifndef RPO_PAIRLOSS_H
-#define RPO_PAIRLOSS_H
+#ifndef RPO_PAIR_LOSS_H
+#define RPO_PAIR_LOSS_H
 
 /* One member of the family with its constants, prepared once per call. */
-typedef struct rpo_pairloss {
+typedef struct rpo_pair_loss {
     int loss;            /* RPO_LOSS_*                                   */
     double beta;
     double eps;          /* label smoothing (SIGMOID, ROBUST, EXO_PAIR)  */
@@ -26,18 +26,18 @@ typedef struct rpo_pairloss {
     double log_tau;      /* log(tau)                                     */
     double margin;       /* gamma of SIGMOID: sp(-(x - gamma)); 0 unless
                             an objective sets it (rpo_objective_*)       */
-} rpo_pairloss;
+} rpo_pair_loss;
 
 /* The family member `loss` with its constants (margin 0). Besides
  * RPO_LOSS_*, RPO_LOSS_ORPO: beta sp(-(a - b)) of two log-odds. */
-rpo_pairloss rpo_pairloss_make(int loss, double beta, double eps, double tau);
+rpo_pair_loss rpo_pair_loss_make(int loss, double beta, double eps, double tau);
 
 /* f(s a, s b) and, when fa is not NULL, its partials *fa and *fb with
  * respect to its first and second argument (the chain rule's factor s is
  * the caller's). Finite for finite inputs unless the value itself exceeds
  * the double range (IPO and SPPO_HARD square their input; DISCOPOP with
  * tau > 1 grows like exp(|x| (1 - 1/tau)) for x -> -inf). */
-double rpo_pairloss_eval(const rpo_pairloss *p, double s, double a, double b,
+double rpo_pair_loss_eval(const rpo_pair_loss *p, double s, double a, double b,
                          double *fa, double *fb);
 
-#endif /* RPO_PAIRLOSS_H */
+#endif /* RPO_PAIR_LOSS_H */

@@ -1,10 +1,10 @@
 /* The per-pair forward and backward of the loss family, streamed by rows. */
-#include "contrast_family.h"
+#include "pairs_family.h"
 
 /* One pair in LOSS placement: W f(a, b). A zero weight contributes exactly
  * nothing, also where f is huge (0 * inf would be NaN), and its dW term is
  * never read: the softmax backward multiplies it by W_ij = 0. */
-static double loss_placed(const rpo_family_contrast *c, double w, double a,
+static double loss_placed(const rpo_pairs_family *c, double w, double a,
                           double b, double *ga, double *gb, double *gw)
 {
     if (w == 0.0) {
@@ -13,7 +13,7 @@ static double loss_placed(const rpo_family_contrast *c, double w, double a,
     }
     double fa, fb;
     const int want_slope = c->want_grad;
-    double f = rpo_pairloss_eval(c->f, 1.0, a, b, want_slope ? &fa : NULL, &fb);
+    double f = rpo_pair_loss_eval(c->f, 1.0, a, b, want_slope ? &fa : NULL, &fb);
     *ga = want_slope ? w * fa : 0.0;
     *gb = want_slope ? w * fb : 0.0;
     *gw = f;
@@ -22,21 +22,21 @@ static double loss_placed(const rpo_family_contrast *c, double w, double a,
 
 /* One pair in LOGIT placement: f(k W a, k W b); the chain rule brings k W
  * out for a and b, and k (a f_a + b f_b) for W. */
-static double logit_placed(const rpo_family_contrast *c, double w, double a,
+static double logit_placed(const rpo_pairs_family *c, double w, double a,
                            double b, int want_gw, double *ga, double *gb,
                            double *gw)
 {
     const double kw = c->logit_scale * w;
     double fa = 0.0, fb = 0.0;
     const int want_slope = c->want_grad || want_gw;
-    double f = rpo_pairloss_eval(c->f, kw, a, b, want_slope ? &fa : NULL, &fb);
+    double f = rpo_pair_loss_eval(c->f, kw, a, b, want_slope ? &fa : NULL, &fb);
     *ga = kw * fa;
     *gb = kw * fb;
     *gw = want_gw ? c->logit_scale * (a * fa + b * fb) : 0.0;
     return f;
 }
 
-void rpo_family_rows(const rpo_family_contrast *c, size_t i0, size_t rows,
+void rpo_pairs_family_rows(const rpo_pairs_family *c, size_t i0, size_t rows,
                      const double *w, rpo_sums *sums, double *row_g,
                      double *col_g, double *gw)
 {

@@ -3,12 +3,12 @@
 #include <stddef.h>
 
 #include "numerics.h"
-#include "pairloss.h"
+#include "pair_loss.h"
 #include "rpo.h"
 
-rpo_pairloss rpo_pairloss_make(int loss, double beta, double eps, double tau)
+rpo_pair_loss rpo_pair_loss_make(int loss, double beta, double eps, double tau)
 {
-    rpo_pairloss p;
+    rpo_pair_loss p;
     p.loss = loss;
     p.beta = beta;
     p.eps = eps;
@@ -51,7 +51,7 @@ static logistic logistic_of(double u)
 }
 
 /* Losses of x = beta (a - b) alone: value and df/dx. */
-static double sigmoid_loss(const rpo_pairloss *p, double x, double *dfdx)
+static double sigmoid_loss(const rpo_pair_loss *p, double x, double *dfdx)
 {
     const logistic l = logistic_of(x);
     *dfdx = -(1.0 - p->eps) * l.sig_neg + p->eps * l.sig_pos;
@@ -60,7 +60,7 @@ static double sigmoid_loss(const rpo_pairloss *p, double x, double *dfdx)
 
 /* ORPO's odds-ratio term beta sp(-u) of the log-odds difference u (beta
  * is ORPO's lambda: it weighs the term, it does not scale u). */
-static double orpo_loss(const rpo_pairloss *p, double u, double *dfdu)
+static double orpo_loss(const rpo_pair_loss *p, double u, double *dfdu)
 {
     const logistic l = logistic_of(u);
     *dfdu = -p->beta * l.sig_neg;
@@ -75,7 +75,7 @@ static double hinge_loss(double x, double *dfdx)
     return margin > 0.0 ? margin : 0.0;
 }
 
-static double robust_loss(const rpo_pairloss *p, double x, double *dfdx)
+static double robust_loss(const rpo_pair_loss *p, double x, double *dfdx)
 {
     const logistic l = logistic_of(x);
     *dfdx = (-(1.0 - p->eps) * l.sig_neg - p->eps * l.sig_pos) * p->robust_scale;
@@ -85,7 +85,7 @@ static double robust_loss(const rpo_pairloss *p, double x, double *dfdx)
 /* KL(Bernoulli(q) || Bernoulli(1 - eps)) with q = sigmoid(x). log q and
  * log(1 - q) are -softplus(-x) and -softplus(x), and dq/dx = q (1 - q),
  * which makes df/dx = q (1 - q) (x - log(1 - eps) + log eps). */
-static double exo_loss(const rpo_pairloss *p, double x, double *dfdx)
+static double exo_loss(const rpo_pair_loss *p, double x, double *dfdx)
 {
     const logistic l = logistic_of(x);
     *dfdx = l.sig_pos * l.sig_neg * (x - p->exo_log_keep + p->exo_log_flip);
@@ -99,7 +99,7 @@ static double exo_loss(const rpo_pairloss *p, double x, double *dfdx)
  *   exp(-x) sigmoid(y)              = exp(-x - sp(-y))              y = x/tau
  *   sigmoid(y) sigmoid(-y) / tau    = exp(-sp(-y) - sp(y) - log tau)
  *   exp(-x) sigmoid(y) sigmoid(-y)/tau = exp(-x - sp(-y) - sp(y) - log tau) */
-static double discopop_loss(const rpo_pairloss *p, double x, double *dfdx)
+static double discopop_loss(const rpo_pair_loss *p, double x, double *dfdx)
 {
     const logistic lx = logistic_of(x);
     const logistic ly = logistic_of(x / p->tau);
@@ -114,7 +114,7 @@ static double discopop_loss(const rpo_pairloss *p, double x, double *dfdx)
 }
 
 /* Losses of the two rewards separately. */
-static double bco_loss(const rpo_pairloss *p, double a, double b,
+static double bco_loss(const rpo_pair_loss *p, double a, double b,
                        double *fa, double *fb)
 {
     const logistic la = logistic_of(p->beta * a);
@@ -124,7 +124,7 @@ static double bco_loss(const rpo_pairloss *p, double a, double b,
     return la.sp_neg + lb.sp_pos;
 }
 
-static double nca_loss(const rpo_pairloss *p, double a, double b,
+static double nca_loss(const rpo_pair_loss *p, double a, double b,
                        double *fa, double *fb)
 {
     const logistic la = logistic_of(p->beta * a);
@@ -134,7 +134,7 @@ static double nca_loss(const rpo_pairloss *p, double a, double b,
     return la.sp_neg + 0.5 * la.sp_pos + 0.5 * lb.sp_pos;
 }
 
-static double sppo_loss(const rpo_pairloss *p, double a, double b,
+static double sppo_loss(const rpo_pair_loss *p, double a, double b,
                         double *fa, double *fb)
 {
     const double ra = a - p->half_inv_beta;
@@ -144,7 +144,7 @@ static double sppo_loss(const rpo_pairloss *p, double a, double b,
     return ra * ra + rb * rb;
 }
 
-static double apo_zero_loss(const rpo_pairloss *p, double a, double b,
+static double apo_zero_loss(const rpo_pair_loss *p, double a, double b,
                             double *fa, double *fb)
 {
     const logistic la = logistic_of(p->beta * a);
@@ -154,7 +154,7 @@ static double apo_zero_loss(const rpo_pairloss *p, double a, double b,
     return la.sig_neg + lb.sig_pos;
 }
 
-static double apo_down_loss(const rpo_pairloss *p, double a, double x,
+static double apo_down_loss(const rpo_pair_loss *p, double a, double x,
                             double *fa, double *fb)
 {
     const logistic la = logistic_of(p->beta * a);
@@ -181,7 +181,7 @@ static int reads_rewards(int loss)
     }
 }
 
-double rpo_pairloss_eval(const rpo_pairloss *p, double s, double a, double b,
+double rpo_pair_loss_eval(const rpo_pair_loss *p, double s, double a, double b,
                          double *fa, double *fb)
 {
     double ga = 0.0, gb = 0.0, f;

@@ -1,11 +1,11 @@
 /* The per-pair forward and backward of a term list, streamed by rows. */
-#include "objective_rows.h"
+#include "objective_pairs.h"
 
 /* One pair, every term: the sum of w_t f_t and its derivatives with
  * respect to the two policy log-probs and to W_ij, before the sample
- * weights. LOSS placement multiplies by W (and, as contrast_family.c, a
+ * weights. LOSS placement multiplies by W (and, as pairs_family.c, a
  * zero weight adds exactly nothing, also where a term is huge). */
-static double pair_terms(const rpo_objective_contrast *c, size_t i, size_t j,
+static double pair_terms(const rpo_objective_pairs *c, size_t i, size_t j,
                          double w, int want_gw, double *ga, double *gb, double *gw)
 {
     const rpo_objective *o = c->o;
@@ -18,7 +18,7 @@ static double pair_terms(const rpo_objective_contrast *c, size_t i, size_t j,
     for (size_t t = 0; t < o->terms; t++) {
         const double sa = c->sa[t * c->m + i], sb = c->sb[t * c->n + j];
         double fa = 0.0, fb = 0.0;
-        const double ft = rpo_pairloss_eval(&o->pair[t], s, sa, sb,
+        const double ft = rpo_pair_loss_eval(&o->pair[t], s, sa, sb,
                                             want_slope ? &fa : NULL, &fb);
         f += o->weight[t] * ft;
         if (!want_slope)
@@ -37,7 +37,7 @@ static double pair_terms(const rpo_objective_contrast *c, size_t i, size_t j,
     return w * f;
 }
 
-void rpo_objective_rows(const rpo_objective_contrast *c, size_t i0, size_t rows,
+void rpo_objective_pairs_rows(const rpo_objective_pairs *c, size_t i0, size_t rows,
                         const double *w, rpo_sums *sums, double *row_loss,
                         double *row_g, double *col_g, double *gw)
 {

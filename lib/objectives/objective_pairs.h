@@ -1,6 +1,6 @@
 /*
  * The per-pair kernel of an objective's term list (objective.h): the
- * contrast_family.c kernel with several terms, each reading its own scores,
+ * pairs_family.c kernel with several terms, each reading its own scores,
  * and the sample weights. Same streaming contract: one block of rows at a
  * time, given its weights W.
  *
@@ -10,15 +10,15 @@
  * and the derivatives with respect to the policy log-probs chain through
  * the slopes da_ti = d sa_ti / d policy_chosen[i] (db likewise).
  */
-#ifndef RPO_OBJECTIVE_ROWS_H
-#define RPO_OBJECTIVE_ROWS_H
+#ifndef RPO_OBJECTIVE_PAIRS_H
+#define RPO_OBJECTIVE_PAIRS_H
 
 #include <stddef.h>
 
-#include "contrast.h"
+#include "kernels.h" /* rpo_sums */
 #include "objective.h"
 
-typedef struct rpo_objective_contrast {
+typedef struct rpo_objective_pairs {
     size_t m, n;             /* the strides of sa, da and sb, db          */
     const rpo_objective *o;  /* the terms                                 */
     const double *a, *b;     /* (M), (N) log-ratios                       */
@@ -30,17 +30,17 @@ typedef struct rpo_objective_contrast {
     int logit;               /* 1: logit placement, 0: loss placement     */
     double logit_scale;      /* k                                         */
     int want_grad;
-} rpo_objective_contrast;
+} rpo_objective_pairs;
 
 /* Rows i0 .. i0 + rows - 1 with their weights w (rows, n): adds the pair
- * terms and metric sums to *sums (metrics as contrast.h, on za - zb and W),
+ * terms and metric sums to *sums (metrics as pairs_scalar.h, on za - zb and W),
  * writes row_loss[r] = sum_j p_ij; when want_grad writes row_g[r] =
  * sum_j dp_ij / d policy_chosen[i] and adds dp_ij / d policy_rejected[j]
  * to col_g[j]; when gw is not NULL writes gw (rows, n) = dp_ij / dW_ij.
  * With the objective's losses_grad, every derivative of row i is
  * multiplied by g_i (the gradients of sum_i g_i row_loss_i). */
-void rpo_objective_rows(const rpo_objective_contrast *c, size_t i0, size_t rows,
+void rpo_objective_pairs_rows(const rpo_objective_pairs *c, size_t i0, size_t rows,
                         const double *w, rpo_sums *sums, double *row_loss,
                         double *row_g, double *col_g, double *gw);
 
-#endif /* RPO_OBJECTIVE_ROWS_H */
+#endif /* RPO_OBJECTIVE_PAIRS_H */
