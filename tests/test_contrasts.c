@@ -582,8 +582,8 @@ static void test_hostile_targets(void **state)
                       RPO_ERR_PARAM);
         assert_non_null(strstr(rpo_ctx_error_detail(ctx), "RPO_PARAM_TARGET_CONTRASTS"));
     }
-    assert_status(rpo_ctx_set(ctx, RPO_PARAM_TARGET_CONTRASTS, NAN), RPO_ERR_PARAM);
-    assert_status(rpo_ctx_set(ctx, RPO_PARAM_TARGET_CONTRASTS, INFINITY), RPO_ERR_PARAM);
+    assert_status(rpo_ctx_set(ctx, RPO_PARAM_TARGET_CONTRASTS, (double)NAN), RPO_ERR_PARAM);
+    assert_status(rpo_ctx_set(ctx, RPO_PARAM_TARGET_CONTRASTS, (double)INFINITY), RPO_ERR_PARAM);
     double v, lo, hi;
     assert_status(rpo_ctx_get(ctx, RPO_PARAM_TARGET_CONTRASTS, &v), RPO_OK);
     assert_true(v == 0.0);
