@@ -547,9 +547,9 @@ static void sweep_objectives(void)
                                          paired, 1.0);
                     /* ORPO reads length-averaged log-probs below 0 */
                     for (size_t k = 0; k < m; k++)
-                        b.pc.f[k] = -fabsf(b.pc.f[k]) - 0.5f, b.pc.d[k] = b.pc.f[k];
+                        b.pc.f[k] = -fabsf(b.pc.f[k]) - 0.5f, b.pc.d[k] = (double)b.pc.f[k];
                     for (size_t k = 0; k < n; k++)
-                        b.pr.f[k] = -fabsf(b.pr.f[k]) - 0.5f, b.pr.d[k] = b.pr.f[k];
+                        b.pr.f[k] = -fabsf(b.pr.f[k]) - 0.5f, b.pr.d[k] = (double)b.pr.f[k];
                     rng r = {4000 + s};
                     arr lc = make(&r, m, 1.0, 9.0), lr = make(&r, n, 1.0, 9.0);
                     arr wc = make(&r, m, 0.0, 2.0), wr = make(&r, n, 0.0, 2.0);
@@ -745,7 +745,7 @@ static void sweep_batches(void)
         rng r = {8000};
         arr e = make(&r, p * d, -1.0, 1.0);
         for (size_t i = 0; i < p; i++)
-            e.f[i * d + i % d] += 3.0f, e.d[i * d + i % d] = e.f[i * d + i % d];
+            e.f[i * d + i % d] += 3.0f, e.d[i * d + i % d] = (double)e.f[i * d + i % d];
         size_t *order = alloc(p * sizeof *order);
         for (int f64 = 0; f64 <= 1; f64++)
             for (size_t bs = 7; bs <= 64; bs *= 3) {
