@@ -117,6 +117,12 @@ static void test_tau_range(void **state)
      * (1e-310, subnormal): the softmax divides by tau instead */
     for (int decade = -8; decade <= 6; decade++) {
         double tau = decade == -8 ? 1e-310 : decade == -7 ? 1e-40 : pow(10.0, decade);
+        /* The reference needs 1 / tau in long double; under valgrind long
+         * double arithmetic runs at double's precision and range, where
+         * 1 / 1e-310 overflows: no reference for that case there. */
+        volatile long double ulp = LDBL_EPSILON;
+        if (decade == -8 && 1.0L + ulp == 1.0L)
+            continue;
         for (int logit = 0; logit <= 1; logit++) {
             sref_problem p = base_problem(RPO_WEIGHTING_EMBEDDING,
                                          logit ? RPO_PLACEMENT_LOGIT : RPO_PLACEMENT_LOSS,

@@ -673,16 +673,20 @@ static void test_hostile_inputs(void **state)
                                                 (double *)x, (double *)x, NULL),
                   RPO_ERR_SIZE);
     /* (T, H) in range but one packed chunk of H-wide rows beyond size_t:
-     * RPO_ERR_SIZE from the plan, before hidden (one element) is read */
+     * refused from the plan, before hidden (one element) is read. With the
+     * AVX-512 kernels' tiles the plan overflows size_t (RPO_ERR_SIZE); with
+     * narrower tiles (the set valgrind's CPU offers) it may fit size_t and
+     * no allocator can give it (RPO_ERR_NOMEM). */
     const size_t wide[2] = {SIZE_MAX / 4, ((size_t)1 << 60) + 1};
     for (int k = 0; k < 2; k++) {
         out[0] = out[1] = 42.0f;
-        assert_status(rpo_linear_logps_f32(ctx, 1, wide[k], 1, x, x, wide[k], NULL, y, out,
-                                           NULL), RPO_ERR_SIZE);
+        int status = rpo_linear_logps_f32(ctx, 1, wide[k], 1, x, x, wide[k], NULL, y, out, NULL);
+        assert_true(status == RPO_ERR_SIZE || status == RPO_ERR_NOMEM);
         assert_true(out[0] == 42.0f);
         const float dlogp[1] = {1.0f};   /* a token the backward must score */
-        assert_status(rpo_linear_logps_backward_f32(ctx, 1, wide[k], 1, x, x, wide[k], NULL, y,
-                                                    NULL, dlogp, x, x, NULL), RPO_ERR_SIZE);
+        status = rpo_linear_logps_backward_f32(ctx, 1, wide[k], 1, x, x, wide[k], NULL, y,
+                                               NULL, dlogp, x, x, NULL);
+        assert_true(status == RPO_ERR_SIZE || status == RPO_ERR_NOMEM);
     }
     rpo_ctx_free(ctx);
     free_problem(&p);

@@ -261,6 +261,7 @@ static void test_aliasing_targets_lse_and_accumulator_nan(void **state)
     /* one buffer of doubles holding dlogits (floats), then targets or lse
      * placed inside its rows */
     double store[HT * HS];
+    memset(store, 0, sizeof store);   /* compared byte for byte below */
     float *dlogits = (float *)(void *)store;
     for (int k = 0; k < HT * HS; k++)
         dlogits[k] = 3.0f;

@@ -112,6 +112,11 @@ int rpo_scratch_reserve(rpo_ctx *ctx, const rpo_scratch_plan *plan)
         if (ctx->scratch_bytes <= (SIZE_MAX - RPO_ALIGN) / 2 &&
             ctx->scratch_bytes + ctx->scratch_bytes / 2 > want)
             want = ctx->scratch_bytes + ctx->scratch_bytes / 2;
+        /* No allocator gives an object beyond PTRDIFF_MAX bytes: say so
+         * without asking (a request that large is an error to valgrind). */
+        if (want > (size_t)PTRDIFF_MAX - RPO_ALIGN)
+            return rpo_fail(ctx, RPO_ERR_NOMEM, "%zu bytes of scratch memory "
+                            "exceed the largest object (PTRDIFF_MAX)", want);
         void *block = malloc(want + RPO_ALIGN);
         if (block == NULL)
             return rpo_fail(ctx, RPO_ERR_NOMEM, "could not allocate %zu bytes "
