@@ -124,6 +124,7 @@ CHECK_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 SIDE_BY_SIDE = $(MAKE) --no-print-directory --output-sync=recurse \
     $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(CHECK_JOBS))
 include tests/tests.mk
+include tests/data/vectors.mk
 include examples/examples.mk
 include examples/python/python.mk
 include examples/rust/rust.mk

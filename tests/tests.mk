@@ -1,14 +1,14 @@
 # The tests of tests/: the C suites (cmocka) and the checks around them.
 # Included by the top Makefile; tests/fuzz, tests/abi and tests/coverage
 # keep their own make files (each builds the library its own way and has
-# its own tools beside it).
+# its own tools beside it), and tests/data/vectors.mk holds check-vectors,
+# the one rule that looks outside the repository.
 #
 #   check-layout    lib/README.md's include rule (tests/check_layout.py)
 #   check-c         every C suite, tests/test_*.c
 #   check-warnings  the -Werror builds: gcc and clang, C99 and C11
 #   sanitize        every suite under ASan+UBSan (clang, gcc), valgrind, TSan
 #   check-cblas     every suite against a USE_CBLAS=1 build
-#   check-vectors   tests/data/vectors.txt is the upstream copy
 #   check-install   make install into a staging folder, built against
 #   check-docs      the C guide's code compiles and runs
 #
@@ -203,27 +203,6 @@ check-cblas: $(LIB_FILES)
 	    { echo "check-cblas: the CBLAS build exports other symbols"; \
 	      diff $(BUILD)/exports.txt $(BUILD)/cblas/exports.txt; exit 1; }
 	@echo "check-cblas: the CBLAS build passes and exports the same symbols"
-
-# ---------------------------------------------------------------- conformance vectors
-# The conformance vectors live in this repository (tests/data/vectors.txt,
-# origin in tests/data/README.md). Upstream publishes them beside the
-# project root; where that copy exists, the two must be identical, so a new
-# upstream version cannot go unnoticed.
-UPSTREAM_VECTORS ?= ../shared/conformance/vectors.txt
-
-.PHONY: check-vectors
-CHECK_TARGETS += check-vectors
-
-## check-vectors: the in-repo conformance vectors equal ../shared/conformance/vectors.txt when it exists
-check-vectors:
-	@if [ ! -e $(UPSTREAM_VECTORS) ]; then \
-	    echo "check-vectors: skipped, no upstream copy at $(UPSTREAM_VECTORS)"; \
-	elif cmp -s $(UPSTREAM_VECTORS) tests/data/vectors.txt; then \
-	    echo "check-vectors: tests/data/vectors.txt is the upstream copy"; \
-	else \
-	    echo "check-vectors: $(UPSTREAM_VECTORS) differs from tests/data/vectors.txt;" \
-	         "copy the new version into the repository" >&2; exit 1; \
-	fi
 
 # ---------------------------------------------------------------- install
 # `make install` / `make uninstall` exercised end to end (tests/install_test.sh).
