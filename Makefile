@@ -85,9 +85,13 @@ LIB_FILES = $(BUILD)/librpo.a $(BUILD)/$(SHLIB) $(BUILD)/$(SONAME) $(BUILD)/libr
 ## lib: the same as all
 lib: $(LIB_FILES)
 
-$(BUILD)/lib/%.o: lib/%.c $(LIB_HDR) Makefile
+# Each object depends on the headers it includes, as the compiler lists
+# them (-MMD, beside the object; -MP keeps a deleted header from breaking
+# the build).
+$(BUILD)/lib/%.o: lib/%.c Makefile
 	@mkdir -p $(@D)
-	$(CC) $(LIB_CFLAGS) $(KERNEL_CFLAGS) -c $< -o $@
+	$(CC) $(LIB_CFLAGS) $(KERNEL_CFLAGS) -MMD -MP -c $< -o $@
+-include $(LIB_OBJ:.o=.d)
 
 $(BUILD)/librpo.a: $(LIB_OBJ)
 	@rm -f $@

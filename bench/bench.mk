@@ -10,7 +10,7 @@
 #   make bench-python   what a PyTorch user pays: RPOLoss, the bare C call
 #                       and PyTorch eager side by side (bench/bench_python.py;
 #                       ARGS=--full for every compare_torch.py --full shape)
-#   make bench-tokens, bench-linear, bench-beyond, bench-batching,
+#   make bench-tokens, bench-linear, bench-extensions, bench-batching,
 #        bench-objectives, bench-cached   one path each (below)
 # BENCH_ARGS passes options to rpo_bench, e.g. BENCH_ARGS="--threads 2 --blas".
 #
@@ -95,14 +95,14 @@ bench-linear: $(BUILD)/bench/bench_linear $(LIB_FILES)
 	/usr/bin/python3 bench/compare_linear.py $(BUILD)/bench/bench_linear
 
 # ---------------------------------------------------------------- the 1.2 paths
-# The loss family, Sinkhorn and embedding gradients (bench/bench_beyond.c,
-# docs/beyond.md).
-.PHONY: bench-beyond
-WERROR_TARGETS += $(BUILD)/bench/bench_beyond
+# The loss family, Sinkhorn and embedding gradients (bench/bench_extensions.c,
+# docs/extensions.md).
+.PHONY: bench-extensions
+WERROR_TARGETS += $(BUILD)/bench/bench_extensions
 
-## bench-beyond: time the 1.2 paths: loss family, Sinkhorn, embedding gradients
-bench-beyond: $(BUILD)/bench/bench_beyond
-	$(BUILD)/bench/bench_beyond
+## bench-extensions: time the extensions: loss family, Sinkhorn, embedding gradients
+bench-extensions: $(BUILD)/bench/bench_extensions
+	$(BUILD)/bench/bench_extensions
 
 # Related-prompt batches (bench/bench_batching.c): time at P = 100000,
 # D = 384, B = 32 on one thread, and the mean within-batch cosine of its

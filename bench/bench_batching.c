@@ -1,5 +1,5 @@
 /*
- * Timing and quality of rpo_related_batches_f32 (docs/beyond.md).
+ * Timing and quality of rpo_related_batches_f32 (docs/extensions.md).
  *
  *   bench_batching [P [D [B [threads [clusters]]]]]   default 100000 384 32 1 P/64
  *

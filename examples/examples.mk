@@ -49,10 +49,10 @@ check-demo: $(BUILD)/examples/demo $(BUILD)/examples/train_toy
 	              "update README.md"; exit 1; }
 	@echo "demo and train_toy ran; README.md shows train_toy's output and demo's LM head"
 
-# The evidence of docs/beyond.md's section 11: the toy task over seeds,
+# The evidence of docs/extensions.md's section 11: the toy task over seeds,
 # trained with DPO and with RPO's 1.3 features at several step sizes
 # (examples/experiment.c). Not part of `make demo`: it takes a minute, not
-# a moment; README.md and docs/beyond.md show its tables.
+# a moment; README.md and docs/extensions.md show its tables.
 .PHONY: experiment check-experiment
 CHECK_TARGETS += check-experiment
 

@@ -131,7 +131,7 @@ static void configure(rpo_ctx *ctx, enum arm a)
     if (a == ARM_TARGET)
         CHECK(rpo_ctx_set(ctx, RPO_PARAM_TARGET_CONTRASTS, TARGET_CONTRASTS));
     /* The reference's logit placement with rows of W summing to 1 divides
-     * beta by about N (docs/beyond.md, section 2): at one step size, RPO
+     * beta by about N (docs/extensions.md, section 2): at one step size, RPO
      * takes smaller steps than DPO, and the 4x batch smaller again. Rows of
      * N W averaging 1 keep beta's meaning for every N, so the arms differ
      * in what they contrast, not in their scale. (2r) shows the other. */

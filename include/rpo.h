@@ -117,7 +117,7 @@ extern "C" {
                                   in [1, 256]; default 1. Results are
                                   bitwise identical for every value (see
                                   "Threads" below)                         */
-/* Beyond the paper (docs/beyond.md), since 1.2.                           */
+/* Beyond the paper (docs/extensions.md), since 1.2.                           */
 #define RPO_PARAM_LOSS             8 /* RPO_LOSS_*: the per-pair function;
                                         default SIGMOID                      */
 #define RPO_PARAM_LABEL_SMOOTHING  9 /* epsilon in [0, 0.5) of SIGMOID (cDPO),
@@ -146,7 +146,7 @@ extern "C" {
                                         vocabulary words per chunk of
                                         logits, integer in [16, 4096];
                                         default 256 (see there)            */
-/* Effective contrasts (docs/beyond.md), since 1.3.                       */
+/* Effective contrasts (docs/extensions.md), since 1.3.                       */
 #define RPO_PARAM_TARGET_CONTRASTS 20 /* k: 0 (off, the default) or a finite
                                         k >= 1 (values in (0, 1) are
                                         refused); EMBEDDING weighting then
@@ -848,7 +848,7 @@ RPO_API int rpo_packed_seq_logps_backward_f64(rpo_ctx *ctx, size_t b,
                                               double *dtoken_logps);
 
 /* ------------------------------------------------------------------------ */
-/* Beyond the paper (since 1.2; docs/beyond.md): gradients with respect to
+/* Beyond the paper (since 1.2; docs/extensions.md): gradients with respect to
  * the prompt embeddings, and one contrast matrix across data-parallel
  * ranks. The settings above (loss family, logit scale, Sinkhorn) apply to
  * these entry points as to rpo_loss_*.                                     */
@@ -978,7 +978,7 @@ RPO_API int rpo_loss_rows_weighted_f64(rpo_ctx *ctx,
                                        double *partial_grad_rejected);
 
 /* ------------------------------------------------------------------------ */
-/* Batches of related prompts (since 1.3; docs/beyond.md). RPO weighs
+/* Batches of related prompts (since 1.3; docs/extensions.md). RPO weighs
  * contrasts between prompts by their similarity, so a mini-batch of
  * unrelated prompts gives it little to weigh. These functions order a
  * dataset so that consecutive runs of batch_size prompts are mutually

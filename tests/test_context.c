@@ -22,7 +22,7 @@ static const param_row spec_params[] = {
     {4, 0.8, 0.0, 1.0, 0},                         /* ALPHA      */
     {5, 0.0, 0.0, 2.0, 1},                         /* PLACEMENT  */
     {6, 0.0, 0.0, 1.0, 1},                         /* REDUCTION  */
-    /* docs/beyond.md, since 1.2 */
+    /* docs/extensions.md, since 1.2 */
     {8, 0.0, 0.0, 10.0, 1},                        /* LOSS       */
     {9, 0.0, 0.0, 0.49999999999999994, 0},         /* LABEL_SMOOTHING */
     {10, 0.05, 4.9406564584124654e-324, DBL_MAX, 0}, /* DISCOPOP_TAU */

@@ -1,5 +1,5 @@
 /*
- * Effective contrasts (rpo.h, "Effective contrasts"; docs/beyond.md
+ * Effective contrasts (rpo.h, "Effective contrasts"; docs/extensions.md
  * section 10): RPO_PARAM_TARGET_CONTRASTS and the two statistics of W's
  * shape. Judged against long double written here:
  *   - the solved weights against a plain long-double bisection of each

@@ -784,6 +784,63 @@ static void test_softmax_sum_beyond_one(void **state)
     rpo_ctx_free(ctx);
 }
 
+/* Found by the fuzzer: extreme scales whose products are modest. The
+ * bounds of rpo.h hold far inside float64's range, so the backward must
+ * succeed; it used to refuse them (RPO_ERR_RANGE) where a norm or a sum
+ * overflowed or underflowed on the way to the bound:
+ *   - hidden 1e-300 times weights near DBL_MAX: logits about 1e8 (the
+ *     hidden norm underflowed to 0, the weight norm overflowed, 0 * inf);
+ *   - dlogps 1e308 on two tokens times hidden and weights 1e-300: updates
+ *     of 1e8 (V |dlogps| and sum |dlogps| overflowed first).
+ * The expected values are written out from the formulas of rpo.h. */
+static void test_extreme_scales_in_range(void **state)
+{
+    (void)state;
+    rpo_ctx *ctx = rpo_ctx_create();
+    assert_non_null(ctx);
+    {
+        const double hidden[2] = {1e-300, 1e-300};
+        const double weight[4] = {DBL_MAX, DBL_MAX, -DBL_MAX, DBL_MAX / 2};
+        const int32_t targets[1] = {1};
+        const double dlogps[1] = {1e-300};
+        double logps[1], lse[1], dhidden[2] = {0.0, 0.0}, dweight[4] = {0.0};
+        assert_status(rpo_linear_logps_f64(ctx, 1, 2, 2, hidden, weight, 2, NULL, targets,
+                                           logps, lse), RPO_OK);
+        /* z = (2, -1/2) DBL_MAX 1e-300: the target's log-prob is z1 - z0 */
+        const double z0 = 2.0 * (DBL_MAX * 1e-300), z1 = -0.5 * (DBL_MAX * 1e-300);
+        assert_true(fabs(logps[0] - (z1 - z0)) <= 1e-12 * fabs(z1 - z0));
+        assert_status(rpo_linear_logps_backward_f64(ctx, 1, 2, 2, hidden, weight, 2, NULL,
+                                                    targets, lse, dlogps, dhidden, dweight,
+                                                    NULL), RPO_OK);
+        /* softmax (1, 0): g = dlogps ([v == 1] - p) = 1e-300 (-1, 1), so
+         * dhidden = 1e-300 (w1 - w0) = 1e-300 DBL_MAX (-2, -1/2) */
+        const double want[2] = {-2.0 * (DBL_MAX * 1e-300), -0.5 * (DBL_MAX * 1e-300)};
+        for (int k = 0; k < 2; k++)
+            assert_true(fabs(dhidden[k] - want[k]) <= 1e-12 * fabs(want[k]));
+        assert_true(dweight[0] == 0.0 && dweight[3] == 0.0);   /* 1e-600 underflows */
+    }
+    {
+        const double hidden[4] = {1e-300, 1e-300, 1e-300, 1e-300};
+        const double weight[4] = {1e-300, 1e-300, 1e-300, 1e-300};
+        const int32_t targets[2] = {0, 0};
+        const double dlogps[2] = {1e308, 1e308};
+        double dhidden[4] = {0.0}, dweight[4] = {0.0};
+        assert_status(rpo_linear_logps_backward_f64(ctx, 2, 2, 2, hidden, weight, 2, NULL,
+                                                    targets, NULL, dlogps, dhidden, dweight,
+                                                    NULL), RPO_OK);
+        /* logits 2e-600 = 0, softmax (1/2, 1/2): g[t] = 1e308 (1/2, -1/2);
+         * dweight[v, :] = sum_t g[t, v] 1e-300 = (1e8, -1e8); dhidden 0,
+         * to the rounding of terms of 5e7 */
+        for (int k = 0; k < 2; k++) {
+            assert_true(fabs(dweight[k] - 1e8) <= 1e-12 * 1e8);
+            assert_true(fabs(dweight[2 + k] + 1e8) <= 1e-12 * 1e8);
+        }
+        for (int k = 0; k < 4; k++)
+            assert_true(fabs(dhidden[k]) <= 1e-12 * 1e8);
+    }
+    rpo_ctx_free(ctx);
+}
+
 /* A NaN weight row or bias is not an error when no token is scored:
  * nothing reads them. The chunk setting's bounds are rpo_param_bounds'. */
 static void test_nothing_scored_and_bounds(void **state)
@@ -824,6 +881,7 @@ int main(void)
         cmocka_unit_test(test_backward_hostile_accumulators),
         cmocka_unit_test(test_nothing_scored_and_bounds),
         cmocka_unit_test(test_softmax_sum_beyond_one),
+        cmocka_unit_test(test_extreme_scales_in_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,11 +43,11 @@ $(BUILD)/tests/test_%: tests/test_%.c $(TEST_SUPPORT_HDRS) $(TEST_COMMON) $(LIB_
 	    $(CMOCKA_LIBS) $(LDLIBS)
 
 # The suites that choose kernel sets with rpo_ctx_use_kernels, which is
-# static-linking-only (test_kernels; test_beyond_engine for the paths of
+# static-linking-only (test_kernels; test_extensions_engine for the paths of
 # 1.2; test_token_kernels, test_linear, test_objectives, test_losses_grad
 # and test_contrasts for those of 1.3), link librpo.a instead of the shared
 # library.
-STATIC_TEST_BINS := $(BUILD)/tests/test_kernels $(BUILD)/tests/test_beyond_engine \
+STATIC_TEST_BINS := $(BUILD)/tests/test_kernels $(BUILD)/tests/test_extensions_engine \
                     $(BUILD)/tests/test_linear \
                     $(BUILD)/tests/test_objectives \
                     $(BUILD)/tests/test_losses_grad \

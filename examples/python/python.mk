@@ -36,7 +36,7 @@ check-python: $(LIB_FILES) $(PY_NATIVE)
 	cd examples/python && $(PYTHON_ENV) $(PYTHON) -m unittest discover \
 	    -s tests -t . -v
 	cd examples/python && $(PYTHON_ENV) RPO_NATIVE=0 $(PYTHON) -m unittest \
-	    tests.test_torch tests.test_objectives tests.test_beyond tests.test_cached
+	    tests.test_torch tests.test_objectives tests.test_extensions tests.test_cached
 
 ## check-python-installed: the wheel in a temporary venv, the Python suites run against it from elsewhere
 check-python-installed: $(LIB_FILES)

@@ -237,13 +237,6 @@ static void split_node_compute(void *arg, unsigned worker, size_t node)
     split_node(arg, worker, node);
 }
 
-static void nothing_to_commit(void *arg, unsigned worker, size_t node)
-{
-    (void)arg;
-    (void)worker;
-    (void)node;
-}
-
 /* The children of `nodes` that hold more than one batch, in order. */
 static size_t next_level(const node_span *nodes, size_t count, size_t batch,
                          node_span *children)
@@ -344,7 +337,7 @@ int rpo_related_batches(rpo_ctx *ctx, size_t p, size_t d, rpo_in emb,
         level[nodes++] = (node_span){0, p, 0};
     while (nodes > 0) {
         job.nodes = level;
-        const rpo_ordered_work work = {split_node_compute, nothing_to_commit,
+        const rpo_ordered_work work = {split_node_compute, rpo_nothing_to_commit,
                                        &job};
         rpo_run_ordered(&work, nodes, workers);
         nodes = next_level(level, nodes, batch, children);

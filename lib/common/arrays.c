@@ -1,6 +1,5 @@
 /* Conversions between the caller's float32/float64 arrays and double. */
 #include <math.h>
-#include <string.h>
 
 #include "arrays.h"
 #include "rpo.h"
@@ -42,27 +41,10 @@ double rpo_in_max_abs(rpo_in src, size_t offset, size_t count)
     return top;
 }
 
-int rpo_in_load(rpo_in src, size_t offset, size_t count, double *dst,
-                const double **view)
+void rpo_widen_f32(const float *src, size_t count, double *dst)
 {
-    if (src.type == RPO_F64) {
-        const double *p = (const double *)src.data + offset;
-        if (view != NULL) {
-            *view = p;
-        } else {
-            memcpy(dst, p, count * sizeof *dst);
-        }
-        return rpo_in_all_finite(src, offset, count);
-    }
-    const float *p = (const float *)src.data + offset;
-    double acc = 0.0;
-    for (size_t k = 0; k < count; k++) {
-        dst[k] = (double)p[k];
-        acc += dst[k] - dst[k];
-    }
-    if (view != NULL)
-        *view = dst;
-    return acc == 0.0;
+    for (size_t k = 0; k < count; k++)
+        dst[k] = (double)src[k];
 }
 
 int rpo_log_ratios(rpo_in policy, rpo_in ref, size_t count, double *out)

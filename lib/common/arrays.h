@@ -56,11 +56,8 @@ double rpo_in_max_abs(rpo_in src, size_t offset, size_t count);
 /* The mean of src[0 .. count - 1] in double; 0 when count is 0. */
 double rpo_in_mean(rpo_in src, size_t count);
 
-/* dst[k] = src[offset + k] for k < count, widened to double; returns 1 when
- * every value is finite. For float64 with no offset this may return
- * src.data itself through *view instead of copying (then dst is unused). */
-int rpo_in_load(rpo_in src, size_t offset, size_t count, double *dst,
-                const double **view);
+/* dst[k] = src[k] for k < count, widened to double. */
+void rpo_widen_f32(const float *src, size_t count, double *dst);
 
 /* The log-ratios out[k] = policy[k] - ref[k] (ref absent reads as 0).
  * Returns 1 when every input is finite. A difference of finite inputs may

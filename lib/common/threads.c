@@ -48,6 +48,11 @@ static void *work_loop(void *p)
     }
 }
 
+void rpo_nothing_to_commit(void *arg, unsigned worker, size_t item)
+{
+    (void)arg; (void)worker; (void)item;
+}
+
 static void run_serial(const rpo_ordered_work *work, size_t items)
 {
     for (size_t item = 0; item < items; item++) {

@@ -35,4 +35,7 @@ typedef struct rpo_ordered_work {
 void rpo_run_ordered(const rpo_ordered_work *work, size_t items,
                      unsigned workers);
 
+/* The commit of work whose items write disjoint outputs and sum nothing. */
+void rpo_nothing_to_commit(void *arg, unsigned worker, size_t item);
+
 #endif /* RPO_THREADS_H */

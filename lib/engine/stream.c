@@ -37,11 +37,6 @@ static void product_slice(void *arg, unsigned worker, size_t item)
                         job->upper);
 }
 
-static void nothing_to_commit(void *arg, unsigned worker, size_t item)
-{
-    (void)arg; (void)worker; (void)item;
-}
-
 static void mirror_strip(void *arg, unsigned worker, size_t item)
 {
     (void)worker;
@@ -51,7 +46,7 @@ static void mirror_strip(void *arg, unsigned worker, size_t item)
 void rpo_parallel_mirror(const rpo_stream *s, void *out, size_t lds, size_t count)
 {
     rpo_mirror mirror = rpo_mirror_plan(s->src->sim->k, s->p->compute_type, out, lds, count);
-    rpo_ordered_work work = {mirror_strip, nothing_to_commit, &mirror};
+    rpo_ordered_work work = {mirror_strip, rpo_nothing_to_commit, &mirror};
     rpo_run_ordered(&work, rpo_mirror_strips(&mirror), s->p->workers);
 }
 
@@ -63,7 +58,7 @@ void rpo_shared_similarity(const rpo_stream *s, size_t i0, size_t rows,
     } else {
         /* every entry is the same whatever the slicing (product.h) */
         slice_job job = {s, i0, rows, out, lds, upper};
-        rpo_ordered_work work = {product_slice, nothing_to_commit, &job};
+        rpo_ordered_work work = {product_slice, rpo_nothing_to_commit, &job};
         rpo_run_ordered(&work, (rows + s->p->slice_rows - 1) / s->p->slice_rows,
                         s->p->workers);
     }

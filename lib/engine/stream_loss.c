@@ -12,10 +12,10 @@
 
 typedef struct loss_job {
     const rpo_stream *s;
-    rpo_pairs_scalar c;        /* for pairs_scalar.c, and the settings   */
-    rpo_pairs_family fc;       /* for pairs_family.c                     */
-    rpo_pair_loss pair;        /* fc's per-pair function                 */
-    rpo_objective_pairs oc;    /* an objective's, for objective_pairs.c  */
+    rpo_pairs_scalar scalar;   /* for pairs_scalar.c, and the settings   */
+    rpo_pairs_family family;   /* for pairs_family.c                     */
+    rpo_pair_loss pair;        /* family's per-pair function             */
+    rpo_objective_pairs objective; /* an objective's, for objective_pairs.c */
     double pair_scale;         /* dL/d(pair term): the reduction's scale */
     double grad_scale;         /* what the derivatives are scaled by:
                                   pair_scale, or without the reduction
@@ -46,21 +46,23 @@ static const double *widen_rows(const loss_job *job, const void *w, size_t ldw,
     return wide;
 }
 
-/* The generic kernel of the loss family, and for embedding gradients the
- * softmax and cosine backward of the rows (embed_grad.h); their dL/df^
- * goes to the worker's df_part, which the commit adds in order. */
-static void family_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
-                         const double *w, rpo_sums *sums, double *col_part)
+/* The generic pairs kernels (an objective's, or the loss family's), and
+ * for embedding gradients the softmax and cosine backward of the rows
+ * (embed_grad.h); their dL/df^ goes to the worker's df_part, which the
+ * commit adds in order. */
+static void generic_pairs_stage(loss_job *job, unsigned worker, size_t i0,
+                                size_t rows, const double *w, rpo_sums *sums,
+                                double *col_part)
 {
     const rpo_stream *s = job->s;
     const rpo_layout *L = s->L;
     const size_t n = s->call->n, d = s->call->d;
     double *gw = s->p->emb_grad ? rpo_worker_at(s->ctx, L, worker, L->per_worker.gw) : NULL;
     if (s->call->objective != NULL)
-        rpo_objective_pairs_rows(&job->oc, i0, rows, w, sums, job->row_loss + i0,
-                           job->row_g + i0, col_part, gw);
+        rpo_objective_pairs_rows(&job->objective, i0, rows, w, sums,
+                                 job->row_loss + i0, job->row_g + i0, col_part, gw);
     else
-        rpo_pairs_family_rows(&job->fc, i0, rows, w, sums, job->row_g + i0, col_part, gw);
+        rpo_pairs_family_rows(&job->family, i0, rows, w, sums, job->row_g + i0, col_part, gw);
     if (gw == NULL)
         return;
     /* the solved temperatures are constants of the backward */
@@ -86,7 +88,7 @@ static void pair_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
     double *col_part = rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.col_part);
     rpo_sums *sums = &job->item_sums[worker];
     memset(sums, 0, sizeof *sums);
-    if (job->c.want_grad)
+    if (job->scalar.want_grad)
         memset(col_part, 0, n * sizeof *col_part);
     if (p->pairs == RPO_PAIRS_SIMD) {
         rpo_pair_block blk;
@@ -96,11 +98,11 @@ static void pair_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
         blk.b = job->b_compute;
         blk.w = w;
         blk.ldw = ldw;
-        blk.beta = job->c.beta;
-        blk.smoothing = job->c.smoothing;
-        blk.logit = job->c.logit;
-        blk.want_loss = job->c.want_loss;
-        blk.want_grad = job->c.want_grad;
+        blk.beta = job->scalar.beta;
+        blk.smoothing = job->scalar.smoothing;
+        blk.logit = job->scalar.logit;
+        blk.want_loss = job->scalar.want_loss;
+        blk.want_grad = job->scalar.want_grad;
         blk.col_tmp = rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.col_tmp);
         blk.sums = sums;
         blk.row_g = job->row_g + i0;
@@ -108,7 +110,7 @@ static void pair_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
         blk.col_w = NULL;
         if (s->call->objective != NULL) {  /* the sample weights */
             blk.col_w = job->wr_compute;
-            blk.row_w = job->oc.wc + i0;
+            blk.row_w = job->objective.wc + i0;
             blk.row_gw = job->wg + i0;
             blk.row_loss = job->row_loss + i0;
         }
@@ -117,9 +119,10 @@ static void pair_stage(loss_job *job, unsigned worker, size_t i0, size_t rows,
         double *wide = rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.wide);
         const double *wd = widen_rows(job, w, ldw, rows, wide);
         if (p->pairs == RPO_PAIRS_SCALAR)
-            rpo_pairs_scalar_rows(&job->c, i0, rows, wd, sums, job->row_g + i0, col_part);
+            rpo_pairs_scalar_rows(&job->scalar, i0, rows, wd, sums, job->row_g + i0,
+                                  col_part);
         else
-            family_stage(job, worker, i0, rows, wd, sums, col_part);
+            generic_pairs_stage(job, worker, i0, rows, wd, sums, col_part);
     }
 }
 
@@ -140,7 +143,7 @@ static void loss_commit(void *arg, unsigned worker, size_t item)
     job->total.margin += sums->margin;
     job->total.accuracy += sums->accuracy;
     const rpo_stream *s = job->s;
-    if (job->c.want_grad) {
+    if (job->scalar.want_grad) {
         const double *col_part = rpo_worker_at(s->ctx, s->L, worker, s->L->per_worker.col_part);
         for (size_t j = 0; j < s->call->n; j++)
             job->col_g[j] += col_part[j];
@@ -166,23 +169,23 @@ static void describe_objective(loss_job *job)
 {
     const rpo_stream *s = job->s;
     const rpo_ctx *ctx = s->ctx;
-    rpo_objective_pairs *oc = &job->oc;
-    oc->m = s->call->m;
-    oc->n = s->call->n;
-    oc->o = s->call->objective;
-    oc->a = job->c.a;
-    oc->b = job->c.b;
-    oc->sa = rpo_scratch_at(ctx, s->L->sa);
-    oc->da = rpo_scratch_at(ctx, s->L->da);
-    oc->sb = rpo_scratch_at(ctx, s->L->sb);
-    oc->db = rpo_scratch_at(ctx, s->L->db);
-    oc->wc = rpo_scratch_at(ctx, s->L->wc);
-    oc->wr = rpo_scratch_at(ctx, s->L->wr);
-    oc->za = oc->o->terms > 0 ? oc->sa : oc->a;
-    oc->zb = oc->o->terms > 0 ? oc->sb : oc->b;
-    oc->logit = job->fc.logit;
-    oc->logit_scale = job->fc.logit_scale;
-    oc->want_grad = job->fc.want_grad;
+    rpo_objective_pairs *op = &job->objective;
+    op->m = s->call->m;
+    op->n = s->call->n;
+    op->o = s->call->objective;
+    op->a = job->scalar.a;
+    op->b = job->scalar.b;
+    op->sa = rpo_scratch_at(ctx, s->L->sa);
+    op->da = rpo_scratch_at(ctx, s->L->da);
+    op->sb = rpo_scratch_at(ctx, s->L->sb);
+    op->db = rpo_scratch_at(ctx, s->L->db);
+    op->wc = rpo_scratch_at(ctx, s->L->wc);
+    op->wr = rpo_scratch_at(ctx, s->L->wr);
+    op->za = op->o->terms > 0 ? op->sa : op->a;
+    op->zb = op->o->terms > 0 ? op->sb : op->b;
+    op->logit = job->family.logit;
+    op->logit_scale = job->family.logit_scale;
+    op->want_grad = job->family.want_grad;
     job->row_loss = rpo_scratch_at(ctx, s->L->row_loss);
     if (s->p->pairs == RPO_PAIRS_SIMD) {
         /* the pairs kernel reads term 0's scores in place of a, b */
@@ -190,7 +193,7 @@ static void describe_objective(loss_job *job)
         job->b_compute = rpo_scratch_at(ctx, s->L->sb_compute);
         job->wr_compute = rpo_scratch_at(ctx, s->L->wr_compute);
         job->wg = rpo_scratch_at(ctx, s->L->wg);
-        job->c.smoothing = oc->o->pair[0].eps;
+        job->scalar.smoothing = op->o->pair[0].eps;
     }
 }
 
@@ -206,9 +209,9 @@ static void finish_fast_term(const loss_job *job, rpo_loss_result *out)
     if (out->grad_a == NULL)
         return;
     for (size_t i = 0; i < call->m; i++)
-        out->grad_a[i] *= weight * job->oc.da[i];
+        out->grad_a[i] *= weight * job->objective.da[i];
     for (size_t j = 0; j < call->n; j++)
-        out->grad_b[j] *= weight * job->oc.db[j];
+        out->grad_b[j] *= weight * job->objective.db[j];
 }
 
 /* After the pair terms: the per-row losses in the loss's units, the SFT
@@ -218,7 +221,7 @@ static void finish_objective(const loss_job *job, rpo_loss_result *out)
     const rpo_stream *s = job->s;
     const rpo_call *call = s->call;
     const size_t m = call->m, n = call->n;
-    const double row_unit = job->c.logit ? 1.0 / (double)n : 1.0;
+    const double row_unit = job->scalar.logit ? 1.0 / (double)n : 1.0;
     for (size_t i = 0; i < m; i++)
         job->row_loss[i] *= row_unit;
     rpo_objective_add_sft(call->objective, call->policy_chosen, m,
@@ -260,33 +263,33 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
     loss_job job;
     memset(&job, 0, sizeof job);
     job.s = s;
-    job.c.n = n;
-    job.c.a = rpo_scratch_at(ctx, s->L->a);
-    job.c.b = rpo_scratch_at(ctx, s->L->b);
-    job.c.beta = rpo_pair_beta(cfg, n);
-    job.c.smoothing = cfg->sigmoid_eps;
-    job.c.logit = cfg->logit;
-    job.c.want_loss = call->loss.data != NULL || call->partial_stats.data != NULL ||
-                      call->losses.data != NULL;
-    job.c.want_grad = call->grad_chosen.data != NULL ||
-                      call->grad_rejected.data != NULL;
+    job.scalar.n = n;
+    job.scalar.a = rpo_scratch_at(ctx, s->L->a);
+    job.scalar.b = rpo_scratch_at(ctx, s->L->b);
+    job.scalar.beta = rpo_pair_beta(cfg, n);
+    job.scalar.smoothing = cfg->sigmoid_eps;
+    job.scalar.logit = cfg->logit;
+    job.scalar.want_loss = call->loss.data != NULL || call->partial_stats.data != NULL ||
+                           call->losses.data != NULL;
+    job.scalar.want_grad = call->grad_chosen.data != NULL ||
+                           call->grad_rejected.data != NULL;
     job.a_compute = rpo_scratch_at(ctx, s->L->a_compute);
     job.b_compute = rpo_scratch_at(ctx, s->L->b_compute);
     job.row_g = rpo_scratch_at(ctx, s->L->row_g);
     job.col_g = rpo_scratch_at(ctx, s->L->col_g);
-    if (job.c.want_grad)
+    if (job.scalar.want_grad)
         memset(job.col_g, 0, n * sizeof *job.col_g);
 
     const double beta = cfg->beta;
     job.pair = rpo_pair_loss_make(cfg->loss, beta, cfg->label_smoothing,
                                  cfg->discopop_tau);
-    job.fc.n = n;
-    job.fc.a = job.c.a;
-    job.fc.b = job.c.b;
-    job.fc.f = &job.pair;
-    job.fc.logit = job.c.logit;
-    job.fc.logit_scale = rpo_logit_factor(cfg, n);
-    job.fc.want_grad = job.c.want_grad;
+    job.family.n = n;
+    job.family.a = job.scalar.a;
+    job.family.b = job.scalar.b;
+    job.family.f = &job.pair;
+    job.family.logit = job.scalar.logit;
+    job.family.logit_scale = rpo_logit_factor(cfg, n);
+    job.family.want_grad = job.scalar.want_grad;
     if (call->objective != NULL)
         describe_objective(&job);
 
@@ -294,11 +297,11 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
      * of logit placement */
     const double rows_scale =
         cfg->reduction == RPO_REDUCTION_MEAN ? 1.0 / (double)m_total : 1.0;
-    job.pair_scale = job.c.logit ? rows_scale / (double)n : rows_scale;
+    job.pair_scale = job.scalar.logit ? rows_scale / (double)n : rows_scale;
     const int per_row_grad = call->objective != NULL &&
                              call->objective->losses_grad.data != NULL;
     job.grad_scale = !per_row_grad ? job.pair_scale
-                     : job.c.logit ? 1.0 / (double)n : 1.0;
+                     : job.scalar.logit ? 1.0 / (double)n : 1.0;
     if (s->p->emb_grad) {
         job.e_hat = rpo_scratch_at(ctx, s->L->e_hat);
         job.f_hat_t = rpo_scratch_at(ctx, s->L->f_hat_t);
@@ -316,11 +319,11 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
      * are the derivatives themselves. The metrics take the caller's beta. */
     const int slopes = s->p->pairs == RPO_PAIRS_FAMILY ||
                        s->p->pairs == RPO_PAIRS_OBJECTIVE;
-    const double row_unit = slopes ? job.grad_scale : -job.c.beta * job.grad_scale;
-    const double col_unit = slopes ? job.grad_scale : job.c.beta * job.grad_scale;
+    const double row_unit = slopes ? job.grad_scale : -job.scalar.beta * job.grad_scale;
+    const double col_unit = slopes ? job.grad_scale : job.scalar.beta * job.grad_scale;
     out->loss = job.total.loss * job.pair_scale;
     out->grad_a = out->grad_b = out->grad_e = out->grad_f = out->row_loss = NULL;
-    if (job.c.want_grad) {
+    if (job.scalar.want_grad) {
         for (size_t i = 0; i < m; i++)
             job.row_g[i] *= row_unit;
         for (size_t j = 0; j < n; j++)
@@ -335,10 +338,10 @@ void rpo_stream_loss(const rpo_stream *s, rpo_loss_result *out)
     if (call->objective != NULL)
         finish_objective(&job, out);
     memset(&out->metrics, 0, sizeof out->metrics);
-    out->metrics.loss = job.c.want_loss ? out->loss : 0.0;
-    out->metrics.reward_chosen = beta * (sum_of(job.c.a, m) / (double)m_total);
+    out->metrics.loss = job.scalar.want_loss ? out->loss : 0.0;
+    out->metrics.reward_chosen = beta * (sum_of(job.scalar.a, m) / (double)m_total);
     /* a block's share of the rejected mean is its share of the rows */
-    out->metrics.reward_rejected = beta * (sum_of(job.c.b, n) / (double)n) *
+    out->metrics.reward_rejected = beta * (sum_of(job.scalar.b, n) / (double)n) *
                                    ((double)m / (double)m_total);
     out->metrics.margin = beta * (job.total.margin / (double)m_total);
     out->metrics.accuracy = job.total.accuracy / (double)m_total;

@@ -64,11 +64,6 @@ static void softmax_rows(void *arg, unsigned worker, size_t item)
                           out_rows(job, i0));
 }
 
-static void no_commit(void *arg, unsigned worker, size_t item)
-{
-    (void)arg; (void)worker; (void)item;
-}
-
 static void symmetric_in_place(weights_job *job)
 {
     const rpo_stream *s = job->s;
@@ -77,13 +72,13 @@ static void symmetric_in_place(weights_job *job)
     if (p->shared) {
         rpo_shared_similarity(s, 0, m, out_rows(job, 0), s->call->n, 1);
     } else {
-        rpo_ordered_work work = {upper_block, no_commit, job};
+        rpo_ordered_work work = {upper_block, rpo_nothing_to_commit, job};
         rpo_run_ordered(&work, p->blocks, p->workers);
         rpo_parallel_mirror(s, out_rows(job, 0), s->call->n, m);
     }
     if (s->src->softmax == NULL)
         return;
-    rpo_ordered_work work = {softmax_rows, no_commit, job};
+    rpo_ordered_work work = {softmax_rows, rpo_nothing_to_commit, job};
     rpo_run_ordered(&work, (m + RPO_SUB_BLOCK_ROWS - 1) / RPO_SUB_BLOCK_ROWS, p->workers);
 }
 
@@ -99,7 +94,7 @@ void rpo_stream_weights(const rpo_stream *s)
         return;
     }
     /* the full product: the symmetric half is computed in place above */
-    const rpo_block_visitor visitor = {weights_rows, no_commit,
+    const rpo_block_visitor visitor = {weights_rows, rpo_nothing_to_commit,
                                        job.direct ? out_rows(&job, 0) : NULL, 0,
                                        &job};
     rpo_walk_blocks(s, &visitor);

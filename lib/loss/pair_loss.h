@@ -2,7 +2,7 @@
  * The per-pair functions of the loss family (RPO_LOSS_*, TRL's loss_type
  * vocabulary): f(a, b) of a chosen log-ratio a and a rejected log-ratio b,
  * with its partial derivatives, each evaluated in a form that never
- * overflows in an intermediate (docs/beyond.md derives every one).
+ * overflows in an intermediate (docs/extensions.md derives every one).
  *
  * The functions are evaluated at (s a, s b) for a scale s: in LOGIT
  * placement s = k W_ij (k the logit scale), in LOSS placement s = 1. The

@@ -81,8 +81,10 @@ typedef struct row_stats {
         out->max_abs = max_abs;                                                \
         out->norm = sqrt(sumsq);                                               \
         if (all_finite && !(sumsq <= DBL_MAX) && max_abs > 0.0) {              \
-            /* a float64 row beyond 1e154: its squares overflowed; the norm   \
-             * itself is finite, scaled by the largest entry */                \
+            /* a float64 row beyond 1e154: its squares overflowed; scaled by   \
+             * the largest entry, the norm is exact to rounding (infinite only \
+             * beyond DBL_MAX). Below 1e-154 they may underflow to a norm of 0:\
+             * harmless, its logits are then far inside the range */           \
             double scaled = 0.0;                                               \
             for (size_t k = 0; k < n; k++) {                                   \
                 const double q = (double)x[k] / max_abs;                       \
@@ -270,7 +272,9 @@ static int check_backward_data(rpo_ctx *ctx, const rpo_linear_call *c,
         return rpo_fail(ctx, RPO_ERR_NONFINITE, "dweight row %zu holds NaN or infinity", bad);
     if (b->dbias != NULL && !stats_of(c->type, b->dbias, c->v, &dbias))
         return rpo_fail(ctx, RPO_ERR_NONFINITE, "dbias holds NaN or infinity");
-    double dlogp_sum = 0.0;
+    /* sum_t |dlogps[t]|, and that sum times max |hidden| formed term by
+     * term: it overflows only where the bound itself does */
+    double dlogp_sum = 0.0, dlogp_hidden = 0.0;
     for (size_t i = 0; i < c->live; i++) {
         const size_t t = c->rows[i];
         const double d = value_at(c->type, b->dlogps, t);
@@ -282,9 +286,16 @@ static int check_backward_data(rpo_ctx *ctx, const rpo_linear_call *c,
                       c->h, &row))
             return rpo_fail(ctx, RPO_ERR_NONFINITE, "dhidden row %zu holds NaN or infinity", t);
         dlogp_sum += fabs(d);
+        dlogp_hidden += fabs(d) * hidden.max_abs;
     }
     const double half = type_max(c->type) / 2.0;
-    const double logit = hidden.norm * weight.norm + bias.max_abs;
+    /* |logit| <= |hidden|_2 |weight|_2 <= H max|hidden| max|weight|: the
+     * second stands in where a norm is beyond DBL_MAX (infinite) while the
+     * bound is not, e.g. weights near DBL_MAX times hidden near 1e-300
+     * (fmin takes it when the first is infinity times an underflowed 0) */
+    const double logit = fmin(hidden.norm * weight.norm,
+                              (double)c->h * (hidden.max_abs * weight.max_abs)) +
+                         bias.max_abs;
     if (!(logit + log((double)c->v) <= half))
         return rpo_fail(ctx, RPO_ERR_RANGE,
                         "logits up to |hidden| |weight| + |bias| = %g may overflow %s",
@@ -297,14 +308,16 @@ static int check_backward_data(rpo_ctx *ctx, const rpo_linear_call *c,
         /* each |g[t, v]| <= |dlogps[t]|, but not their sum: a caller's lse
          * (or one rounded to float at 1e38) may leave every clamped
          * softmax entry at 1 */
-        if (!(row.max_abs + (double)c->v * d * weight.max_abs <= half))
+        if (!(row.max_abs + d * weight.max_abs * (double)c->v <= half))
             return rpo_fail(ctx, RPO_ERR_RANGE, "dhidden row %zu may overflow %s", t,
                             type_name(c->type));
     }
-    if (!(dweight.max_abs + dlogp_sum * hidden.max_abs <= half) ||
-        !(dbias.max_abs + dlogp_sum <= half))
+    if (!(dweight.max_abs + dlogp_hidden <= half))
         return rpo_fail(ctx, RPO_ERR_RANGE,
-                        "dweight or dbias may overflow %s (sum |dlogps| = %g)",
+                        "dweight may overflow %s (sum |dlogps| max |hidden| = %g)",
+                        type_name(c->type), dlogp_hidden);
+    if (b->dbias != NULL && !(dbias.max_abs + dlogp_sum <= half))
+        return rpo_fail(ctx, RPO_ERR_RANGE, "dbias may overflow %s (sum |dlogps| = %g)",
                         type_name(c->type), dlogp_sum);
     return RPO_OK;
 }

@@ -3,7 +3,7 @@
  * contrasted with, exp(H_i) with H_i = -sum_j W_ij log W_ij the entropy of
  * row i of W (RPO_STAT_EFFECTIVE_CONTRASTS), and the per-row temperature
  * that makes it a chosen k (RPO_PARAM_TARGET_CONTRASTS), as t-SNE sets each
- * point's bandwidth from a perplexity. docs/beyond.md gives the algebra.
+ * point's bandwidth from a perplexity. docs/extensions.md gives the algebra.
  *
  * Softmax rows get their entropy from the softmax kernel itself
  * (weights_softmax.h); what is here serves the rest: the solve, the

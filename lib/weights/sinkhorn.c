@@ -66,11 +66,6 @@ static void columns_slice(void *arg, unsigned worker, size_t item)
                    h->col_sum, item * h->per_slice, slice_end(h, item, h->n));
 }
 
-static void nothing_to_commit(void *arg, unsigned worker, size_t item)
-{
-    (void)arg; (void)worker; (void)item;
-}
-
 /* Runs slice over count rows or columns: one slice for a lone worker
  * (the plain loops), four per worker otherwise to even out their loads. */
 static void run_sliced(half_step *h, void (*slice)(void *, unsigned, size_t),
@@ -78,7 +73,7 @@ static void run_sliced(half_step *h, void (*slice)(void *, unsigned, size_t),
 {
     const size_t slices = workers > 1 ? 4 * (size_t)workers : 1;
     h->per_slice = (count + slices - 1) / slices;
-    rpo_ordered_work work = {slice, nothing_to_commit, h};
+    rpo_ordered_work work = {slice, rpo_nothing_to_commit, h};
     rpo_run_ordered(&work, (count + h->per_slice - 1) / h->per_slice, workers);
 }
 

@@ -139,7 +139,7 @@ const void *rpo_weight_rows(const rpo_weight_source *src, size_t i0,
             const size_t elem = src->type == RPO_F32 ? sizeof(float) : sizeof(double);
             w = (const char *)src->caller.data + i0 * n * elem;
         } else {  /* float32 weights in a double computation */
-            (void)rpo_in_load(src->caller, i0 * n, rows * n, panel, NULL);
+            rpo_widen_f32((const float *)src->caller.data + i0 * n, rows * n, panel);
         }
         record_rows(src, i0, rows, w, n);
         return w;

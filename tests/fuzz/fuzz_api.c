@@ -6,7 +6,7 @@
  * with arbitrary keys and values and queries with NULL or valid pointers
  * (settings.c), contexts freed and recreated, the token-level helpers of
  * 1.1 (tokens.c, sequences.c), the row blocks and embedding gradients of
- * 1.2 (beyond.c), the related-prompt batches (batching.c), the fused
+ * 1.2 (row_blocks.c), the related-prompt batches (batching.c), the fused
  * linear log-probs (linear.c) and the objectives (objectives.c) of 1.3, and
  * compute calls (rpo_loss_*,
  * rpo_weights_*, rpo_loss_weighted_*, float32, float64 or both on the same
@@ -619,7 +619,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             op_packed_seq(&r, ctx[which]);
             break;
         case 7:
-            op_beyond(&r, ctx[which], ctx[1 - which]);
+            op_row_blocks(&r, ctx[which], ctx[1 - which]);
             break;
         case 14:
             op_related_batches(&r, ctx[which]);

@@ -5,7 +5,7 @@
  *   settings.c   settings, queries, and a context's observable state
  *   tokens.c     the logits helpers of librpo 1.1
  *   sequences.c  the sequence helpers of librpo 1.1
- *   beyond.c     the row blocks and embedding gradients of librpo 1.2
+ *   row_blocks.c the row blocks and embedding gradients of librpo 1.2
  *   batching.c   the related-prompt batches of librpo 1.3
  *   objectives.c the objectives of librpo 1.3
  */
@@ -90,8 +90,8 @@ void op_token_lse(reader *r, rpo_ctx *ctx);
 void op_packed_seq(reader *r, rpo_ctx *ctx);
 
 /* The row blocks and embedding gradients of 1.2, one call with its
- * invariants, compared with `other` where they must agree (beyond.c). */
-void op_beyond(reader *r, rpo_ctx *ctx, rpo_ctx *other);
+ * invariants, compared with `other` where they must agree (row_blocks.c). */
+void op_row_blocks(reader *r, rpo_ctx *ctx, rpo_ctx *other);
 
 /* rpo_related_batches_*, one call per precision with its invariants
  * (batching.c). */

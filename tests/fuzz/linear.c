@@ -310,7 +310,7 @@ static void run_backward(rpo_ctx *ctx, const linear_case *c, int f32)
                 dh_bound = mdh + (double)c->v * dmax * mw;
                 const double bound =
                     fmax(fmax((double)c->h * mh * mw + mb + log((double)c->v), dh_bound),
-                         fmax(mdw + dsum * mh, mdb + dsum));
+                         fmax(mdw + dsum * mh, c->has_dbias ? mdb + dsum : 0.0));
                 if (status == RPO_ERR_RANGE)
                     CHECK(bound >= type_max(f32) / 4,
                           "rpo_linear_logps_backward: RANGE within bounds %g", bound);

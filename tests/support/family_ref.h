@@ -112,7 +112,7 @@ static inline ld ref_pair(const ref_loss *p, ld a, ld b, ld *fa, ld *fb)
     return f;
 }
 
-/* The contrast matrix over weights w (m, n), in the terms of docs/beyond.md:
+/* The contrast matrix over weights w (m, n), in the terms of docs/extensions.md:
  *   LOSS placement : L = s sum_ij W_ij f(a_i, b_j)
  *   LOGIT placement: L = s / n sum_ij f(k W_ij a_i, k W_ij b_j)
  * with s = 1/m_total (MEAN) or 1 (SUM). Writes dL/da (m), dL/db (n). */

@@ -1,5 +1,5 @@
 /*
- * What the engine suites (test_kernels.c, test_beyond_engine.c) share:
+ * What the engine suites (test_kernels.c, test_extensions_engine.c) share:
  * the kernel sets to run, a context on one of them, and the reduced run
  * that valgrind and ThreadSanitizer ask for. Needs RPO_STATIC_LINKING_ONLY
  * (rpo_ctx_use_kernels) and testutil.h before it.

@@ -54,7 +54,7 @@ _TOKEN_LSE_ARGS = [_p, _size, _size, _size, _p, _p, _p, _p]
 _TOKEN_BACKWARD_LSE_ARGS = [_p, _size, _size, _size, _p, _p, _p, _p, _p, _int]
 _PACKED_ARGS = [_p, _size, _size, _p, _p, _p, _int, _p]
 _PACKED_BACKWARD_ARGS = [_p, _size, _size, _p, _p, _int, _p, _p]
-# 1.2: beyond the paper (docs/beyond.md)
+# 1.2: beyond the paper (docs/extensions.md)
 _EMBED_GRAD_ARGS = _LOSS_ARGS + [_p, _p]
 _ROWS_ARGS = [_p, _size, _size, _size, _p, _p, _size, _p, _p, _size, _p, _p,
               _p, _p, _p, _p, _p]

@@ -18,7 +18,7 @@ from . import errors
 Setting = collections.namedtuple("Setting", "name key choices doc integer")
 Setting.__new__.__defaults__ = ((), "", False)
 
-# TRL's loss_type names, in RPO_LOSS_* order (docs/beyond.md).
+# TRL's loss_type names, in RPO_LOSS_* order (docs/extensions.md).
 LOSS_TYPES = ("sigmoid", "hinge", "ipo", "robust", "exo_pair", "bco_pair",
               "sppo_hard", "nca_pair", "apo_zero", "apo_down", "discopop")
 
@@ -37,7 +37,7 @@ SETTINGS = (
     Setting("threads", 7, (),
             "threads per call, an integer in [1, 256]; results are bitwise "
             "identical for every value (RPO_PARAM_THREADS)", True),
-    # librpo 1.2, docs/beyond.md
+    # librpo 1.2, docs/extensions.md
     Setting("loss_type", 8, LOSS_TYPES,
             "the per-pair loss, TRL's loss_type names (RPO_PARAM_LOSS)"),
     Setting("label_smoothing", 9, (),
@@ -73,7 +73,7 @@ SETTINGS = (
             "tokens and words per chunk of logits of the fused linear "
             "log-probs, an integer in [16, 4096] (RPO_PARAM_LINEAR_CHUNK)",
             True),
-    # librpo 1.3: effective contrasts (docs/beyond.md)
+    # librpo 1.3: effective contrasts (docs/extensions.md)
     Setting("target_contrasts", 20, (),
             "0 (off) or k >= 1: embedding weighting solves each row's "
             "temperature so that exp(entropy of the row) = k "
@@ -120,7 +120,7 @@ EmbedGradResult.__doc__ = ("LossResult plus dL/d chosen_emb (M, D) and "
                            "grad_chosen_emb holds both roles and "
                            "grad_rejected_emb is None.")
 
-# Row blocks of a global problem (docs/beyond.md section 5).
+# Row blocks of a global problem (docs/extensions.md section 5).
 PARTIAL_COUNT = 5   # RPO_PARTIAL_COUNT: loss and the four metrics
 
 RowsResult = collections.namedtuple(
@@ -543,7 +543,7 @@ class Context:
                            *, weights, grad=True, dtype=None):
         """loss_rows over the caller's weights (M, N), this block's rows of
         the global matrix (rpo_loss_rows_weighted_f32/_f64); the recipe for
-        sinkhorn weights across ranks (docs/beyond.md section 5)."""
+        sinkhorn weights across ranks (docs/extensions.md section 5)."""
         dt = buf.call_dtype((policy_chosen, policy_rejected, ref_chosen,
                              ref_rejected, weights), dtype)
         pc, pr, rc, rr, m, n = self._sides(dt, policy_chosen, policy_rejected,

@@ -14,7 +14,7 @@ batch of 64 on 8 GPUs that is eight 8 x 8 matrices. GlobalRPOLoss builds the
 
 Every rank then holds the loss and metrics of the whole batch, and
 backward() gives each rank's tensors exactly the gradients of the global
-loss (docs/beyond.md section 5):
+loss (docs/extensions.md section 5):
 
     import torch.distributed as dist
     from rpo.distributed import GlobalRPOLoss
@@ -161,7 +161,7 @@ class GlobalRPOLoss(RPOLoss):
     GlobalRPOLoss(..., group=None, **RPOLoss arguments): `group` is the
     torch.distributed process group (None: the default one), which must be
     initialised. Consider logit_scale="row_mean": the gathered matrix has
-    world-size times more columns (docs/beyond.md section 2). metrics are
+    world-size times more columns (docs/extensions.md section 2). metrics are
     those of the whole batch, the same on every rank.
     """
 

@@ -21,7 +21,7 @@ and opaque to TorchScript, tracing and vmap (docs/pytorch.md).
 
 TRL's loss family (loss_type=, label_smoothing=, discopop_tau=), the logit
 scale and optimal-transport weights (weighting="sinkhorn") are explained in
-docs/beyond.md; the objectives of librpo 1.3 under TRL's names (loss_type
+docs/extensions.md; the objectives of librpo 1.3 under TRL's names (loss_type
 lists, loss_weights, simpo, orpo, sft, f-divergences, lengths, sample
 weights, reduction="none", KTOLoss) in docs/objectives.md: RPOLoss calls
 rpo_objective_* for them (objectives_torch.py) and the plain rpo_loss_*

@@ -28,7 +28,7 @@ class Settings(unittest.TestCase):
         self.assertEqual(context().settings(), {
             "weighting": "embedding", "beta": 0.1, "tau": 0.5, "alpha": 0.8,
             "placement": "auto", "reduction": "mean", "threads": 1,
-            # librpo 1.2 (docs/beyond.md)
+            # librpo 1.2 (docs/extensions.md)
             "loss_type": "sigmoid", "label_smoothing": 0.0,
             "discopop_tau": 0.05, "logit_scale": "row_sum",
             "sinkhorn_iters": 200, "sinkhorn_tol": 1e-9,
@@ -36,7 +36,7 @@ class Settings(unittest.TestCase):
             "simpo_gamma": 0.0, "f_divergence": "reverse_kl", "f_alpha": 1.0,
             "desirable_weight": 1.0, "undesirable_weight": 1.0,
             "linear_chunk": 256,
-            # librpo 1.3: effective contrasts (docs/beyond.md section 10)
+            # librpo 1.3: effective contrasts (docs/extensions.md section 10)
             "target_contrasts": 0.0})
 
     def test_every_setting_is_a_property_that_round_trips(self):

@@ -1,4 +1,4 @@
-"""Effective contrasts from Python (docs/beyond.md section 10): the
+"""Effective contrasts from Python (docs/extensions.md section 10): the
 target_contrasts setting of Context and RPOLoss, and the metrics
 weights/effective_contrasts and weights/diagonal, judged against the
 entropy and diagonal of W computed here with NumPy; and a target librpo

@@ -1,4 +1,4 @@
-//! Batches of related prompts (librpo 1.3, docs/beyond.md): an order of a
+//! Batches of related prompts (librpo 1.3, docs/extensions.md): an order of a
 //! dataset whose consecutive runs of a batch size are similar prompts, so
 //! that each mini-batch holds contrasts worth weighting.
 use crate::context::Context;

@@ -1,4 +1,4 @@
-//! Effective contrasts (librpo 1.3, docs/beyond.md section 10): the target
+//! Effective contrasts (librpo 1.3, docs/extensions.md section 10): the target
 //! number of contrasts per row that sets each row's temperature, and the
 //! shape of the last weight matrix.
 use crate::context::{Context, Param};

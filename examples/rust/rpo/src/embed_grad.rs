@@ -1,5 +1,5 @@
 //! The loss with its gradients with respect to the prompt embeddings
-//! (librpo 1.2, docs/beyond.md section 4), for trainers whose embeddings
+//! (librpo 1.2, docs/extensions.md section 4), for trainers whose embeddings
 //! come from a model being trained.
 use crate::context::{out_ptr, opt_ptr, Context, Inputs, Metrics};
 use crate::error::{checked_len, Error};

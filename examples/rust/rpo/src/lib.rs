@@ -11,7 +11,7 @@
 //! is a safe wrapper: a [`Context`] with setters, slices in,
 //! `Result<_, rpo::Error>` out. It covers the whole API of librpo 1.2: the
 //! token helpers of 1.1 ([`Context::token_logps`], [`seq_logps`]), and
-//! beyond the paper (docs/beyond.md) TRL's loss family ([`LossType`]), the
+//! beyond the paper (docs/extensions.md) TRL's loss family ([`LossType`]), the
 //! logit scale, optimal-transport weights
 //! ([`Context::set_sinkhorn_weighting`]), gradients with respect to the
 //! prompt embeddings ([`Context::loss_embed_grad`]) and one contrast

@@ -1,5 +1,5 @@
 //! One contrast matrix across data-parallel ranks (librpo 1.2,
-//! docs/beyond.md section 5): each rank computes its block of chosen rows
+//! docs/extensions.md section 5): each rank computes its block of chosen rows
 //! against the rejected responses gathered from every rank, and one
 //! all-reduce (sum) of the blocks' partial buffers gives every rank the
 //! loss, metrics and rejected gradients of the whole batch.

@@ -1,5 +1,5 @@
 //! The settings added after librpo 1.0: threads (1.1), and the loss family,
-//! logit scale and optimal-transport weights of 1.2 (docs/beyond.md), with
+//! logit scale and optimal-transport weights of 1.2 (docs/extensions.md), with
 //! the statistics of the last Sinkhorn run.
 //!
 //! Each setter checks nothing itself: librpo owns the ranges
@@ -32,7 +32,7 @@ impl Param {
 
 /// The per-pair function f(a_i, b_j) applied to every contrast
 /// (`RPO_LOSS_*`, librpo 1.2), named and numbered as TRL's `loss_type`;
-/// docs/beyond.md gives each formula. With `x = beta (a - b)`:
+/// docs/extensions.md gives each formula. With `x = beta (a - b)`:
 ///
 /// ```
 /// use rpo::{Context, Inputs, LossType, Weighting};
@@ -236,7 +236,7 @@ impl Context {
     /// to sum to 1. It reads embeddings as [`Weighting::Embedding`] does;
     /// its plan is a constant of the backward, so
     /// [`Context::loss_embed_grad`] and the row-block calls refuse it with
-    /// `Err(ErrorKind::Unsupported)` (docs/beyond.md gives the recipe across
+    /// `Err(ErrorKind::Unsupported)` (docs/extensions.md gives the recipe across
     /// ranks). AUTO placement is LOSS placement.
     ///
     /// [`Weighting`] has no variant for it: adding one would break the

@@ -27,7 +27,7 @@ pub const RPO_PARAM_ALPHA: c_int = 4;
 pub const RPO_PARAM_PLACEMENT: c_int = 5;
 pub const RPO_PARAM_REDUCTION: c_int = 6;
 pub const RPO_PARAM_THREADS: c_int = 7;
-// librpo 1.2 (docs/beyond.md).
+// librpo 1.2 (docs/extensions.md).
 pub const RPO_PARAM_LOSS: c_int = 8;
 pub const RPO_PARAM_LABEL_SMOOTHING: c_int = 9;
 pub const RPO_PARAM_DISCOPOP_TAU: c_int = 10;
@@ -253,7 +253,7 @@ pub const RPO_STAT_LOGPS_CHOSEN: c_int = 8;
 pub const RPO_STAT_LOGPS_REJECTED: c_int = 9;
 pub const RPO_STAT_KL: c_int = 10;
 
-// librpo 1.3: effective contrasts (docs/beyond.md).
+// librpo 1.3: effective contrasts (docs/extensions.md).
 pub const RPO_PARAM_TARGET_CONTRASTS: c_int = 20;
 pub const RPO_STAT_EFFECTIVE_CONTRASTS: c_int = 11;
 pub const RPO_STAT_DIAGONAL_WEIGHT: c_int = 12;

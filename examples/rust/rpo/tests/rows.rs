@@ -1,7 +1,7 @@
 //! The 1.2 calls through the safe wrapper: embedding gradients against
 //! central differences of loss(); row blocks over a split of the rows,
 //! their partial buffers summed as an all-reduce would, against the
-//! whole-batch call (the recipes of docs/beyond.md section 5, paired and
+//! whole-batch call (the recipes of docs/extensions.md section 5, paired and
 //! Sinkhorn included); float32 against float64; and every length the
 //! wrapper must check refused with ErrorKind::Size, nothing written.
 use rpo::{partial_len, Context, ErrorKind, Inputs, LogitScale, LossType, Partial, Placement,

@@ -1,6 +1,6 @@
 //! The settings since 1.0 through their typed setters: each round-trips,
 //! refuses values outside librpo's range with ErrorKind::Param (keeping the old
-//! value), and changes what a call computes as docs/beyond.md says: every
+//! value), and changes what a call computes as docs/extensions.md says: every
 //! loss type against its formula, the logit scale, Sinkhorn weights against
 //! their marginals and statistics, and threads against one thread.
 use rpo::{Context, Embeddings, ErrorKind, Inputs, LogitScale, LossType, Param, Placement, Weighting};
@@ -81,11 +81,11 @@ fn sinkhorn_settings_round_trip_and_reject_bad_values() {
     assert_eq!(ctx.sinkhorn_tol(), Ok(0.0));
 }
 
-/// The names and numbers of docs/beyond.md's table, TRL's `loss_type`s.
+/// The names and numbers of docs/extensions.md's table, TRL's `loss_type`s.
 #[test]
 fn loss_type_names_are_the_documented_ones() {
     let doc = std::fs::read_to_string(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../docs/beyond.md")).unwrap();
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../docs/extensions.md")).unwrap();
     let mut rows = 0;
     for line in doc.lines().filter(|l| l.starts_with("| `") && l.matches('|').count() > 4) {
         let cells: Vec<&str> = line.split('|').map(|c| c.trim().trim_matches('`')).collect();
@@ -111,7 +111,7 @@ fn s(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
-/// f(a, b) of docs/beyond.md's table.
+/// f(a, b) of docs/extensions.md's table.
 fn pair_loss(loss: LossType, beta: f64, eps: f64, tau_d: f64, a: f64, b: f64) -> f64 {
     let x = beta * (a - b);
     let h = 1.0 / (2.0 * beta);

@@ -1,5 +1,5 @@
 /*
- * The entry points of librpo 1.2 under the fuzzer (docs/beyond.md):
+ * The entry points of librpo 1.2 under the fuzzer (docs/extensions.md):
  * rpo_loss_rows_*, rpo_loss_rows_weighted_* and rpo_loss_embed_grad_*, with
  * arbitrary sizes, row offsets, settings, present or NULL pointers and
  * hostile values, in float32 or float64. Invariants:
@@ -26,15 +26,15 @@ enum { I_PC, I_RC, I_PR, I_RR, I_E, I_F, I_W, I_COUNT };           /* inputs  */
 enum { P_GC, P_GE, P_STATS, P_GR, P_GF, P_COUNT };                 /* outputs */
 enum { API_ROWS, API_ROWS_WEIGHTED, API_EMBED_GRAD };
 
-typedef struct beyond_call {
+typedef struct row_block_call {
     int api, f32, overflow;
     size_t m_total, row_offset, m, n, d;
     guarded in[I_COUNT];
     guarded out[P_COUNT];
     guarded loss;                 /* API_EMBED_GRAD only */
-} beyond_call;
+} row_block_call;
 
-static size_t out_count(const beyond_call *c, int o)
+static size_t out_count(const row_block_call *c, int o)
 {
     switch (o) {
     case P_GC: return c->m;
@@ -45,7 +45,7 @@ static size_t out_count(const beyond_call *c, int o)
     }
 }
 
-static int invoke(rpo_ctx *ctx, const beyond_call *c)
+static int invoke(rpo_ctx *ctx, const row_block_call *c)
 {
     const void *pc = c->in[I_PC].p, *rc = c->in[I_RC].p, *pr = c->in[I_PR].p;
     const void *rr = c->in[I_RR].p, *e = c->in[I_E].p, *f = c->in[I_F].p;
@@ -81,7 +81,7 @@ static int invoke(rpo_ctx *ctx, const beyond_call *c)
 /* RPO_ERR_NULL_POINTER by the pointer rules of a row block (rpo.h), else
  * RPO_OK: log-probs of a non-empty side, then (with both sides) the
  * caller's weights or, for a weighting that reads them, both embeddings. */
-static int row_block_pointers(const beyond_call *c, int weighting)
+static int row_block_pointers(const row_block_call *c, int weighting)
 {
     if (c->m > 0 && c->in[I_PC].p == NULL)
         return RPO_ERR_NULL_POINTER;
@@ -98,7 +98,7 @@ static int row_block_pointers(const beyond_call *c, int weighting)
     return RPO_OK;
 }
 
-static void take_sizes(reader *r, beyond_call *c)
+static void take_sizes(reader *r, row_block_call *c)
 {
     c->overflow = take_choice(r, 16) == 0;
     if (c->overflow) {
@@ -129,7 +129,7 @@ static void take_sizes(reader *r, beyond_call *c)
     }
 }
 
-static void build(reader *r, beyond_call *c, values v[I_COUNT])
+static void build(reader *r, row_block_call *c, values v[I_COUNT])
 {
     const size_t counts[I_COUNT] = {c->m, c->m, c->n, c->n, c->m * c->d,
                                     c->n * c->d, c->m * c->n};
@@ -154,7 +154,7 @@ static void build(reader *r, beyond_call *c, values v[I_COUNT])
                   : guard_absent();
 }
 
-static void release(beyond_call *c, values v[I_COUNT])
+static void release(row_block_call *c, values v[I_COUNT])
 {
     for (int a = 0; a < I_COUNT; a++) {
         guard_free(&c->in[a]);
@@ -166,7 +166,7 @@ static void release(beyond_call *c, values v[I_COUNT])
 }
 
 /* Runs c on ctx with every invariant of one call; returns the status. */
-static int run_checked(rpo_ctx *ctx, beyond_call *c)
+static int run_checked(rpo_ctx *ctx, row_block_call *c)
 {
     snapshot in[I_COUNT], out[P_COUNT], loss = snapshot_take(&c->loss);
     for (int a = 0; a < I_COUNT; a++)
@@ -230,11 +230,11 @@ static int same_bytes(const guarded *a, const guarded *b, size_t count, int f32)
 
 /* The whole problem as one block against rpo_loss_embed_grad_* on `other`
  * with the same settings and the same arrays. */
-static void check_whole_block(rpo_ctx *ctx, rpo_ctx *other, beyond_call *c,
+static void check_whole_block(rpo_ctx *ctx, rpo_ctx *other, row_block_call *c,
                               int status)
 {
     copy_settings(ctx, other);
-    beyond_call g = *c;
+    row_block_call g = *c;
     g.api = API_EMBED_GRAD;
     for (int o = 0; o < P_COUNT; o++)
         g.out[o] = c->out[o].p == NULL || o == P_STATS
@@ -274,9 +274,9 @@ static void check_whole_block(rpo_ctx *ctx, rpo_ctx *other, beyond_call *c,
     guard_free(&g.loss);
 }
 
-void op_beyond(reader *r, rpo_ctx *ctx, rpo_ctx *other)
+void op_row_blocks(reader *r, rpo_ctx *ctx, rpo_ctx *other)
 {
-    beyond_call c;
+    row_block_call c;
     memset(&c, 0, sizeof c);
     c.api = (int)take_choice(r, 3);
     c.f32 = (int)take_choice(r, 2);

@@ -1,11 +1,11 @@
 /*
- * bench_beyond: time of the 1.2 paths (docs/beyond.md) beside the
+ * bench_extensions: time of the extensions (docs/extensions.md) beside the
  * reference loss, in float64, on one M x N problem with D-wide prompts:
  * the loss family's generic kernel, the embedding gradients, Sinkhorn
  * weights and a row block.
  *
- *   make bench-beyond                      M = N = 512, D = 256
- *   build/bench/bench_beyond M N D [T]     other sizes, T threads
+ *   make bench-extensions                  M = N = 512, D = 256
+ *   build/bench/bench_extensions M N D [T] other sizes, T threads
  *
  * Prints the best of seven runs of each call. A measurement, not a test:
  * nothing here passes or fails.
@@ -82,7 +82,7 @@ static double *array(size_t count, uint64_t *seed, double lo, double hi)
 {
     double *x = malloc((count ? count : 1) * sizeof *x);
     if (x == NULL) {
-        fprintf(stderr, "bench_beyond: out of memory\n");
+        fprintf(stderr, "bench_extensions: out of memory\n");
         exit(1);
     }
     for (size_t k = 0; k < count; k++)
@@ -113,7 +113,7 @@ int main(int argc, char **argv)
     if (ctx == NULL)
         return 1;
     if (rpo_ctx_set(ctx, RPO_PARAM_THREADS, threads) != RPO_OK) {
-        fprintf(stderr, "bench_beyond: threads must be an integer in [1, 256]\n");
+        fprintf(stderr, "bench_extensions: threads must be an integer in [1, 256]\n");
         return 1;
     }
     printf("librpo %s, float64, M = %zu, N = %zu, D = %zu, %.0f thread(s), best of %d\n",

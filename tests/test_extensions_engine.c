@@ -1,5 +1,5 @@
 /*
- * The 1.2 paths on the engine (docs/beyond.md, docs/performance.md): the
+ * The 1.2 paths on the engine (docs/extensions.md, docs/performance.md): the
  * loss family's kernel with both logit scales, the Sinkhorn weights, the
  * embedding gradients and the row blocks, on problems large enough to take
  * the engine's tiled, multi-block, shared-block, symmetric and threaded

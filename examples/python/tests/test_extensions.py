@@ -1,4 +1,4 @@
-"""librpo 1.2 through the binding (docs/beyond.md): TRL's loss family, the
+"""librpo 1.2 through the binding (docs/extensions.md): TRL's loss family, the
 logit scale, embedding gradients, Sinkhorn weights, per-token averages and
 row blocks, against a pure-torch implementation of TRL's formulas whose
 gradients autograd supplies (torch.nn.functional.normalize, softmax,
@@ -67,7 +67,7 @@ def torch_family_loss(pc, pr, rc, rr, ce=None, re=None, beta=0.1, tau=0.5,
                       reduction="mean", loss_type="sigmoid",
                       label_smoothing=0.0, discopop_tau=0.05,
                       logit_scale="row_sum"):
-    """docs/beyond.md section 1 in torch; differentiable in everything."""
+    """docs/extensions.md section 1 in torch; differentiable in everything."""
     a, b = pc - rc, pr - rr
     m, n = a.shape[0], b.shape[0]
     w = torch_weights(weighting, m, n, alpha, tau, ce, re)
