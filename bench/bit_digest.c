@@ -48,7 +48,7 @@ static const char *const family_names[F_COUNT] = {
     "details"};
 
 static uint64_t digest[F_COUNT];
-static unsigned long calls[F_COUNT];
+static unsigned long calls[F_COUNT], refused[F_COUNT];
 
 static void mix(int family, const void *bytes, size_t count)
 {
@@ -137,6 +137,7 @@ static void take(int family, out *o)
 static void finish_call(int family, rpo_ctx *ctx, int status)
 {
     calls[family]++;
+    refused[family] += status != RPO_OK;
     mix_int(family, status);
     const char *detail = rpo_ctx_error_detail(ctx);
     mix(F_DETAILS, detail, strlen(detail) + 1);
@@ -382,8 +383,25 @@ static void sweep_settings(void)
                                                 run_weights_family(ctx, &b, f64, F_WEIGHTS);
                                                 run_similarity(ctx, &b, f64);
                                             }
-                                            if (loss % 3 == 0 && sm == 0 && m > 1)
+                                            /* row blocks: a third of the losses, and
+                                             * ROBUST's smoothed kernel */
+                                            if (m > 1 && ((loss % 3 == 0 && sm == 0) ||
+                                                          (loss == RPO_LOSS_ROBUST && sm)))
                                                 run_rows(ctx, &b, f64, 2);
+                                            /* effective contrasts: each row's
+                                             * temperature solved for k */
+                                            if (weighting == RPO_WEIGHTING_EMBEDDING &&
+                                                placement == 0 && scale == 0 && sm == 0 &&
+                                                loss % 3 == 0 && n > 1) {
+                                                set(ctx, RPO_PARAM_TARGET_CONTRASTS,
+                                                    1.0 + 0.5 * (double)(n - 1));
+                                                run_loss_family(ctx, &b, f64, F_LOSS,
+                                                                F_LOSS_WEIGHTED, F_EMBED_GRAD);
+                                                run_weights_family(ctx, &b, f64, F_WEIGHTS);
+                                                if (m > 1)
+                                                    run_rows(ctx, &b, f64, 2);
+                                                set(ctx, RPO_PARAM_TARGET_CONTRASTS, 0.0);
+                                            }
                                         }
                 drop_batch(&b);
             }
@@ -454,8 +472,8 @@ typedef struct term_list {
 static void run_objective_once(rpo_ctx *ctx, const batch *b, const arr *lc,
                                const arr *lr, const arr *wc, const arr *wr,
                                const arr *kl_p, const arr *kl_r, size_t k,
-                               const term_list *t, int use_w, int f64,
-                               size_t parts)
+                               const term_list *t, int use_w, const arr *lg,
+                               int f64, size_t parts)
 {
     const size_t m = b->m, n = b->n, d = b->d;
     for (size_t part = 0; part < parts; part++) {
@@ -481,6 +499,7 @@ static void run_objective_once(rpo_ctx *ctx, const batch *b, const arr *lc,
             in.chosen_weights = wc ? wc->d + i0 : NULL; in.rejected_weights = D(wr);
             in.terms = t->terms; in.term_losses = t->loss; in.term_weights = t->weight;
             in.k = k; in.policy_kl = D(kl_p); in.ref_kl = D(kl_r);
+            in.losses_grad = D(lg);
             rpo_results_f64 res;
             memset(&res, 0, sizeof res);
             res.size = sizeof res;
@@ -505,6 +524,7 @@ static void run_objective_once(rpo_ctx *ctx, const batch *b, const arr *lc,
             in.chosen_weights = wc ? wc->f + i0 : NULL; in.rejected_weights = FL(wr);
             in.terms = t->terms; in.term_losses = t->loss; in.term_weights = t->weight;
             in.k = k; in.policy_kl = FL(kl_p); in.ref_kl = FL(kl_r);
+            in.losses_grad = FL(lg);
             rpo_results_f32 res;
             memset(&res, 0, sizeof res);
             res.size = sizeof res;
@@ -554,6 +574,7 @@ static void sweep_objectives(void)
                     arr lc = make(&r, m, 1.0, 9.0), lr = make(&r, n, 1.0, 9.0);
                     arr wc = make(&r, m, 0.0, 2.0), wr = make(&r, n, 0.0, 2.0);
                     arr klp = make(&r, 5, -4.0, -1.0), klr = make(&r, 5, -4.0, -1.0);
+                    arr lg = make(&r, m + n, -1.0, 2.0);   /* losses' incoming gradients */
                     const int small = s < 2;
                     for (size_t t = 0; t < sizeof lists / sizeof lists[0]; t++)
                         for (int weighting = 0; weighting <= RPO_WEIGHTING_EMBEDDING; weighting++)
@@ -578,13 +599,16 @@ static void sweep_objectives(void)
                                                        samples ? &wc : NULL,
                                                        samples ? &wr : NULL, &klp, &klr,
                                                        variant == 0 ? 0 : 5, &lists[t],
-                                                       variant == 1 && small, f64, 1);
+                                                       variant == 1 && small,
+                                                       variant == 2 ? &lg : NULL, f64, 1);
                                     if (variant < 2)
                                         run_objective_once(ctx, &b, lengths ? &lc : NULL,
                                                            lengths ? &lr : NULL, NULL, NULL,
-                                                           NULL, NULL, 0, &lists[t], 0, f64, 2);
+                                                           NULL, NULL, 0, &lists[t], 0, NULL,
+                                                           f64, 2);
                                 }
                     drop(&lc); drop(&lr); drop(&wc); drop(&wr); drop(&klp); drop(&klr);
+                    drop(&lg);
                     drop_batch(&b);
                 }
             rpo_ctx_free(ctx);
@@ -900,7 +924,7 @@ int main(void)
     sweep_bench();
 
     for (int f = 0; f < F_COUNT; f++)
-        printf("%-20s %016llx  (%lu calls)\n", family_names[f],
-               (unsigned long long)digest[f], calls[f]);
+        printf("%-20s %016llx  (%lu calls, %lu refused)\n", family_names[f],
+               (unsigned long long)digest[f], calls[f], refused[f]);
     return 0;
 }

@@ -1,5 +1,6 @@
 /* Conversions between the caller's float32/float64 arrays and double. */
 #include <math.h>
+#include <string.h>
 
 #include "arrays.h"
 #include "rpo.h"
