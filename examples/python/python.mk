@@ -62,7 +62,8 @@ check-python: $(LIB_FILES) $(PY_NATIVE) $(PY_AUTOGRAD)
 
 ## check-python-installed: the wheel in a temporary venv, the Python suites run against it from elsewhere
 check-python-installed: $(LIB_FILES)
-	sh examples/python/check_installed.sh $(PYTHON) $(BUILD)
+	$(if $(PY_AUTOGRAD),RPO_EXPECT_AUTOGRAD=1) \
+	    sh examples/python/check_installed.sh $(PYTHON) $(BUILD)
 
 # The torch.distributed example (examples/python/ddp_rpo.py): one contrast
 # matrix across gloo ranks on localhost, checked against one process to
