@@ -25,8 +25,11 @@ docs/beyond.md; the objectives of librpo 1.3 under TRL's names (loss_type
 lists, loss_weights, simpo, orpo, sft, f-divergences, lengths, sample
 weights, reduction="none", KTOLoss) in docs/objectives.md: RPOLoss calls
 rpo_objective_* for them (objectives_torch.py) and the plain rpo_loss_*
-otherwise, whose per-step part is rpo._native (_native.c) where it was
-built. rpo.distributed.GlobalRPOLoss spans data-parallel ranks.
+otherwise. The plain training step is a C++ autograd node, rpo._autograd
+(_autograd.cpp), where that was built (it needs torch's C++ headers);
+elsewhere a Python autograd.Function (_RPOFunction) whose per-step part is
+rpo._native (_native.c) where that was built, or Python. All give the same
+bits. rpo.distributed.GlobalRPOLoss spans data-parallel ranks.
 """
 
 import torch

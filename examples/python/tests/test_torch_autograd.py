@@ -93,6 +93,19 @@ class AutogradNode(unittest.TestCase):
         for x, y in zip(a, b):
             torch.testing.assert_close(x.grad, y.grad, rtol=1e-10, atol=1e-13)
 
+    def test_gradients_flow_on_through_non_leaf_inputs(self):
+        """Log-probs a model computed (not leaves): the node's edges lead
+        to their own backward."""
+        pc, pr, rc, rr, ce, _ = batch(28, 5, 5)
+        x, y = with_grad(pc, pr)
+        loss = RPOLoss(library=LIB)(x * 2.0, y * 1.0, rc, rr, ce)
+        self.assertEqual(loss.grad_fn.name(), NODE)
+        loss.backward()
+        a, b = with_grad(2.0 * pc, pr)
+        RPOLoss(library=LIB)(a, b, rc, rr, ce).backward()
+        torch.testing.assert_close(x.grad, 2.0 * a.grad, rtol=0, atol=0)
+        torch.testing.assert_close(y.grad, b.grad, rtol=0, atol=0)
+
     def test_gradcheck_float64(self):
         pc, pr, rc, rr, ce, _ = batch(23, 4, 4)
         node = RPOLoss(library=LIB)
