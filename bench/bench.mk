@@ -59,7 +59,7 @@ bench-torch: $(BENCH_BIN)
 	/usr/bin/python3 bench/compare_torch.py --bench $(BENCH_BIN) $(ARGS)
 
 ## bench-python: RPOLoss, the bare C call and PyTorch eager side by side (ARGS=--full)
-bench-python: $(LIB_FILES) $(PY_NATIVE)
+bench-python: $(LIB_FILES) $(PY_NATIVE) $(PY_AUTOGRAD)
 	RPO_LIBRARY=$(abspath $(BUILD)/$(SONAME)) PYTHONPATH=examples/python \
 	    PYTHONPYCACHEPREFIX=$(abspath $(BUILD)/pycache) \
 	    $(PYTHON) bench/bench_python.py $(ARGS)

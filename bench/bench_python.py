@@ -15,8 +15,10 @@ OPENBLAS_NUM_THREADS set to 1 before torch is imported):
             addresses, outputs preallocated: the floor any binding has;
   eager     bench/compare_torch.py's torch_rpo_loss(...).backward(), the
             formulas a user without librpo writes;
-  and with --python-path, RPOLoss again with its per-step path in Python
-  (what runs without rpo._native), printed under each row.
+  and with --python-path, RPOLoss again on its slower paths, printed
+  under each row: rpo._native (C) inside a Python autograd.Function (what
+  runs without rpo._autograd, the C++ autograd node), and the per-step
+  path in Python (without either).
 
 Calls are timed one by one. The three take turns in short blocks (about
 --block seconds of calls each, so each runs with its own data in cache, as
@@ -68,16 +70,19 @@ def contenders(m, d, dtype, paired, threads, python_path):
         pr.grad = None
         loss_fn(pc, pr, rc, rr, *emb).backward()
 
-    # the same module on the per-step path in Python (what RPO_NATIVE=0
-    # or a build without rpo._native runs), in the same run
-    loss_py = RPOLoss(threads=threads)
-    entry = loss_py._resolve_entry()
-    loss_py.__dict__["_entry"] = entry[:7] + (rpo.torch._python_loss,) + entry[8:]
+    # the same module on the slower paths, in the same run: rpo._native
+    # in a Python autograd.Function (a build without torch's C++ headers),
+    # and all in Python (RPO_NATIVE=0, or a build without Python's headers)
+    def layer_with(step):
+        module = RPOLoss(threads=threads)
+        entry = module._resolve_entry()
+        module.__dict__["_entry"] = entry[:7] + (step or entry[7],) + entry[8:10] + (None,)
 
-    def layer_py():
-        pc.grad = None
-        pr.grad = None
-        loss_py(pc, pr, rc, rr, *emb).backward()
+        def layer_path():
+            pc.grad = None
+            pr.grad = None
+            module(pc, pr, rc, rr, *emb).backward()
+        return layer_path
 
     ctx = rpo.Context(threads=threads)
     name = "rpo_loss_f32" if dtype is torch.float32 else "rpo_loss_f64"
@@ -105,7 +110,9 @@ def contenders(m, d, dtype, paired, threads, python_path):
     keep = (ctx, loss_fn, out)   # what the C call's addresses point into
     calls = {"RPOLoss": layer, "C call": c_call, "eager": eager}
     if python_path:
-        calls["Python path"] = layer_py
+        if rpo.default_library().native() is not None:
+            calls["rpo._native path"] = layer_with(None)
+        calls["Python path"] = layer_with(rpo.torch._python_loss)
     return calls, losses, keep
 
 
@@ -147,8 +154,9 @@ def main():
     parser.add_argument("--block", type=float, default=0.02)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--python-path", action="store_true",
-                        help="also time RPOLoss with its per-step path in "
-                        "Python (as without rpo._native)")
+                        help="also time RPOLoss on its slower paths: "
+                        "rpo._native in a Python autograd.Function (as without "
+                        "rpo._autograd), and all in Python (as without either)")
     parser.add_argument("--sizes", type=lambda v: {int(x) for x in v.split(",")},
                         help="only these M = N, e.g. 8,64 (eager at 4096 takes"
                         " tens of seconds a call)")
@@ -171,7 +179,9 @@ def main():
     print("# librpo %s (%s), PyTorch %s, 1 torch thread, librpo threads %d;"
           " RPOLoss's per-step path: %s" % (
               rpo.version(), lib.source, torch.__version__, args.threads,
-              "rpo._native (C)" if lib.native() else "Python (RPO_NATIVE=0 or not built)"))
+              "rpo._autograd (a C++ autograd node)" if lib.autograd()
+              else "rpo._native (C) in a Python autograd.Function" if lib.native()
+              else "Python (RPO_NATIVE=0 or not built)"))
     print("# loss and dL/d policy log-probs, embedding weighting; medians, the"
           " three taking turns in %g s blocks for %g s" % (args.block, args.min_time))
     print("%-8s %-7s %5s %5s %12s %12s %12s %10s %10s %14s" % (
@@ -186,10 +196,11 @@ def main():
             "paired" if paired else "unpaired", str(dtype).replace("torch.", ""),
             m, d, t["RPOLoss"], t["C call"], t["eager"],
             t["RPOLoss"] - t["C call"], t["eager"] / t["RPOLoss"], losses[0]))
-        if "Python path" in t:
-            print("#   per-step path in Python: RPOLoss %.1f us, overhead %.1f us,"
-                  " speed-up %.2fx" % (t["Python path"], t["Python path"] - t["C call"],
-                                       t["eager"] / t["Python path"]))
+        for path, what in (("rpo._native path", "rpo._native in a Python autograd.Function"),
+                           ("Python path", "per-step path in Python")):
+            if path in t:
+                print("#   %s: RPOLoss %.1f us, overhead %.1f us, speed-up %.2fx"
+                      % (what, t[path], t[path] - t["C call"], t["eager"] / t[path]))
         if max(losses) - min(losses) > 1e-4 * max(1.0, abs(losses[2])):
             print("#   the three losses differ: %r" % (losses,))
         sys.stdout.flush()

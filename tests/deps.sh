@@ -21,6 +21,13 @@ need python3-setuptools /usr/bin/python3 -c 'import setuptools'
 need python3-wheel /usr/bin/python3 -c 'import wheel.bdist_wheel'
 need python3-pip   /usr/bin/python3 -m pip --version
 need python3-venv  /usr/bin/python3 -c 'import ensurepip'
+# rpo._autograd (examples/python/rpo/_autograd.cpp), RPOLoss's step as a
+# C++ autograd node: a C++ compiler, torch's C++ headers and pybind11's,
+# which they include (without them RPOLoss runs in a Python
+# autograd.Function, and the tests of the node are skipped).
+need g++           command -v g++
+need libtorch-dev  /usr/bin/python3 -c 'import os, sys; from torch.utils.cpp_extension import include_paths; sys.exit(not os.path.exists(os.path.join(include_paths()[0], "torch", "csrc", "autograd", "python_variable.h")))'
+need pybind11-dev  sh -c 'echo "#include <pybind11/pybind11.h>" | g++ -E -x c++ -I"$(/usr/bin/python3 -c "import sysconfig; print(sysconfig.get_paths()[\"include\"])")" - >/dev/null'
 # The Rust crate's tests (offline, no crates).
 need cargo         command -v cargo
 # The install test builds a CMake project against the installed package.

@@ -28,11 +28,33 @@ $(PY_NATIVE): examples/python/rpo/_native.c
 	    -isystem $(word 1,$(PY_NATIVE_VARS)) $< -o $@
 endif
 
+# rpo._autograd (examples/python/rpo/_autograd.cpp): RPOLoss's training
+# step as a C++ autograd node, built beside the library where torch's C++
+# headers are (Debian: libtorch-dev, and pybind11-dev, which they include);
+# without them RPOLoss uses rpo._native or Python. Found without importing
+# torch (seconds); the recipe asks torch for its C++ ABI. C++ with torch's
+# headers: not one of the -Werror C builds (WERROR_TARGETS).
+PY_TORCH_DIR := $(shell $(PYTHON) -c 'import importlib.util as u; s = u.find_spec("torch"); print(s.submodule_search_locations[0] if s else "")' 2>/dev/null)
+ifneq ($(and $(PY_NATIVE),$(PY_TORCH_DIR),$(wildcard $(PY_TORCH_DIR)/include/torch/csrc/autograd/python_variable.h)),)
+ifeq ($(shell echo '\#include <pybind11/pybind11.h>' | $(CXX) -E -x c++ -isystem $(word 1,$(PY_NATIVE_VARS)) - >/dev/null 2>&1 && echo yes),yes)
+PY_AUTOGRAD = $(BUILD)/_autograd$(word 2,$(PY_NATIVE_VARS))
+PYTHON_ENV += RPO_EXPECT_AUTOGRAD=1
+
+$(PY_AUTOGRAD): examples/python/rpo/_autograd.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -Wall -Wextra $(OPT) -fPIC -shared \
+	    -D_GLIBCXX_USE_CXX11_ABI=$$($(PYTHON) -c 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))') \
+	    -isystem $(word 1,$(PY_NATIVE_VARS)) -isystem $(PY_TORCH_DIR)/include \
+	    -isystem $(PY_TORCH_DIR)/include/torch/csrc/api/include \
+	    $< -o $@ -L$(PY_TORCH_DIR)/lib -ltorch_python -ltorch_cpu -lc10
+endif
+endif
+
 .PHONY: check-python check-python-installed
 CHECK_TARGETS += check-python check-python-installed
 
-## check-python: the Python suites (ctypes, NumPy, torch), and the torch ones again on the per-step path in Python (RPO_NATIVE=0)
-check-python: $(LIB_FILES) $(PY_NATIVE)
+## check-python: the Python suites (ctypes, NumPy, torch), and the torch ones again on the per-step path in Python (RPO_NATIVE=0: neither rpo._native nor rpo._autograd)
+check-python: $(LIB_FILES) $(PY_NATIVE) $(PY_AUTOGRAD)
 	cd examples/python && $(PYTHON_ENV) $(PYTHON) -m unittest discover \
 	    -s tests -t . -v
 	cd examples/python && $(PYTHON_ENV) RPO_NATIVE=0 $(PYTHON) -m unittest \
@@ -40,7 +62,8 @@ check-python: $(LIB_FILES) $(PY_NATIVE)
 
 ## check-python-installed: the wheel in a temporary venv, the Python suites run against it from elsewhere
 check-python-installed: $(LIB_FILES)
-	sh examples/python/check_installed.sh $(PYTHON) $(BUILD)
+	$(if $(PY_AUTOGRAD),RPO_EXPECT_AUTOGRAD=1) \
+	    sh examples/python/check_installed.sh $(PYTHON) $(BUILD)
 
 # The torch.distributed example (examples/python/ddp_rpo.py): one contrast
 # matrix across gloo ranks on localhost, checked against one process to
@@ -51,5 +74,5 @@ DDP_WORLD_SIZE ?= 3
 CHECK_TARGETS += check-ddp
 
 ## check-ddp: the distributed loss on DDP_WORLD_SIZE (3) gloo ranks against one process
-check-ddp: $(LIB_FILES) $(PY_NATIVE)
+check-ddp: $(LIB_FILES) $(PY_NATIVE) $(PY_AUTOGRAD)
 	$(PYTHON_ENV) $(PYTHON) examples/python/ddp_rpo.py --world-size $(DDP_WORLD_SIZE)

@@ -25,9 +25,11 @@ ABI_MAJOR = 1
 SONAME = "librpo.so.%d" % ABI_MAJOR
 ENV_VAR = "RPO_LIBRARY"
 # RPO_NATIVE=0: rpo.torch's per-step path in Python even where rpo._native
-# (rpo/_native.c) was built (tests compare the two; the bench shows both).
+# (rpo/_native.c) and rpo._autograd (rpo/_autograd.cpp) were built (tests
+# compare them; the bench shows both).
 NATIVE_ENV_VAR = "RPO_NATIVE"
 NATIVE_INTERFACE = 1      # _native.INTERFACE this package was written for
+AUTOGRAD_INTERFACE = 1    # _autograd.INTERFACE likewise
 
 # The installed package carries its own build of the library beside this
 # file (setup.py bundles it).
@@ -191,6 +193,13 @@ class Library:
         builds beside this library (the source tree's build folder)."""
         return _native_module(os.path.dirname(self.path))
 
+    def autograd(self):
+        """rpo._autograd, RPOLoss's training step as a C++ autograd node,
+        or None (not built: it needs libtorch's C++ headers; built for
+        another torch; or RPO_NATIVE=0). Found as native() is, and like
+        it serves any library. Imports torch."""
+        return _extension_module(os.path.dirname(self.path), "_autograd")
+
     def address(self, name):
         """The address of entry point `name`, for rpo._native."""
         return ctypes.cast(self.function(name), ctypes.c_void_p).value
@@ -225,24 +234,50 @@ _natives = {}
 
 
 def _native_module(folder):
+    return _extension_module(folder, "_native")
+
+
+def _usable(name, module):
+    """Whether an extension module is the one this package was written
+    for: a stale build is ignored, not misused; rpo._autograd also only
+    with the torch (major.minor) whose headers it was built against."""
+    if name == "_native":
+        return getattr(module, "INTERFACE", None) == NATIVE_INTERFACE
+    if getattr(module, "INTERFACE", None) != AUTOGRAD_INTERFACE:
+        return False
+    import torch
+    built = getattr(module, "TORCH_VERSION", "").split(".")[:2]
+    return built == torch.__version__.split(".")[:2]
+
+
+def _extension_module(folder, name):
+    """rpo.<name> from the package, else the build beside the library in
+    `folder` (the source tree's build folder), else None."""
     if os.environ.get(NATIVE_ENV_VAR, "1") == "0":
         return None
-    if folder not in _natives:
+    key = (folder, name)
+    if key not in _natives:
         module = None
+        if name == "_autograd":
+            import torch  # noqa: F401 (its libraries, which _autograd links)
         try:
-            from . import _native as module
-        except ImportError:
+            module = importlib.import_module("." + name, __package__)
+        except ImportError:   # not built, or built for another torch
             for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-                path = os.path.join(folder, "_native" + suffix)
+                path = os.path.join(folder, name + suffix)
                 if os.path.exists(path):
-                    spec = importlib.util.spec_from_file_location("rpo._native", path)
+                    spec = importlib.util.spec_from_file_location(
+                        "rpo." + name, path)
                     module = importlib.util.module_from_spec(spec)
-                    spec.loader.exec_module(module)
+                    try:
+                        spec.loader.exec_module(module)
+                    except ImportError:
+                        module = None
                     break
-        if getattr(module, "INTERFACE", None) != NATIVE_INTERFACE:
+        if module is not None and not _usable(name, module):
             module = None
-        _natives[folder] = module
-    return _natives[folder]
+        _natives[key] = module
+    return _natives[key]
 
 
 def candidates(path=None):

@@ -25,8 +25,11 @@ docs/extensions.md; the objectives of librpo 1.3 under TRL's names (loss_type
 lists, loss_weights, simpo, orpo, sft, f-divergences, lengths, sample
 weights, reduction="none", KTOLoss) in docs/objectives.md: RPOLoss calls
 rpo_objective_* for them (objectives_torch.py) and the plain rpo_loss_*
-otherwise, whose per-step part is rpo._native (_native.c) where it was
-built. rpo.distributed.GlobalRPOLoss spans data-parallel ranks.
+otherwise. The plain training step is a C++ autograd node, rpo._autograd
+(_autograd.cpp), where that was built (it needs torch's C++ headers);
+elsewhere a Python autograd.Function (_RPOFunction) whose per-step part is
+rpo._native (_native.c) where that was built, or Python. All give the same
+bits. rpo.distributed.GlobalRPOLoss spans data-parallel ranks.
 """
 
 import torch
@@ -498,15 +501,18 @@ class RPOLoss(torch.nn.Module):
         its lock, the addresses of rpo_loss_f32 and _f64, torch.float32,
         torch.float64, torch.empty) as rpo._native.loss reads them, then
         the function doing the step (rpo._native.loss, or _python_loss
-        where that was not built) and the ctypes rpo_loss_f32 and _f64
-        _python_loss calls."""
+        where that was not built), the ctypes rpo_loss_f32 and _f64
+        _python_loss calls, and rpo._autograd.loss (the training step as
+        a C++ autograd node) or None where that was not built."""
         ctx = self.context
         lib = ctx.library
         native = lib.native()
+        autograd = lib.autograd()
         entry = (ctx, ctx._lock, lib.address("rpo_loss_f32"),
                  lib.address("rpo_loss_f64"), _F32, _F64, _empty,
                  _python_loss if native is None else native.loss,
-                 lib.function("rpo_loss_f32"), lib.function("rpo_loss_f64"))
+                 lib.function("rpo_loss_f32"), lib.function("rpo_loss_f64"),
+                 None if autograd is None else autograd.loss)
         self.__dict__["_entry"] = entry
         return entry
 
@@ -568,6 +574,19 @@ class RPOLoss(torch.nn.Module):
                 or (rc is not None and rc.requires_grad)
                 or (rr is not None and rr.requires_grad)):
             return self._loss_only(pc, pr, rc, rr, chosen_emb, rejected_emb)
+        entry = self._entry
+        if entry[0] is not self.context:
+            entry = self._resolve_entry()
+        if entry[10] is not None:
+            # rpo._autograd: the graph node in C++ (what PyTorch's own
+            # operators are), half the fixed cost of an autograd.Function;
+            # None for inputs to convert, which _RPOFunction takes
+            r = entry[10](entry, pc, pr, rc, rr, chosen_emb, rejected_emb)
+            if r.__class__ is int:
+                raise _failure(entry, r, pc)
+            if r is not None:
+                self.__dict__["_last_metrics"] = _FROM_CONTEXT
+                return r
         return _RPOFunction.apply(self, pc, pr, rc, rr, chosen_emb, rejected_emb)
 
     def _loss_only(self, pc, pr, rc, rr, ce, re):

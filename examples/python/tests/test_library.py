@@ -161,6 +161,16 @@ class InstalledPackage(unittest.TestCase):
         package = pathlib.Path(rpo.__file__).resolve().parent
         self.assertEqual(pathlib.Path(native.__file__).resolve().parent, package)
 
+    def test_autograd_node_is_built_into_the_package(self):
+        """setup.py builds rpo._autograd where torch's C++ headers are
+        (the Makefile says so by RPO_EXPECT_AUTOGRAD)."""
+        if not os.environ.get("RPO_EXPECT_AUTOGRAD"):
+            self.skipTest("torch's C++ headers are not installed")
+        autograd = rpo.default_library().autograd()
+        self.assertIsNotNone(autograd)
+        package = pathlib.Path(rpo.__file__).resolve().parent
+        self.assertEqual(pathlib.Path(autograd.__file__).resolve().parent, package)
+
     def test_environment_and_explicit_path_override_the_bundle(self):
         built = str(support.PROJECT_ROOT / "build" / rpo.SONAME)
         if not os.path.exists(built):
