@@ -22,7 +22,7 @@ PY_NATIVE = $(BUILD)/_native$(word 2,$(PY_NATIVE_VARS))
 WERROR_TARGETS += $(PY_NATIVE)
 PYTHON_ENV += RPO_EXPECT_NATIVE=1
 
-$(PY_NATIVE): examples/python/rpo/_native.c
+$(PY_NATIVE): examples/python/rpo/_native.c examples/python/rpo/_loss_call.h
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) $(WARNINGS) $(CFLAGS) -fPIC -shared \
 	    -isystem $(word 1,$(PY_NATIVE_VARS)) $< -o $@
@@ -40,7 +40,7 @@ ifeq ($(shell echo '\#include <pybind11/pybind11.h>' | $(CXX) -E -x c++ -isystem
 PY_AUTOGRAD = $(BUILD)/_autograd$(word 2,$(PY_NATIVE_VARS))
 PYTHON_ENV += RPO_EXPECT_AUTOGRAD=1
 
-$(PY_AUTOGRAD): examples/python/rpo/_autograd.cpp
+$(PY_AUTOGRAD): examples/python/rpo/_autograd.cpp examples/python/rpo/_loss_call.h
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++17 -Wall -Wextra $(OPT) -fPIC -shared \
 	    -D_GLIBCXX_USE_CXX11_ABI=$$($(PYTHON) -c 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))') \

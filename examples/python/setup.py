@@ -100,7 +100,8 @@ def autograd_extension():
               "Debian's libtorch-dev); %s" % FALLBACK["rpo._autograd"])
         return None
     return Extension(
-        "rpo._autograd", ["rpo/_autograd.cpp"], language="c++",
+        "rpo._autograd", ["rpo/_autograd.cpp"], depends=["rpo/_loss_call.h"],
+        language="c++",
         include_dirs=include, library_dirs=cpp_extension.library_paths(),
         libraries=["torch_python", "torch_cpu", "c10"],
         extra_compile_args=["-std=c++17", "-D_GLIBCXX_USE_CXX11_ABI=%d"
@@ -110,7 +111,7 @@ def autograd_extension():
 (BUILD / "python").mkdir(parents=True, exist_ok=True)
 setup(
     version=version(),
-    ext_modules=[Extension("rpo._native", ["rpo/_native.c"])]
+    ext_modules=[Extension("rpo._native", ["rpo/_native.c"], depends=["rpo/_loss_call.h"])]
     + [ext for ext in (autograd_extension(),) if ext is not None],
     cmdclass={"build_py": BuildWithLibrary, "build_ext": OptionalExtension},
     options={"build": {"build_base": str(BUILD / "python" / "setuptools")},

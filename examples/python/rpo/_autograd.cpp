@@ -7,10 +7,11 @@
  * engine calls back into Python for. This module builds the graph node in
  * C++ instead (what PyTorch's own operators do): it checks the tensors
  * through the C++ API, allocates the outputs with at::empty, calls librpo
- * through the function addresses the ctypes layer resolved (so the library
- * used is always the one rpo.load_library found; this module links torch,
- * not librpo), and attaches a node whose backward scales librpo's
- * gradients by the incoming one, without Python.
+ * through the function addresses the ctypes layer resolved (_loss_call.h,
+ * shared with rpo._native: the library used is always the one
+ * rpo.load_library found; this module links torch, not librpo), and
+ * attaches a node whose backward scales librpo's gradients by the
+ * incoming one, without Python.
  *
  * It is optional: it needs libtorch's C++ headers at build time, and where
  * it was not built rpo.torch takes rpo._native (C) or its own Python, with
@@ -46,20 +47,14 @@
 #include <stdexcept>
 #include <utility>
 
+#include "_loss_call.h"
+
 namespace {
 
 using torch::autograd::Node;
 using torch::autograd::variable_list;
 
-typedef int (*loss_f32)(void *, size_t, const float *, const float *, size_t,
-                        const float *, const float *, size_t, const float *,
-                        const float *, float *, float *, float *);
-typedef int (*loss_f64)(void *, size_t, const double *, const double *,
-                        size_t, const double *, const double *, size_t,
-                        const double *, const double *, double *, double *,
-                        double *);
-
-PyObject *s_ptr, *s_value, *s_acquire, *s_release;
+loss_call_names names;
 
 /* Whether g is the scalar 1 (what loss.backward() passes), on the CPU. */
 bool is_one(const at::Tensor &g)
@@ -169,65 +164,6 @@ const at::Tensor *readable(PyObject *obj, at::ScalarType type, int64_t ndim)
 
 const void *address(const at::Tensor *t) { return t ? t->data_ptr() : nullptr; }
 
-/* librpo's context handle, read under the context's lock; raises
- * ValueError for a closed context. Returns 0 with an exception set on
- * failure. */
-int call_locked(PyObject *entry, bool f64, void *const *a, size_t m, size_t n,
-                size_t d, int *status)
-{
-    PyObject *ctx = PyTuple_GET_ITEM(entry, 0), *lock = PyTuple_GET_ITEM(entry, 1);
-    PyObject *r = PyObject_CallMethodNoArgs(lock, s_acquire);
-    if (r == nullptr)
-        return 0;
-    Py_DECREF(r);
-    void *handle = nullptr;
-    PyObject *ptr = PyObject_GetAttr(ctx, s_ptr);
-    if (ptr != nullptr && ptr != Py_None) {
-        PyObject *value = PyObject_GetAttr(ptr, s_value);
-        if (value != nullptr) {
-            handle = PyLong_AsVoidPtr(value);
-            Py_DECREF(value);
-        }
-    }
-    if (ptr != nullptr && ptr != Py_None && !PyErr_Occurred()) {
-        /* an address from ctypes: integer to function pointer, as dlsym's
-         * callers do */
-        uintptr_t fn = (uintptr_t)PyLong_AsUnsignedLongLong(
-            PyTuple_GET_ITEM(entry, 2 + f64));
-        if (fn == 0 && !PyErr_Occurred())
-            PyErr_SetString(PyExc_ValueError, "entry holds no rpo_loss address");
-        if (PyErr_Occurred())
-            ;                                 /* raised after the unlock */
-        else if (f64)
-            *status = ((loss_f64)fn)(handle, m, (const double *)a[0],
-                                     (const double *)a[1], n, (const double *)a[2],
-                                     (const double *)a[3], d, (const double *)a[4],
-                                     (const double *)a[5], (double *)a[6],
-                                     (double *)a[7], (double *)a[8]);
-        else
-            *status = ((loss_f32)fn)(handle, m, (const float *)a[0],
-                                     (const float *)a[1], n, (const float *)a[2],
-                                     (const float *)a[3], d, (const float *)a[4],
-                                     (const float *)a[5], (float *)a[6],
-                                     (float *)a[7], (float *)a[8]);
-    } else if (ptr == Py_None) {
-        PyErr_SetString(PyExc_ValueError, "the Context is closed");
-    }
-    Py_XDECREF(ptr);
-    PyObject *exc_type, *exc_value, *exc_tb;
-    PyErr_Fetch(&exc_type, &exc_value, &exc_tb);   /* release even then */
-    r = PyObject_CallMethodNoArgs(lock, s_release);
-    if (r == nullptr) {
-        Py_XDECREF(exc_type);
-        Py_XDECREF(exc_value);
-        Py_XDECREF(exc_tb);
-        return 0;
-    }
-    Py_DECREF(r);
-    PyErr_Restore(exc_type, exc_value, exc_tb);
-    return !PyErr_Occurred();
-}
-
 PyObject *autograd_loss(PyObject *, PyObject *const *args, Py_ssize_t nargs)
 {
     HANDLE_TH_ERRORS
@@ -276,8 +212,8 @@ PyObject *autograd_loss(PyObject *, PyObject *const *args, Py_ssize_t nargs)
                         const_cast<void *>(address(re)),
                         loss.data_ptr(), gc.data_ptr(), gr.data_ptr()};
     int status = 0;
-    if (!call_locked(entry, type == at::kDouble, a, (size_t)m, (size_t)n,
-                     (size_t)d, &status))
+    if (!loss_call_locked(&names, entry, type == at::kDouble, a, (size_t)m,
+                          (size_t)n, (size_t)d, &status))
         return nullptr;
     if (status != 0)
         return PyLong_FromLong(status);
@@ -307,11 +243,7 @@ struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__autograd(void)
 {
-    s_ptr = PyUnicode_InternFromString("_ptr");
-    s_value = PyUnicode_InternFromString("value");
-    s_acquire = PyUnicode_InternFromString("acquire");
-    s_release = PyUnicode_InternFromString("release");
-    if (!s_ptr || !s_value || !s_acquire || !s_release)
+    if (!loss_call_names_init(&names))
         return nullptr;
     PyObject *mod = PyModule_Create(&module);
     /* rpo/_library.py loads this module only when INTERFACE is the one it

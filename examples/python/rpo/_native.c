@@ -5,11 +5,12 @@
  * checking six tensors, allocating the loss and two gradients, and the
  * ctypes call (about 1.3 us for its 13 arguments alone). This module does
  * those in C, calling librpo through the function addresses the ctypes
- * layer already resolved, so the library loaded is always the one
- * rpo.load_library found (this module does not link librpo). Everything
- * else (the general path, errors with their detail, autograd) stays in
- * Python, which falls back to its own copy of this path when the module
- * was not built (bench/bench_python.py measures both).
+ * layer already resolved (_loss_call.h, shared with rpo._autograd), so
+ * the library loaded is always the one rpo.load_library found (this
+ * module does not link librpo). Everything else (the general path, errors
+ * with their detail, autograd) stays in Python, which falls back to its
+ * own copy of this path when the module was not built
+ * (bench/bench_python.py measures both).
  *
  * loss(entry, pc, pr, rc, rr, ce, re, grad) -> (loss, grad_chosen,
  * grad_rejected) | None | status
@@ -29,16 +30,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef int (*loss_f32)(void *, size_t, const float *, const float *, size_t,
-                        const float *, const float *, size_t, const float *,
-                        const float *, float *, float *, float *);
-typedef int (*loss_f64)(void *, size_t, const double *, const double *,
-                        size_t, const double *, const double *, size_t,
-                        const double *, const double *, double *, double *,
-                        double *);
+#include "_loss_call.h"
 
 static PyObject *s_dtype, *s_is_cpu, *s_shape, *s_is_contiguous,
-    *s_data_ptr, *s_ptr, *s_value, *s_acquire, *s_release, *k_dtype;
+    *s_data_ptr, *k_dtype;
+static loss_call_names names;
 
 /* The shape of tensor t when it is a contiguous CPU tensor of dtype with
  * `ndim` dimensions: sizes[0..ndim-1] and its address; 0 when it is not,
@@ -139,7 +135,6 @@ static PyObject *native_loss(PyObject *self, PyObject *const *args,
         return NULL;
     }
     PyObject *entry = args[0];
-    PyObject *ctx = PyTuple_GET_ITEM(entry, 0), *lock = PyTuple_GET_ITEM(entry, 1);
     PyObject *torch_empty = PyTuple_GET_ITEM(entry, 6);
     PyObject *pc = args[1], *pr = args[2], *rc = args[3], *rr = args[4];
     PyObject *ce = args[5], *re = args[6];
@@ -198,61 +193,12 @@ static PyObject *native_loss(PyObject *self, PyObject *const *args,
     if (PyErr_Occurred())
         goto fail;
 
-    /* the context's lock (rpo.Context serialises its calls), and its
-     * handle read under it: a closed context has none */
-    PyObject *r = PyObject_CallMethodNoArgs(lock, s_acquire);
-    if (r == NULL)
-        goto fail;
-    Py_DECREF(r);
-    void *handle = NULL;
-    PyObject *ptr = PyObject_GetAttr(ctx, s_ptr);
-    if (ptr != NULL && ptr != Py_None) {
-        PyObject *value = PyObject_GetAttr(ptr, s_value);
-        if (value != NULL) {
-            handle = PyLong_AsVoidPtr(value);
-            Py_DECREF(value);
-        }
-    }
+    void *const a[9] = {(void *)a_pc, (void *)a_rc, (void *)a_pr, (void *)a_rr,
+                        (void *)a_ce, (void *)a_re, (void *)a_loss, (void *)a_gc,
+                        (void *)a_gr};
     int status = 0;
-    if (ptr != NULL && ptr != Py_None && !PyErr_Occurred()) {
-        /* an address from ctypes: integer to function pointer, as
-         * dlsym's callers do */
-        uintptr_t fn = (uintptr_t)PyLong_AsUnsignedLongLong(
-            PyTuple_GET_ITEM(entry, 2 + f64));
-        if (fn == 0 && !PyErr_Occurred())
-            PyErr_SetString(PyExc_ValueError, "entry holds no rpo_loss address");
-        if (PyErr_Occurred())
-            status = 0;                 /* raised below, after the unlock */
-        else if (f64)
-            status = ((loss_f64)fn)(handle, (size_t)m, (const double *)a_pc,
-                                    (const double *)a_rc, (size_t)n,
-                                    (const double *)a_pr, (const double *)a_rr,
-                                    (size_t)d, (const double *)a_ce,
-                                    (const double *)a_re, (double *)a_loss,
-                                    (double *)a_gc, (double *)a_gr);
-        else
-            status = ((loss_f32)fn)(handle, (size_t)m, (const float *)a_pc,
-                                    (const float *)a_rc, (size_t)n,
-                                    (const float *)a_pr, (const float *)a_rr,
-                                    (size_t)d, (const float *)a_ce,
-                                    (const float *)a_re, (float *)a_loss,
-                                    (float *)a_gc, (float *)a_gr);
-    } else if (ptr == Py_None) {
-        PyErr_SetString(PyExc_ValueError, "the Context is closed");
-    }
-    Py_XDECREF(ptr);
-    PyObject *exc_type, *exc_value, *exc_tb;
-    PyErr_Fetch(&exc_type, &exc_value, &exc_tb);   /* release even then */
-    r = PyObject_CallMethodNoArgs(lock, s_release);
-    if (r == NULL) {
-        Py_XDECREF(exc_type);
-        Py_XDECREF(exc_value);
-        Py_XDECREF(exc_tb);
-        goto fail;
-    }
-    Py_DECREF(r);
-    PyErr_Restore(exc_type, exc_value, exc_tb);
-    if (PyErr_Occurred())
+    if (!loss_call_locked(&names, entry, f64, a, (size_t)m, (size_t)n, (size_t)d,
+                          &status))
         goto fail;
     if (status != 0) {
         Py_XDECREF(out[0]);
@@ -266,7 +212,7 @@ static PyObject *native_loss(PyObject *self, PyObject *const *args,
         Py_INCREF(Py_None);
         Py_INCREF(Py_None);
     }
-    r = PyTuple_New(3);
+    PyObject *r = PyTuple_New(3);
     if (r == NULL)
         goto fail;
     for (int k = 0; k < 3; k++)
@@ -301,13 +247,9 @@ PyMODINIT_FUNC PyInit__native(void)
     s_shape = PyUnicode_InternFromString("shape");
     s_is_contiguous = PyUnicode_InternFromString("is_contiguous");
     s_data_ptr = PyUnicode_InternFromString("data_ptr");
-    s_ptr = PyUnicode_InternFromString("_ptr");
-    s_value = PyUnicode_InternFromString("value");
-    s_acquire = PyUnicode_InternFromString("acquire");
-    s_release = PyUnicode_InternFromString("release");
     k_dtype = Py_BuildValue("(s)", "dtype");
     if (!s_dtype || !s_is_cpu || !s_shape || !s_is_contiguous || !s_data_ptr
-        || !s_ptr || !s_value || !s_acquire || !s_release || !k_dtype)
+        || !k_dtype || !loss_call_names_init(&names))
         return NULL;
     PyObject *mod = PyModule_Create(&module);
     /* rpo/_library.py loads this module only when INTERFACE is the one it
