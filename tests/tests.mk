@@ -7,7 +7,8 @@
 #   check-layout    lib/README.md's include rule (tests/check_layout.py)
 #   check-c         every C suite, tests/test_*.c
 #   check-warnings  the -Werror builds: gcc and clang, C99 and C11
-#   sanitize        every suite under ASan+UBSan (clang, gcc), valgrind, TSan
+#   sanitize        every suite under ASan+UBSan (clang, gcc; the examples
+#                   too), valgrind, TSan
 #   check-cblas     every suite against a USE_CBLAS=1 build
 #   check-install   make install into a staging folder, built against
 #   check-docs      the C guide's code compiles and runs
@@ -158,13 +159,16 @@ sanitize:
 	@$(SIDE_BY_SIDE) sanitize-asan-clang sanitize-asan-gcc sanitize-valgrind \
 	    sanitize-thread
 
-## sanitize-asan-clang: every C suite under ASan+UBSan, clang
-## sanitize-asan-gcc: every C suite under ASan+UBSan, gcc
+# The example programs too (demo, train_toy and the experiment's smoke
+# run, a few seconds): they drive the library as a trainer does, and their
+# own buffers are checked with it.
+## sanitize-asan-clang: every C suite and the example programs under ASan+UBSan, clang
+## sanitize-asan-gcc: every C suite and the example programs under ASan+UBSan, gcc
 sanitize-asan-clang sanitize-asan-gcc: sanitize-asan-%:
-	@echo "== every suite under -fsanitize=address,undefined ($*)"
+	@echo "== every suite and example under -fsanitize=address,undefined ($*)"
 	@$(SAN_ENV) $(MAKE) --no-print-directory CC=$* BUILD=$(BUILD)/asan-$* \
 	    CFLAGS="-O1 -g $(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS) $(SAN_LDFLAGS_$*)" \
-	    check-c
+	    check-c check-demo check-experiment
 
 # The large suites take their reduced sizes (RPO_TEST_SMALL=1): valgrind
 # runs some fifty times slower than native code.
