@@ -36,27 +36,41 @@ static PyObject *s_dtype, *s_is_cpu, *s_shape, *s_is_contiguous,
     *s_data_ptr, *k_dtype;
 static loss_call_names names;
 
+/* t.data_ptr(); 0 with an exception set when reading it failed. */
+static uintptr_t address_of(PyObject *t)
+{
+    PyObject *v = PyObject_CallMethodNoArgs(t, s_data_ptr);
+    if (v == NULL)
+        return 0;
+    uintptr_t a = (uintptr_t)PyLong_AsVoidPtr(v);
+    Py_DECREF(v);
+    return a;
+}
+
+/* 1 when t.name (called, for a method) is the object want, 0 when it is
+ * not, -1 with an exception set when reading it failed. */
+static int attribute_is(PyObject *t, PyObject *name, int call, PyObject *want)
+{
+    PyObject *v = call ? PyObject_CallMethodNoArgs(t, name) : PyObject_GetAttr(t, name);
+    if (v == NULL)
+        return -1;
+    const int same = v == want;
+    Py_DECREF(v);
+    return same;
+}
+
 /* The shape of tensor t when it is a contiguous CPU tensor of dtype with
  * `ndim` dimensions: sizes[0..ndim-1] and its address; 0 when it is not,
  * -1 with an exception set when reading it failed. */
 static int readable(PyObject *t, PyObject *dtype, int ndim,
                     Py_ssize_t *sizes, uintptr_t *address)
 {
-    PyObject *v = PyObject_GetAttr(t, s_dtype);
-    if (v == NULL)
-        return -1;
-    int ok = v == dtype;
-    Py_DECREF(v);
-    if (!ok)
-        return 0;
-    v = PyObject_GetAttr(t, s_is_cpu);
-    if (v == NULL)
-        return -1;
-    ok = v == Py_True;
-    Py_DECREF(v);
-    if (!ok)
-        return 0;
-    v = PyObject_GetAttr(t, s_shape);      /* torch.Size, a tuple */
+    int ok = attribute_is(t, s_dtype, 0, dtype);
+    if (ok == 1)
+        ok = attribute_is(t, s_is_cpu, 0, Py_True);
+    if (ok != 1)
+        return ok;
+    PyObject *v = PyObject_GetAttr(t, s_shape);      /* torch.Size, a tuple */
     if (v == NULL)
         return -1;
     ok = PyTuple_Check(v) && PyTuple_GET_SIZE(v) == ndim;
@@ -67,18 +81,10 @@ static int readable(PyObject *t, PyObject *dtype, int ndim,
     Py_DECREF(v);
     if (!ok)
         return PyErr_Occurred() ? -1 : 0;
-    v = PyObject_CallMethodNoArgs(t, s_is_contiguous);
-    if (v == NULL)
-        return -1;
-    ok = v == Py_True;
-    Py_DECREF(v);
-    if (!ok)
-        return 0;
-    v = PyObject_CallMethodNoArgs(t, s_data_ptr);
-    if (v == NULL)
-        return -1;
-    *address = (uintptr_t)PyLong_AsVoidPtr(v);
-    Py_DECREF(v);
+    ok = attribute_is(t, s_is_contiguous, 1, Py_True);
+    if (ok != 1)
+        return ok;
+    *address = address_of(t);
     return PyErr_Occurred() ? -1 : 1;
 }
 
@@ -87,16 +93,6 @@ static PyObject *empty(PyObject *torch_empty, PyObject *shape, PyObject *dtype)
 {
     PyObject *args[2] = {shape, dtype};
     return PyObject_Vectorcall(torch_empty, args, 1, k_dtype);
-}
-
-static uintptr_t address_of(PyObject *t)
-{
-    PyObject *v = PyObject_CallMethodNoArgs(t, s_data_ptr);
-    if (v == NULL)
-        return 0;
-    uintptr_t a = (uintptr_t)PyLong_AsVoidPtr(v);
-    Py_DECREF(v);
-    return a;
 }
 
 /* The three outputs, or NULL with an exception set. */
